@@ -1,0 +1,641 @@
+"""Measure the latency and throughput a gateway adds on top of an instant fake engine.
+
+Targets, measured in interleaved rounds so machine noise hits all alike:
+  direct   the fake upstream itself (bench/fake_upstream.py)
+  floor    a bare ASGI + aiohttp proxy (bench/floor_proxy.py), the lower bound
+  chungus  `chungus serve` with a temporary CHUNGUS_HOME
+  litellm  LiteLLM's proxy (with --litellm), in its own venv
+
+Everything listens on 127.0.0.1; every subprocess is stopped on exit.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import contextlib
+import importlib.metadata
+import math
+import os
+import platform
+import shlex
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+from collections import Counter
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+import aiohttp
+import orjson
+from fake_upstream import CONTENT, stream_text
+
+BENCH = Path(__file__).resolve().parent
+ROOT = BENCH.parent
+MODES = ("nonstream", "stream")
+HEADER = "target|mode|conc|ok|err|req/s|x direct|x floor|p50 ms|p99 ms|+p50 ms|+p99 ms|ttft p50"
+HEADER += "|cpu ms/req"
+Check = Callable[[], Awaitable[bool]]
+Popen = subprocess.Popen[bytes]
+
+
+@dataclass
+class Target:
+    """One endpoint under test and the process whose CPU it spends."""
+
+    name: str
+    base_url: str
+    headers: dict[str, str]
+    pid: int
+
+
+@dataclass
+class Outcome:
+    """One request's result, in seconds."""
+
+    latency: float
+    ttft: float | None
+    error: str | None
+
+
+@dataclass
+class Cell:
+    """Accumulated results of one target in one (mode, concurrency) cell."""
+
+    outcomes: list[Outcome] = field(default_factory=list)
+    wall: float = 0.0
+    cpu: float = 0.0
+    capped: bool = False
+
+
+class Processes:
+    """Subprocesses started by the bench, each in its own process group, stopped together."""
+
+    def __init__(self, log_dir: Path) -> None:
+        self.log_dir = log_dir
+        self.started: list[Popen] = []
+
+    def start(self, name: str, argv: list[str], env: dict[str, str] | None = None) -> Popen:
+        """Start a process with stderr to <name>.log and stdout to <name>.out (or the log)."""
+        with (
+            open(self.log_dir / f"{name}.log", "wb") as log,
+            open(self.log_dir / f"{name}.out", "wb") as out,
+        ):
+            proc = subprocess.Popen(
+                argv,
+                stdin=subprocess.DEVNULL,
+                stdout=out,
+                stderr=log,
+                env=env,
+                start_new_session=True,
+            )
+        self.started.append(proc)
+        return proc
+
+    async def run(self, name: str, argv: list[str], env: dict[str, str], timeout: float) -> str:
+        """Run a command to its end without blocking the loop; return its stdout."""
+        proc = self.start(name, argv, env)
+        deadline = time.monotonic() + timeout
+        while proc.poll() is None and time.monotonic() < deadline:
+            await asyncio.sleep(0.05)
+        out = (self.log_dir / f"{name}.out").read_text(errors="replace")
+        if proc.returncode != 0:
+            raise RuntimeError(
+                f"{shlex.join(argv)} failed ({proc.returncode}):\n{out}{self.tail(name)}"
+            )
+        return out
+
+    def tail(self, name: str, lines: int = 30) -> str:
+        """The last lines a process wrote to stdout and stderr."""
+        text = "".join(
+            (self.log_dir / f"{name}.{ext}").read_text(errors="replace") for ext in ("out", "log")
+        )
+        return "\n".join(text.splitlines()[-lines:])
+
+    def stop_all(self) -> None:
+        """SIGTERM each group we started, then SIGKILL what is left after 10 s."""
+        alive = [p for p in self.started if p.poll() is None]
+        for proc in alive:
+            os.killpg(proc.pid, signal.SIGTERM)
+        deadline = time.monotonic() + 10
+        for proc in alive:
+            try:
+                proc.wait(max(0.1, deadline - time.monotonic()))
+            except subprocess.TimeoutExpired:
+                os.killpg(proc.pid, signal.SIGKILL)
+                proc.wait()
+
+
+@dataclass
+class Harness:
+    """What every start-up step needs."""
+
+    args: argparse.Namespace
+    procs: Processes
+    session: aiohttp.ClientSession
+    tmp: Path
+
+    async def wait_until(self, name: str, proc: Popen, check: Check, timeout: float) -> None:
+        """Poll `check` until it passes; fail loudly if the process dies or time runs out."""
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            if proc.poll() is not None:
+                raise RuntimeError(
+                    f"{name} exited with {proc.returncode}:\n{self.procs.tail(name)}"
+                )
+            with contextlib.suppress(aiohttp.ClientError, TimeoutError):
+                if await check():
+                    return
+            await asyncio.sleep(0.2)
+        raise RuntimeError(f"{name} not ready after {timeout:.0f} s:\n{self.procs.tail(name)}")
+
+    def http_ok(self, url: str) -> Check:
+        """A check that GET url answers 200."""
+
+        async def check() -> bool:
+            async with self.session.get(url) as resp:
+                return resp.status == 200
+
+        return check
+
+    def chat_ok(self, target: Target) -> Check:
+        """A check that a non-stream and a stream chat request both succeed."""
+
+        async def check() -> bool:
+            for stream in (False, True):
+                if (await one_request(self.session, target, stream, self.args.chunks)).error:
+                    return False
+            return True
+
+        return check
+
+
+def free_port() -> int:
+    """A TCP port free on 127.0.0.1 right now."""
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+def cpu_seconds(pid: int) -> float:
+    """User + system CPU seconds of a process and its live descendants (Linux /proc)."""
+    parents: dict[int, int] = {}
+    times: dict[int, float] = {}
+    for entry in filter(str.isdigit, os.listdir("/proc")):
+        try:
+            stat = Path(f"/proc/{entry}/stat").read_text()
+        except OSError:
+            continue
+        fields = stat[stat.rindex(")") + 2 :].split()
+        parents[int(entry)] = int(fields[1])
+        times[int(entry)] = (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+    tree, frontier = {pid}, [pid]
+    while frontier:
+        parent = frontier.pop()
+        children = [c for c, ppid in parents.items() if ppid == parent and c not in tree]
+        tree.update(children)
+        frontier.extend(children)
+    return sum(times.get(p, 0.0) for p in tree)
+
+
+def chat_payload(stream: bool) -> bytes:
+    """The request body every target receives."""
+    body: dict[str, Any] = {
+        "model": "fake",
+        "messages": [{"role": "user", "content": "Hi."}],
+        "max_tokens": 32,
+    }
+    if stream:
+        body |= {"stream": True, "stream_options": {"include_usage": True}}
+    return orjson.dumps(body)
+
+
+async def read_stream(
+    resp: aiohttp.ClientResponse, start: float, chunks: int
+) -> tuple[float | None, str | None]:
+    """Read an SSE answer; return time to first content and what was wrong with it, if anything."""
+    ttft: float | None = None
+    text, usage = [], False
+    async for line in resp.content:
+        if not line.startswith(b"data:"):
+            continue
+        data = line[5:].strip()
+        if data == b"[DONE]":
+            break
+        event = orjson.loads(data)
+        choices = event.get("choices")
+        if content := choices[0].get("delta", {}).get("content") if choices else None:
+            ttft = ttft if ttft is not None else time.perf_counter() - start
+            text.append(content)
+        usage = usage or bool(event.get("usage"))
+    else:
+        return ttft, "no [DONE]"
+    if "".join(text) != stream_text(chunks):
+        return ttft, "wrong stream content"
+    return ttft, None if usage else "no usage chunk"
+
+
+async def one_request(
+    session: aiohttp.ClientSession, target: Target, stream: bool, chunks: int
+) -> Outcome:
+    """Send one chat request and check the answer is whole."""
+    start = time.perf_counter()
+    ttft: float | None = None
+    error: str | None = None
+    headers = target.headers | {"Content-Type": "application/json"}
+    try:
+        url = target.base_url + "/v1/chat/completions"
+        async with session.post(url, data=chat_payload(stream), headers=headers) as resp:
+            if resp.status != 200:
+                error = f"HTTP {resp.status}: {(await resp.read())[:120]!r}"
+            elif stream:
+                ttft, error = await read_stream(resp, start, chunks)
+            elif orjson.loads(await resp.read())["choices"][0]["message"]["content"] != CONTENT:
+                error = "wrong content"
+    except (aiohttp.ClientError, TimeoutError, ValueError, LookupError, TypeError) as exc:
+        error = type(exc).__name__
+    return Outcome(time.perf_counter() - start, ttft, error)
+
+
+async def run_batch(
+    h: Harness, target: Target, stream: bool, concurrency: int, n: int, budget: float
+) -> tuple[list[Outcome], float, float, bool]:
+    """Send n requests from `concurrency` workers; return outcomes, wall s, CPU s, capped."""
+    remaining = n
+    outcomes: list[Outcome] = []
+    deadline = time.perf_counter() + budget
+
+    async def worker() -> None:
+        nonlocal remaining
+        while remaining > 0 and time.perf_counter() < deadline:
+            remaining -= 1
+            outcomes.append(await one_request(h.session, target, stream, h.args.chunks))
+
+    cpu_before = cpu_seconds(target.pid)
+    start = time.perf_counter()
+    await asyncio.gather(*(worker() for _ in range(min(concurrency, n))))
+    wall = time.perf_counter() - start
+    return outcomes, wall, cpu_seconds(target.pid) - cpu_before, remaining > 0
+
+
+async def start_targets(h: Harness) -> list[Target]:
+    """Start the fake upstream and every proxy asked for; return them ready."""
+    py, port = sys.executable, free_port()
+    argv = [
+        py,
+        str(BENCH / "fake_upstream.py"),
+        "--port",
+        str(port),
+        "--chunks",
+        str(h.args.chunks),
+    ]
+    upstream = h.procs.start("upstream", argv)
+    direct = Target("direct", f"http://127.0.0.1:{port}", {}, upstream.pid)
+    await h.wait_until("upstream", upstream, h.http_ok(direct.base_url + "/health"), 30)
+
+    port = free_port()
+    argv = [py, str(BENCH / "floor_proxy.py"), "--port", str(port), "--upstream", direct.base_url]
+    floor_proc = h.procs.start("floor", argv)
+    floor = Target("floor", f"http://127.0.0.1:{port}", {}, floor_proc.pid)
+    await h.wait_until("floor", floor_proc, h.chat_ok(floor), 30)
+    targets = [direct, floor]
+
+    if h.args.skip_chungus:
+        print("skipping CHUNGUS (--skip-chungus)", file=sys.stderr)
+    elif not Path(h.args.chungus).exists():
+        print(f"skipping CHUNGUS: {h.args.chungus} does not exist yet", file=sys.stderr)
+    else:
+        targets.append(await start_chungus(h, Path(h.args.chungus), direct.base_url))
+    if h.args.litellm:
+        targets.append(await start_litellm(h, Path(h.args.litellm_venv), direct.base_url))
+    return targets
+
+
+async def start_chungus(h: Harness, chungus: Path, upstream: str) -> Target:
+    """Register the fake model, create a key and serve CHUNGUS from a fresh CHUNGUS_HOME."""
+    home = h.tmp / "chungus-home"
+    home.mkdir()
+    env = os.environ | {"CHUNGUS_HOME": str(home)}
+    # `models add` on a fresh home does not migrate by itself (yet); migrating twice is a no-op.
+    await h.procs.run("chungus-migrate", [str(chungus), "migrate", "--noinput"], env, 120)
+    add = ["models", "add", "fake", "--url", upstream + "/v1", "--engine", "openai"]
+    await h.procs.run(
+        "chungus-models-add", [str(chungus), *add, "--max-concurrency", "1000"], env, 120
+    )
+    created = await h.procs.run(
+        "chungus-keys-create", [str(chungus), "keys", "create", "--name", "bench"], env, 120
+    )
+    key = created.strip().splitlines()[-1].strip()
+    port = free_port()
+    serve = [
+        str(chungus),
+        "serve",
+        "--host",
+        "127.0.0.1",
+        "--port",
+        str(port),
+        "--no-default-model",
+    ]
+    started = time.monotonic()
+    proc = h.procs.start("chungus", serve, env)
+    target = Target(
+        "chungus", f"http://127.0.0.1:{port}", {"Authorization": f"Bearer {key}"}, proc.pid
+    )
+    await h.wait_until("chungus", proc, h.http_ok(target.base_url + "/readyz"), 60)
+    await h.wait_until("chungus", proc, h.chat_ok(target), 60 - (time.monotonic() - started))
+    print(f"CHUNGUS ready in {time.monotonic() - started:.1f} s", file=sys.stderr)
+    return target
+
+
+async def start_litellm(h: Harness, venv: Path, upstream: str) -> Target:
+    """Install LiteLLM's proxy in its own venv if needed and serve the fake model through it."""
+    venv = venv if venv.is_absolute() else ROOT / venv
+    litellm = venv / "bin" / "litellm"
+    if not litellm.exists():
+        print(f"installing litellm[proxy] into {venv} (once; minutes)", file=sys.stderr)
+        env = dict(os.environ)
+        await h.procs.run("litellm-venv", [sys.executable, "-m", "venv", str(venv)], env, 300)
+        await h.procs.run(
+            "litellm-pip", [str(venv / "bin" / "pip"), "install", "litellm[proxy]"], env, 1800
+        )
+    config = h.tmp / "litellm.yaml"
+    config.write_text(
+        "model_list:\n  - model_name: fake\n    litellm_params:\n"
+        f"      model: openai/fake\n      api_base: {upstream}/v1\n      api_key: x\n"
+    )
+    port = free_port()
+    # No database and no master key, as measured in ENGINES.md; 1.108+ needs the last flag for that.
+    env = os.environ | {
+        "LITELLM_LOCAL_MODEL_COST_MAP": "True",
+        "LITELLM_DANGEROUSLY_PERMIT_WEAK_OR_UNSET_MASTER_KEY": "true",
+    }
+    env.pop("DATABASE_URL", None)
+    started = time.monotonic()
+    argv = [str(litellm), "--config", str(config), "--host", "127.0.0.1", "--port", str(port)]
+    proc = h.procs.start("litellm", argv, env)
+    target = Target("litellm", f"http://127.0.0.1:{port}", {}, proc.pid)
+    await h.wait_until("litellm", proc, h.chat_ok(target), 180)
+    print(f"LiteLLM ready in {time.monotonic() - started:.1f} s", file=sys.stderr)
+    return target
+
+
+async def measure(h: Harness, targets: list[Target]) -> dict[tuple[str, int, str], Cell]:
+    """Run every (mode, concurrency) cell in interleaved rounds across the targets."""
+    top = max(h.args.concurrency)
+    for target in targets:  # warm-up: open connections, fill caches; not counted
+        for stream in (False, True):
+            await run_batch(h, target, stream, top, 2 * top, 30)
+    cells: dict[tuple[str, int, str], Cell] = {}
+    per_round = math.ceil(h.args.requests / h.args.rounds)
+    for mode in h.args.modes:
+        for conc in h.args.concurrency:
+            for rnd in range(h.args.rounds):
+                for target in targets:
+                    cell = cells.setdefault((mode, conc, target.name), Cell())
+                    n = min(per_round, h.args.requests - len(cell.outcomes))
+                    budget = h.args.max_seconds - cell.wall
+                    if n <= 0 or budget <= 0:
+                        cell.capped = cell.capped or n > 0
+                        continue
+                    outcomes, wall, cpu, capped = await run_batch(
+                        h, target, mode == "stream", conc, n, budget
+                    )
+                    cell.outcomes += outcomes
+                    cell.wall += wall
+                    cell.cpu += cpu
+                    cell.capped = cell.capped or capped
+                print(f"  {mode} c={conc} round {rnd + 1}/{h.args.rounds} done", file=sys.stderr)
+    return cells
+
+
+def percentile(values: list[float], q: float) -> float:
+    """Nearest-rank percentile; NaN for no values."""
+    if not values:
+        return math.nan
+    ordered = sorted(values)
+    return ordered[min(len(ordered) - 1, max(0, math.ceil(q * len(ordered)) - 1))]
+
+
+def rps_p50_p99(cell: Cell) -> tuple[float, float, float]:
+    """Successful requests per second and latency percentiles in ms."""
+    ok = [o.latency for o in cell.outcomes if o.error is None]
+    rps = len(ok) / cell.wall if cell.wall else 0.0
+    return rps, percentile(ok, 0.5) * 1e3, percentile(ok, 0.99) * 1e3
+
+
+def rows(
+    cells: dict[tuple[str, int, str], Cell], targets: list[Target], args: argparse.Namespace
+) -> list[list[str]]:
+    """One formatted row per (mode, concurrency, target)."""
+    out = []
+    for mode in args.modes:
+        for conc in args.concurrency:
+            base_rps, base50, base99 = rps_p50_p99(cells[(mode, conc, "direct")])
+            floor_rps = rps_p50_p99(cells[(mode, conc, "floor")])[0]
+            for target in targets:
+                cell = cells[(mode, conc, target.name)]
+                rps, p50, p99 = rps_p50_p99(cell)
+                ok = [o for o in cell.outcomes if o.error is None]
+                ttfts = [o.ttft for o in ok if o.ttft is not None]
+                row = [target.name + (" (time cap)" if cell.capped else ""), mode, str(conc)]
+                row += [str(len(ok)), str(len(cell.outcomes) - len(ok)), f"{rps:.0f}"]
+                row += [
+                    f"{rps / base_rps:.2f}" if base_rps else "-",
+                    f"{rps / floor_rps:.2f}" if floor_rps else "-",
+                ]
+                row += [f"{p50:.2f}", f"{p99:.2f}", f"{p50 - base50:+.2f}", f"{p99 - base99:+.2f}"]
+                row.append(f"{percentile(ttfts, 0.5) * 1e3:.2f}" if ttfts else "-")
+                row.append(f"{cell.cpu / len(cell.outcomes) * 1e3:.2f}" if cell.outcomes else "-")
+                out.append(row)
+    return out
+
+
+def text_table(table: list[list[str]]) -> str:
+    """Align rows under HEADER for a terminal."""
+    lines = [HEADER.split("|"), *table]
+    widths = [max(len(r[i]) for r in lines) for i in range(len(lines[0]))]
+    text = [
+        "  ".join(
+            c.rjust(w) if i > 1 else c.ljust(w)
+            for i, (c, w) in enumerate(zip(r, widths, strict=True))
+        )
+        for r in lines
+    ]
+    return "\n".join([text[0], "-" * len(text[0]), *text[1:]])
+
+
+def ratios(
+    cells: dict[tuple[str, int, str], Cell], targets: list[Target], args: argparse.Namespace
+) -> list[str]:
+    """One line per gateway and cell: its req/s as a fraction of direct and of the floor."""
+    lines = []
+    for target in targets[2:]:
+        for mode in args.modes:
+            for conc in args.concurrency:
+                rps = rps_p50_p99(cells[(mode, conc, target.name)])[0]
+                direct = rps_p50_p99(cells[(mode, conc, "direct")])[0]
+                floor = rps_p50_p99(cells[(mode, conc, "floor")])[0]
+                lines.append(
+                    f"{target.name} {mode} c={conc}: "
+                    f"{rps / direct:.2f} of direct, {rps / floor:.2f} of floor"
+                    if direct and floor
+                    else f"{target.name} {mode} c={conc}: no successful baseline"
+                )
+    return lines
+
+
+def versions(targets: list[Target], args: argparse.Namespace) -> str:
+    """Versions of the gateways measured, read from their installed metadata."""
+    found = [f"python {platform.python_version()}", f"aiohttp {aiohttp.__version__}"]
+    if any(t.name == "chungus" for t in targets):
+        with contextlib.suppress(importlib.metadata.PackageNotFoundError):
+            found.append(f"chungus {importlib.metadata.version('chungus')}")
+    if any(t.name == "litellm" for t in targets):
+        venv = (
+            Path(args.litellm_venv)
+            if Path(args.litellm_venv).is_absolute()
+            else ROOT / args.litellm_venv
+        )
+        found += [
+            p.name.removesuffix(".dist-info").replace("-", " ")
+            for p in venv.glob("lib/*/site-packages/litellm-*.dist-info")
+        ]
+    return ", ".join(found)
+
+
+def machine_info() -> list[str]:
+    """Date, kernel, CPU model and cores, exact command line."""
+    cpuinfo = Path("/proc/cpuinfo").read_text() if Path("/proc/cpuinfo").exists() else ""
+    models = [
+        line.split(":", 1)[1].strip()
+        for line in cpuinfo.splitlines()
+        if line.startswith("model name")
+    ]
+    uname = platform.uname()
+    return [
+        f"date: {datetime.now(UTC).strftime('%Y-%m-%d %H:%M UTC')}",
+        f"machine: {uname.system} {uname.release} {uname.machine}, {os.cpu_count()} cores, "
+        f"{models[0] if models else 'unknown CPU'}",
+        f"command: `{shlex.join(sys.orig_argv)}`",
+    ]
+
+
+def report(
+    cells: dict[tuple[str, int, str], Cell], targets: list[Target], args: argparse.Namespace
+) -> None:
+    """Print the table, the ratios, error reasons and, with --markdown, a pasteable block."""
+    table = rows(cells, targets, args)
+    print(text_table(table))
+    print(
+        "\nx direct / x floor: req/s relative to the fake upstream / the floor proxy;"
+        "\n+p50/+p99: latency added vs direct; ttft: time to the first content chunk;"
+        "\ncpu ms/req: CPU of the target's own process tree (for direct, the fake itself)."
+    )
+    print("\n".join(["", *ratios(cells, targets, args)]))
+    for (mode, conc, name), cell in cells.items():
+        if reasons := Counter(o.error for o in cell.outcomes if o.error is not None):
+            print(f"errors {name} {mode} c={conc}: {dict(reasons.most_common(5))}")
+    if args.markdown:
+        print("\n" + "\n".join(f"- {line}" for line in machine_info()))
+        print(f"- versions: {versions(targets, args)}")
+        print(
+            f"- {args.requests} requests per target per cell in {args.rounds} interleaved rounds, "
+            f"{args.chunks} chunks per stream; load generator in the same machine\n"
+        )
+        print(f"| {HEADER.replace('|', ' | ')} |")
+        print("|---|---|" + "---:|" * (len(HEADER.split("|")) - 2))
+        for row in table:
+            print("| " + " | ".join(row) + " |")
+
+
+async def run(args: argparse.Namespace, procs: Processes, tmp: Path) -> None:
+    """Start everything, measure, report; SIGINT and SIGTERM cancel cleanly."""
+    task, loop = asyncio.current_task(), asyncio.get_running_loop()
+    assert task is not None
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        loop.add_signal_handler(sig, task.cancel)
+    timeout = aiohttp.ClientTimeout(total=args.request_timeout)
+    connector = aiohttp.TCPConnector(limit=0, ttl_dns_cache=None)
+    async with aiohttp.ClientSession(
+        timeout=timeout, connector=connector, auto_decompress=False
+    ) as session:
+        h = Harness(args, procs, session, tmp)
+        targets = await start_targets(h)
+        print(f"measuring {', '.join(t.name for t in targets)}", file=sys.stderr)
+        cells = await measure(h, targets)
+    report(cells, targets, args)
+
+
+def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
+    """Command-line options."""
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
+    add = parser.add_argument
+    add(
+        "--concurrency",
+        type=lambda s: [int(x) for x in s.split(",")],
+        default=[1, 64],
+        help="default 1,64",
+    )
+    add(
+        "--modes", type=lambda s: s.split(","), default=list(MODES), help="default nonstream,stream"
+    )
+    add("--requests", type=int, default=1000, help="per target per cell (default 1000)")
+    add("--rounds", type=int, default=4, help="interleaved rounds per cell (default 4)")
+    add("--chunks", type=int, default=20, help="content chunks per stream (default 20)")
+    add("--max-seconds", type=float, default=60, help="time cap per target per cell (default 60)")
+    add("--request-timeout", type=float, default=30, help="seconds per request (default 30)")
+    add("--chungus", default=str(ROOT / ".venv" / "bin" / "chungus"), help="the chungus executable")
+    add("--skip-chungus", action="store_true", help="measure direct and floor (and litellm) only")
+    add("--litellm", action="store_true", help="also measure LiteLLM's proxy (installs it once)")
+    add("--litellm-venv", default="bench/.venv-litellm", help="venv for LiteLLM, reused if present")
+    add("--markdown", action="store_true", help="also print a markdown block for bench/RESULTS.md")
+    add("--keep-temp", action="store_true", help="keep logs and CHUNGUS_HOME; print where")
+    args = parser.parse_args(argv)
+    if bad := set(args.modes) - set(MODES):
+        parser.error(f"unknown modes: {', '.join(sorted(bad))}")
+    return args
+
+
+def main() -> None:
+    """Entry point: run the bench, always stopping what it started."""
+    args = parse_args()
+    # A shell may start us with SIGINT ignored; make sure Ctrl-C reaches us.
+    signal.signal(signal.SIGINT, signal.default_int_handler)
+    tmp = Path(tempfile.mkdtemp(prefix="chungus-bench-"))
+    procs = Processes(tmp)
+    code = 0
+    try:
+        runner: Callable[[Any], None] = asyncio.run
+        with contextlib.suppress(ImportError):
+            import uvloop
+
+            runner = uvloop.run
+        runner(run(args, procs, tmp))
+    except RuntimeError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        code = 1
+    except (KeyboardInterrupt, asyncio.CancelledError):
+        print("interrupted", file=sys.stderr)
+        code = 130
+    finally:
+        for sig in (signal.SIGINT, signal.SIGTERM):
+            signal.signal(sig, signal.SIG_IGN)  # cleanup must not be cut short
+        procs.stop_all()
+        if args.keep_temp:
+            print(f"logs and CHUNGUS_HOME kept in {tmp}", file=sys.stderr)
+        else:
+            shutil.rmtree(tmp, ignore_errors=True)
+    sys.exit(code)
+
+
+if __name__ == "__main__":
+    main()

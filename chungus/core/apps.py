@@ -1,0 +1,9 @@
+from django.apps import AppConfig
+
+
+class CoreConfig(AppConfig):
+    name = "chungus.core"
+    label = "core"
+
+    def ready(self) -> None:
+        from chungus.core import signals  # noqa: F401  (connects the version bump)

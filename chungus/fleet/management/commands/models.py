@@ -1,0 +1,80 @@
+"""chungus models add|list|remove"""
+
+from __future__ import annotations
+
+import argparse
+from typing import Any
+from urllib.parse import urlsplit
+
+from django.core.management.base import CommandError
+from django.db import transaction
+
+from chungus.core.commandline import ChungusCommand, OneLineParser, positive_int, table
+from chungus.fleet.models import Backend, Engine, Model
+
+
+def normalize_base_url(url: str) -> str:
+    """Return an engine's OpenAI base URL; a bare host:port gets /v1 appended."""
+    parts = urlsplit(url.strip())
+    if parts.scheme not in ("http", "https") or not parts.netloc:
+        raise CommandError(f"--url {url!r} must be an http:// or https:// URL")
+    try:
+        parts.port  # noqa: B018  (raises on a port that is not a number)
+    except ValueError:
+        raise CommandError(f"--url {url!r} has an invalid port") from None
+    path = parts.path.rstrip("/") or "/v1"
+    return f"{parts.scheme}://{parts.netloc}{path}"
+
+
+class Command(ChungusCommand):
+    help = "Add, list and remove models and their backends."
+
+    def add_arguments(self, parser: argparse.ArgumentParser) -> None:
+        sub = parser.add_subparsers(
+            dest="action", required=True, parser_class=OneLineParser, metavar="{add,list,remove}")
+        add = sub.add_parser("add", help="add a backend for a model (add the same NAME again for more)")
+        add.add_argument("name", help="the model name clients send")
+        add.add_argument("--url", required=True, help="the engine's base URL, e.g. http://host:8080/v1")
+        add.add_argument("--engine", choices=Engine.values, default=Engine.OPENAI, help="engine kind")
+        add.add_argument("--upstream-model", default="", help="model id the engine expects (default: NAME)")
+        add.add_argument("--max-concurrency", type=positive_int, default=64, help="requests at once")
+        sub.add_parser("list", help="list models and their backends")
+        remove = sub.add_parser("remove", help="remove a model and all its backends")
+        remove.add_argument("name")
+
+    def handle(self, *args: Any, **options: Any) -> None:
+        getattr(self, f"_{options['action']}")(options)
+
+    def _add(self, options: dict[str, Any]) -> None:
+        name = options["name"].strip()
+        if not name:
+            raise CommandError("the model name must not be empty")
+        url = normalize_base_url(options["url"])
+        with transaction.atomic():
+            model, _ = Model.objects.get_or_create(name=name)
+            if model.backends.filter(url=url).exists():
+                raise CommandError(f"model {name!r} already has the backend {url}")
+            Backend.objects.create(
+                model=model, url=url, engine=options["engine"],
+                upstream_model=options["upstream_model"], max_concurrency=options["max_concurrency"],
+            )  # fmt: skip
+        count = model.backends.count()
+        self.stdout.write(f"Model {name!r} now has {count} backend{'s' if count > 1 else ''}; added {url}.")
+
+    def _list(self, options: dict[str, Any]) -> None:
+        rows = [
+            [b.model.name, b.url, b.engine, b.upstream_model or "-", str(b.max_concurrency), b.managed_by or "external"]
+            for b in Backend.objects.select_related("model")
+        ]
+        empty = [[m.name, "(no backend)", "", "", "", ""] for m in Model.objects.filter(backends=None)]
+        if not rows and not empty:
+            self.stdout.write("No models. Add one with: chungus models add NAME --url http://host:8080/v1")
+            return
+        header = ["MODEL", "URL", "ENGINE", "UPSTREAM MODEL", "MAX CONC", "RUN BY"]
+        self.stdout.write(table(rows + empty, header))
+
+    def _remove(self, options: dict[str, Any]) -> None:
+        deleted, _ = Model.objects.filter(name=options["name"]).delete()
+        if not deleted:
+            raise CommandError(f"no model named {options['name']!r}")
+        self.stdout.write(f"Removed model {options['name']!r} and its backends.")

@@ -1,0 +1,107 @@
+"""Keeps one engine process running: launch, wait for health, restart with backoff."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
+from typing import Any
+
+from chungus.fleet.launchers.base import Launcher, LaunchSpec, LaunchState, LaunchStatus
+
+logger = logging.getLogger("chungus.fleet")
+
+OnReady = Callable[[str], Awaitable[None]]
+
+
+def backoff_delay(failures: int, base: float = 1.0, cap: float = 30.0) -> float:
+    """Return the wait before restart number `failures` (1, 2, 4, … seconds, capped)."""
+    return float(min(cap, base * 2 ** max(0, failures - 1)))
+
+
+@dataclass(slots=True)
+class SupervisorState:
+    state: str = "pending"
+    detail: str = ""
+    address: str | None = None
+    restarts: int = 0
+    since: float = 0.0
+
+
+class Supervisor:
+    """Runs one LaunchSpec on a launcher for as long as `run()` is running."""
+
+    def __init__(
+        self,
+        launcher: Launcher,
+        spec: LaunchSpec,
+        on_ready: OnReady,
+        *,
+        poll_interval: float = 0.25,
+        ready_timeout: float = 120.0,
+        backoff_cap: float = 30.0,
+    ) -> None:
+        self.launcher = launcher
+        self.spec = spec
+        self.on_ready = on_ready
+        self.poll_interval = poll_interval
+        self.ready_timeout = ready_timeout
+        self.backoff_cap = backoff_cap
+        self.status = SupervisorState(since=time.monotonic())
+        self.ready = asyncio.Event()
+        self._handle: Any = None
+
+    def _set(self, state: str, detail: str = "", address: str | None = None) -> None:
+        self.status.state, self.status.detail, self.status.address = state, detail, address
+        self.status.since = time.monotonic()
+
+    async def run(self) -> None:
+        """Keep the engine up until cancelled; then stop it."""
+        failures = 0
+        try:
+            while True:
+                ended = await self._run_once()
+                # A crash after a healthy run starts the backoff over.
+                failures = 1 if self.ready.is_set() else failures + 1
+                self.ready.clear()
+                self.status.restarts += 1
+                delay = backoff_delay(failures, cap=self.backoff_cap)
+                reason = ended.detail.splitlines()[0] if ended.detail else "ended"
+                self._set("restarting", f"{reason}; restarting in {delay:.0f} s")
+                logger.warning("%s ended (%s); restarting in %.0f s", self.spec.name, ended.detail, delay)
+                await asyncio.sleep(delay)
+        finally:
+            await self.stop()
+
+    async def _run_once(self) -> LaunchStatus:
+        self._set("starting", "launching")
+        self._handle = await self.launcher.launch(self.spec)
+        deadline = time.monotonic() + self.ready_timeout
+        while True:
+            status = await self.launcher.poll(self._handle)
+            if status.state is LaunchState.READY:
+                break
+            if status.state in (LaunchState.EXITED, LaunchState.STOPPED):
+                return status
+            if time.monotonic() > deadline:
+                await self.launcher.terminate(self._handle)
+                return LaunchStatus(LaunchState.EXITED, detail=f"not healthy after {self.ready_timeout:.0f} s")
+            self._set("starting", status.detail)
+            await asyncio.sleep(self.poll_interval)
+        assert status.address is not None
+        await self.on_ready(status.address)
+        self._set("ready", "", status.address)
+        self.ready.set()
+        while True:
+            await asyncio.sleep(max(self.poll_interval, 1.0))
+            status = await self.launcher.poll(self._handle)
+            if status.state in (LaunchState.EXITED, LaunchState.STOPPED):
+                return status
+
+    async def stop(self) -> None:
+        if self._handle is not None:
+            await self.launcher.terminate(self._handle)
+        self._set("stopped")
+        self.ready.clear()

@@ -1,0 +1,98 @@
+"""The lean ASGI app for /v1 (and the original /api/v1 paths), beside Django."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable
+from typing import Any
+
+import orjson
+from starlette.applications import Starlette
+from starlette.exceptions import HTTPException
+from starlette.requests import Request
+from starlette.responses import Response
+from starlette.routing import BaseRoute, Mount, Route
+from starlette.types import ASGIApp, Lifespan
+
+from chungus.gateway import catalog
+from chungus.gateway.errors import GatewayError, NotFound, error_envelope
+from chungus.gateway.responses import error_response
+from chungus.gateway.service import Gateway
+
+logger = logging.getLogger("chungus.gateway")
+PREFIXES = ("/v1", "/api/v1")
+
+
+def _json(data: Any, status: int = 200) -> Response:
+    return Response(orjson.dumps(data), status, media_type="application/json")
+
+
+def data_plane_routes(gateway: Gateway, readiness: Callable[[], dict[str, Any]]) -> list[BaseRoute]:
+    """Return the /v1 routes, the health routes and OpenAI-style 404s."""
+
+    async def chat(request: Request) -> Response:
+        return await gateway.complete(request, "chat/completions", chat=True)
+
+    async def completions(request: Request) -> Response:
+        return await gateway.complete(request, "completions", chat=False)
+
+    async def models(request: Request) -> Response:
+        return _json(catalog.list_models(gateway.store.current, request.headers.get("authorization")))
+
+    async def model(request: Request) -> Response:
+        auth = request.headers.get("authorization")
+        model_id = request.path_params["model_id"]
+        return _json(catalog.get_model(gateway.store.current, auth, model_id))
+
+    async def unknown(request: Request) -> Response:
+        raise NotFound(f"Unknown path: {request.method} {request.url.path}.", code="unknown_url")
+
+    async def healthz(request: Request) -> Response:
+        return _json({"status": "ok"})
+
+    async def readyz(request: Request) -> Response:
+        state = readiness()
+        return _json(state, 200 if state["ready"] else 503)
+
+    routes: list[BaseRoute] = [Route("/healthz", healthz), Route("/readyz", readyz)]
+    for prefix in PREFIXES:
+        routes += [
+            Route(f"{prefix}/chat/completions", chat, methods=["POST"]),
+            Route(f"{prefix}/completions", completions, methods=["POST"]),
+            Route(f"{prefix}/models", models, methods=["GET"]),
+            Route(f"{prefix}/models/{{model_id:path}}", model, methods=["GET"]),
+            Route(f"{prefix}/{{rest:path}}", unknown, methods=["GET", "POST", "PUT", "PATCH", "DELETE"]),
+        ]
+    return routes
+
+
+async def _gateway_error(request: Request, exc: Exception) -> Response:
+    assert isinstance(exc, GatewayError)
+    return error_response(exc)
+
+
+async def _http_error(request: Request, exc: Exception) -> Response:
+    assert isinstance(exc, HTTPException)
+    envelope = error_envelope(str(exc.detail), "invalid_request_error", None, None)
+    return Response(orjson.dumps(envelope), exc.status_code, headers=exc.headers, media_type="application/json")
+
+
+async def _crash(request: Request, exc: Exception) -> Response:
+    logger.exception("unhandled error on %s %s", request.method, request.url.path, exc_info=exc)
+    envelope = error_envelope("The server had an error processing your request.", "api_error", None, "internal_error")
+    return Response(orjson.dumps(envelope), 500, media_type="application/json")
+
+
+def build_asgi(
+    gateway: Gateway,
+    readiness: Callable[[], dict[str, Any]],
+    django_app: ASGIApp,
+    lifespan: Lifespan[Any],
+) -> Starlette:
+    """Return the process's ASGI app: the data plane first, Django for the rest."""
+    routes = [*data_plane_routes(gateway, readiness), Mount("/", app=django_app)]
+    return Starlette(
+        routes=routes,
+        lifespan=lifespan,
+        exception_handlers={GatewayError: _gateway_error, HTTPException: _http_error, Exception: _crash},
+    )

@@ -1,0 +1,32 @@
+"""GET /v1/models and /v1/models/{id}: what the caller's key may use."""
+
+from __future__ import annotations
+
+import time
+from typing import Any
+
+from chungus.gateway.auth import authenticate
+from chungus.gateway.errors import NotFound
+from chungus.gateway.snapshot import KeyInfo, ModelInfo, Snapshot
+
+
+def model_object(model: ModelInfo) -> dict[str, Any]:
+    return {"id": model.name, "object": "model", "created": model.created, "owned_by": "chungus"}
+
+
+def visible_models(snapshot: Snapshot, key: KeyInfo) -> list[ModelInfo]:
+    allowed = key.allowed_models
+    return [m for m in snapshot.models.values() if not allowed or m.name in allowed]
+
+
+def list_models(snapshot: Snapshot, authorization: str | None) -> dict[str, Any]:
+    key = authenticate(snapshot, authorization, time.time())
+    return {"object": "list", "data": [model_object(m) for m in visible_models(snapshot, key)]}
+
+
+def get_model(snapshot: Snapshot, authorization: str | None, model_id: str) -> dict[str, Any]:
+    key = authenticate(snapshot, authorization, time.time())
+    model = snapshot.models.get(model_id)
+    if model is None or (key.allowed_models and model_id not in key.allowed_models):
+        raise NotFound(f"The model '{model_id}' does not exist.", param="model", code="model_not_found")
+    return model_object(model)

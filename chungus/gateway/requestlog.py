@@ -1,0 +1,84 @@
+"""The request log buffer: appended to on the hot path, written in batches."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from dataclasses import asdict, dataclass, field
+from datetime import UTC, datetime
+
+from asgiref.sync import sync_to_async
+
+logger = logging.getLogger("chungus.gateway")
+
+
+@dataclass(slots=True)
+class LogEntry:
+    endpoint: str
+    status: int
+    created_at: datetime = field(default_factory=lambda: datetime.now(UTC))
+    key_id: int | None = None
+    key_name: str = ""
+    model: str = ""
+    backend: str = ""
+    prompt_tokens: int = 0
+    completion_tokens: int = 0
+    latency_ms: float = 0.0
+    ttft_ms: float | None = None
+    stream: bool = False
+    error_type: str = ""
+    prompt: str = ""
+
+
+def write_entries(entries: list[LogEntry]) -> None:
+    """Insert a batch of entries (runs off the event loop)."""
+    from chungus.gateway.models import RequestLog
+
+    RequestLog.objects.bulk_create([RequestLog(**asdict(e)) for e in entries], batch_size=500)
+
+
+class LogBuffer:
+    """Collects entries in memory; a background task writes them in bulk."""
+
+    def __init__(self, batch_size: int = 500, max_pending: int = 100_000) -> None:
+        self.pending: list[LogEntry] = []
+        self.batch_size = batch_size
+        self.max_pending = max_pending
+        self.dropped = 0
+        self._wake = asyncio.Event()
+
+    def append(self, entry: LogEntry) -> None:
+        if len(self.pending) >= self.max_pending:
+            self.dropped += 1  # the database is far behind; shed rather than grow without end
+            return
+        self.pending.append(entry)
+        if len(self.pending) >= self.batch_size:
+            self._wake.set()
+
+    async def flush(self) -> int:
+        """Write everything pending; return how many entries were written."""
+        written = 0
+        while self.pending:
+            batch, self.pending = self.pending[: self.batch_size], self.pending[self.batch_size :]
+            try:
+                await sync_to_async(write_entries, thread_sensitive=False)(batch)
+            except Exception:
+                self.pending = batch + self.pending  # keep them for the next flush
+                raise
+            written += len(batch)
+        return written
+
+    async def run(self, interval: float) -> None:
+        """Flush every `interval` seconds or when a batch fills; runs until cancelled."""
+        while True:
+            try:
+                await asyncio.wait_for(self._wake.wait(), timeout=interval)
+            except TimeoutError:
+                pass
+            self._wake.clear()
+            try:
+                await self.flush()
+            except asyncio.CancelledError:
+                raise
+            except Exception:
+                logger.exception("writing the request log failed; will retry")

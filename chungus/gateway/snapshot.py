@@ -1,0 +1,114 @@
+"""In-memory snapshots of keys and the routing table, so the hot path never queries."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from dataclasses import dataclass, field
+
+from asgiref.sync import sync_to_async
+
+logger = logging.getLogger("chungus.gateway")
+
+
+@dataclass(frozen=True, slots=True)
+class KeyInfo:
+    id: int
+    name: str
+    rpm: int | None = None
+    rph: int | None = None
+    tpm: int | None = None
+    allowed_models: frozenset[str] = frozenset()
+    expires_at: float | None = None
+    active: bool = True
+
+
+@dataclass(frozen=True, slots=True)
+class BackendInfo:
+    id: int
+    url: str
+    engine: str = "openai"
+    upstream_model: str = ""
+    max_concurrency: int = 64
+
+
+@dataclass(frozen=True, slots=True)
+class ModelInfo:
+    name: str
+    backends: tuple[BackendInfo, ...]
+    created: int = 0
+
+
+@dataclass(frozen=True, slots=True)
+class Snapshot:
+    version: int = -1
+    keys: dict[str, KeyInfo] = field(default_factory=dict)
+    models: dict[str, ModelInfo] = field(default_factory=dict)
+
+
+def load_snapshot() -> Snapshot:
+    """Read keys, models and backends from the database (call off the hot path)."""
+    from chungus.accounts.models import ApiKey
+    from chungus.core.models import ConfigVersion
+    from chungus.fleet.models import Backend, Model
+
+    version = ConfigVersion.current()
+    keys = {
+        k.key_hash: KeyInfo(
+            id=k.id,
+            name=k.name,
+            rpm=k.rpm,
+            rph=k.rph,
+            tpm=k.tpm,
+            allowed_models=frozenset(k.allowed_models or ()),
+            expires_at=k.expires_at.timestamp() if k.expires_at else None,
+            active=k.is_active,
+        )
+        for k in ApiKey.objects.all()
+    }
+    backends: dict[int, list[BackendInfo]] = {}
+    for b in Backend.objects.all():
+        backends.setdefault(b.model_id, []).append(
+            BackendInfo(
+                id=b.id,
+                url=b.url.rstrip("/"),
+                engine=b.engine,
+                upstream_model=b.upstream_model,
+                max_concurrency=b.max_concurrency,
+            )
+        )
+    models = {
+        m.name: ModelInfo(m.name, tuple(backends.get(m.id, ())), int(m.created_at.timestamp()))
+        for m in Model.objects.all()
+    }
+    return Snapshot(version=version, keys=keys, models=models)
+
+
+def _current_version() -> int:
+    from chungus.core.models import ConfigVersion
+
+    return ConfigVersion.current()
+
+
+class SnapshotStore:
+    """Holds the current snapshot and follows the configuration version."""
+
+    def __init__(self, snapshot: Snapshot | None = None) -> None:
+        self.current = snapshot or Snapshot()
+
+    async def reload(self) -> None:
+        self.current = await sync_to_async(load_snapshot, thread_sensitive=False)()
+
+    async def follow(self, interval: float) -> None:
+        """Reload whenever the configuration version moves; runs until cancelled."""
+        while True:
+            await asyncio.sleep(interval)
+            try:
+                version = await sync_to_async(_current_version, thread_sensitive=False)()
+                if version != self.current.version:
+                    await self.reload()
+                    logger.info("configuration reloaded (version %s)", version)
+            except asyncio.CancelledError:
+                raise
+            except Exception:
+                logger.exception("configuration reload failed; keeping the last snapshot")

@@ -1,0 +1,113 @@
+"""The composition root: builds every collaborator once and wires the ASGI app."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import os
+from collections.abc import AsyncIterator
+from dataclasses import dataclass, field
+from typing import Any
+
+os.environ.setdefault("DJANGO_SETTINGS_MODULE", "chungus.settings")
+
+import django  # noqa: E402
+
+django.setup()
+
+from asgiref.sync import sync_to_async  # noqa: E402
+from django.conf import settings  # noqa: E402
+from django.core.asgi import get_asgi_application  # noqa: E402
+from starlette.applications import Starlette  # noqa: E402
+
+from chungus.fleet.default_model import LAUNCHER, default_model_supervisor  # noqa: E402
+from chungus.fleet.llamacpp import LlamaServerOptions  # noqa: E402
+from chungus.fleet.registry import remove_managed_backends  # noqa: E402
+from chungus.fleet.supervisor import Supervisor  # noqa: E402
+from chungus.gateway.app import build_asgi  # noqa: E402
+from chungus.gateway.balancer import Balancer  # noqa: E402
+from chungus.gateway.ratelimit import RateLimiter, make_storage  # noqa: E402
+from chungus.gateway.requestlog import LogBuffer  # noqa: E402
+from chungus.gateway.service import Gateway, GatewayOptions  # noqa: E402
+from chungus.gateway.snapshot import SnapshotStore  # noqa: E402
+from chungus.gateway.upstream import Upstream  # noqa: E402
+
+logger = logging.getLogger("chungus")
+
+
+@dataclass
+class Runtime:
+    """Everything one CHUNGUS process runs, built once and passed around."""
+
+    gateway: Gateway
+    default_model: Supervisor | None = None
+    tasks: list[asyncio.Task[Any]] = field(default_factory=list)
+    started: bool = False
+
+    def readiness(self) -> dict[str, Any]:
+        checks: dict[str, Any] = {"configuration": self.gateway.store.current.version >= 0}
+        if self.default_model is not None:
+            status = self.default_model.status
+            checks["default_model"] = {"state": status.state, "detail": status.detail}
+        ready = self.started and checks["configuration"] and (
+            self.default_model is None or self.default_model.ready.is_set()
+        )
+        return {"ready": ready, "checks": checks}
+
+    @contextlib.asynccontextmanager
+    async def lifespan(self, app: Starlette) -> AsyncIterator[None]:
+        gateway = self.gateway
+        await gateway.upstream.start()
+        await gateway.store.reload()
+        self.tasks = [
+            asyncio.create_task(gateway.store.follow(settings.CHUNGUS_REFRESH_SECONDS)),
+            asyncio.create_task(gateway.logs.run(settings.CHUNGUS_LOG_FLUSH_SECONDS)),
+        ]
+        if self.default_model is not None:
+            self.tasks.append(asyncio.create_task(self.default_model.run()))
+        self.started = True
+        try:
+            yield
+        finally:
+            await self.shutdown()
+
+    async def shutdown(self) -> None:
+        """Stop children, flush the request log, close connections."""
+        for task in self.tasks:
+            task.cancel()
+        await asyncio.gather(*self.tasks, return_exceptions=True)
+        if self.default_model is not None:
+            await self.default_model.stop()
+            await sync_to_async(remove_managed_backends)(settings.CHUNGUS_DEFAULT_MODEL_NAME, LAUNCHER)
+        written = await self.gateway.logs.flush()
+        await self.gateway.upstream.close()
+        logger.info("stopped; %d request log rows flushed", written)
+
+
+def build_runtime(*, default_model: bool | None = None) -> tuple[Starlette, Runtime]:
+    """Build the process's collaborators and its ASGI app."""
+    store = SnapshotStore()
+    gateway = Gateway(
+        store=store,
+        limiter=RateLimiter(make_storage(settings.REDIS_URL)),
+        balancer=Balancer(),
+        upstream=Upstream(settings.CHUNGUS_UPSTREAM_CONNECT_TIMEOUT, settings.CHUNGUS_UPSTREAM_READ_TIMEOUT),
+        logs=LogBuffer(batch_size=settings.CHUNGUS_LOG_BATCH_SIZE),
+        options=GatewayOptions(
+            max_body_bytes=settings.CHUNGUS_MAX_BODY_BYTES, log_prompts=settings.CHUNGUS_LOG_PROMPTS
+        ),
+    )
+    runtime = Runtime(gateway)
+    if settings.CHUNGUS_DEFAULT_MODEL if default_model is None else default_model:
+        options = LlamaServerOptions(
+            alias=settings.CHUNGUS_DEFAULT_MODEL_NAME,
+            threads=settings.CHUNGUS_LLAMA_THREADS,
+            parallel=settings.CHUNGUS_LLAMA_PARALLEL,
+            context=settings.CHUNGUS_LLAMA_CONTEXT,
+        )
+        runtime.default_model = default_model_supervisor(
+            settings.CHUNGUS_HOME, options, settings.CHUNGUS_MODEL_READY_TIMEOUT, store.reload
+        )
+    app = build_asgi(gateway, runtime.readiness, get_asgi_application(), runtime.lifespan)
+    return app, runtime

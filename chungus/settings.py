@@ -1,0 +1,123 @@
+"""CHUNGUS settings: one module, every value from a typed environment reader."""
+
+from __future__ import annotations
+
+import secrets
+from pathlib import Path
+
+import dj_database_url
+
+from chungus.lib.env import envbool, envfloat, envint, envpath, envstr
+
+BASE_DIR = Path(__file__).resolve().parent
+
+CHUNGUS_HOME = envpath("CHUNGUS_HOME", ".chungus")
+CHUNGUS_HOME.mkdir(parents=True, exist_ok=True)
+
+
+def _secret_key() -> str:
+    """Use CHUNGUS_SECRET_KEY, else a random key kept in CHUNGUS_HOME."""
+    configured = envstr("CHUNGUS_SECRET_KEY", "")
+    if configured:
+        return configured
+    path = CHUNGUS_HOME / "secret_key"
+    if not path.exists():
+        path.write_text(secrets.token_urlsafe(50))
+        path.chmod(0o600)
+    return path.read_text().strip()
+
+
+SECRET_KEY = _secret_key()
+DEBUG = envbool("CHUNGUS_DEBUG", False)
+ALLOWED_HOSTS = envstr("CHUNGUS_ALLOWED_HOSTS", "*").split(",")
+
+INSTALLED_APPS = [
+    "django.contrib.admin",
+    "django.contrib.auth",
+    "django.contrib.contenttypes",
+    "django.contrib.sessions",
+    "django.contrib.messages",
+    "django.contrib.staticfiles",
+    "chungus.core",
+    "chungus.accounts",
+    "chungus.fleet",
+    "chungus.gateway",
+]
+
+MIDDLEWARE = [
+    "django.middleware.security.SecurityMiddleware",
+    "django.contrib.sessions.middleware.SessionMiddleware",
+    "django.middleware.common.CommonMiddleware",
+    "django.middleware.csrf.CsrfViewMiddleware",
+    "django.contrib.auth.middleware.AuthenticationMiddleware",
+    "django.contrib.messages.middleware.MessageMiddleware",
+    "django.middleware.clickjacking.XFrameOptionsMiddleware",
+]
+
+ROOT_URLCONF = "chungus.urls"
+
+TEMPLATES = [
+    {
+        "BACKEND": "django.template.backends.django.DjangoTemplates",
+        "DIRS": [],
+        "APP_DIRS": True,
+        "OPTIONS": {
+            "context_processors": [
+                "django.template.context_processors.request",
+                "django.contrib.auth.context_processors.auth",
+                "django.contrib.messages.context_processors.messages",
+            ]
+        },
+    }
+]
+
+DATABASE_URL = envstr("DATABASE_URL", "")
+if DATABASE_URL:
+    DATABASES = {"default": dj_database_url.parse(DATABASE_URL, conn_max_age=60)}
+else:
+    DATABASES = {
+        "default": {
+            "ENGINE": "django.db.backends.sqlite3",
+            "NAME": str(CHUNGUS_HOME / "chungus.sqlite3"),
+            "OPTIONS": {
+                "init_command": "PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL;",
+                "transaction_mode": "IMMEDIATE",
+                "timeout": 20,
+            },
+        }
+    }
+
+DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
+AUTH_PASSWORD_VALIDATORS: list[dict[str, str]] = []
+LANGUAGE_CODE = "en-us"
+TIME_ZONE = "UTC"
+USE_I18N = False
+USE_TZ = True
+STATIC_URL = "static/"
+STATIC_ROOT = CHUNGUS_HOME / "static"
+
+LOGGING = {
+    "version": 1,
+    "disable_existing_loggers": False,
+    "formatters": {"plain": {"format": "%(asctime)s %(levelname)s %(name)s: %(message)s"}},
+    "handlers": {"console": {"class": "logging.StreamHandler", "formatter": "plain"}},
+    "loggers": {"chungus": {"handlers": ["console"], "level": envstr("CHUNGUS_LOG_LEVEL", "INFO")}},
+}
+
+# Data plane.
+CHUNGUS_MAX_BODY_BYTES = envint("CHUNGUS_MAX_BODY_BYTES", 8 * 1024 * 1024, minimum=1024)
+CHUNGUS_REFRESH_SECONDS = envfloat("CHUNGUS_REFRESH_SECONDS", 1.0, minimum=0.05)
+CHUNGUS_UPSTREAM_CONNECT_TIMEOUT = envfloat("CHUNGUS_UPSTREAM_CONNECT_TIMEOUT", 5.0, minimum=0.1)
+CHUNGUS_UPSTREAM_READ_TIMEOUT = envfloat("CHUNGUS_UPSTREAM_READ_TIMEOUT", 600.0, minimum=1.0)
+CHUNGUS_LOG_PROMPTS = envbool("CHUNGUS_LOG_PROMPTS", False)
+CHUNGUS_LOG_FLUSH_SECONDS = envfloat("CHUNGUS_LOG_FLUSH_SECONDS", 1.0, minimum=0.05)
+CHUNGUS_LOG_BATCH_SIZE = envint("CHUNGUS_LOG_BATCH_SIZE", 500, minimum=1)
+REDIS_URL = envstr("REDIS_URL", "")
+
+# Default model: the packaged Gemma 3 270M on a local llama-server.
+CHUNGUS_DEFAULT_MODEL = envbool("CHUNGUS_DEFAULT_MODEL", True)
+CHUNGUS_DEFAULT_MODEL_NAME = envstr("CHUNGUS_DEFAULT_MODEL_NAME", "gemma3-270m")
+CHUNGUS_LLAMA_THREADS = envint("CHUNGUS_LLAMA_THREADS", 1, minimum=1)
+CHUNGUS_LLAMA_PARALLEL = envint("CHUNGUS_LLAMA_PARALLEL", 2, minimum=1)
+CHUNGUS_LLAMA_CONTEXT = envint("CHUNGUS_LLAMA_CONTEXT", 4096, minimum=256)
+CHUNGUS_MODEL_READY_TIMEOUT = envfloat("CHUNGUS_MODEL_READY_TIMEOUT", 120.0, minimum=1.0)
