@@ -42,8 +42,9 @@ ROOT = BENCH.parent
 MODES = ("nonstream", "stream")
 HEADER = "target|mode|conc|ok|err|req/s|x direct|x floor|p50 ms|p99 ms|+p50 ms|+p99 ms|ttft p50"
 HEADER += "|cpu ms/req"
-Check = Callable[[], Awaitable[bool]]
+Check = Callable[[], Awaitable[str | None]]  # None when ready, else why not
 Popen = subprocess.Popen[bytes]
+Cells = dict[tuple[str, int, str], "Cell"]
 
 
 @dataclass
@@ -54,6 +55,7 @@ class Target:
     base_url: str
     headers: dict[str, str]
     pid: int
+    shared: bool = False  # the process also serves other targets: count CPU in its own batches
 
 
 @dataclass
@@ -83,7 +85,7 @@ class Processes:
         self.started: list[Popen] = []
 
     def start(self, name: str, argv: list[str], env: dict[str, str] | None = None) -> Popen:
-        """Start a process with stderr to <name>.log and stdout to <name>.out (or the log)."""
+        """Start a process in its own group, stdout to <name>.out and stderr to <name>.log."""
         with (
             open(self.log_dir / f"{name}.log", "wb") as log,
             open(self.log_dir / f"{name}.out", "wb") as out,
@@ -106,6 +108,8 @@ class Processes:
         while proc.poll() is None and time.monotonic() < deadline:
             await asyncio.sleep(0.05)
         out = (self.log_dir / f"{name}.out").read_text(errors="replace")
+        if proc.returncode is None:
+            raise RuntimeError(f"{shlex.join(argv)} still running after {timeout:.0f} s")
         if proc.returncode != 0:
             raise RuntimeError(
                 f"{shlex.join(argv)} failed ({proc.returncode}):\n{out}{self.tail(name)}"
@@ -144,35 +148,41 @@ class Harness:
 
     async def wait_until(self, name: str, proc: Popen, check: Check, timeout: float) -> None:
         """Poll `check` until it passes; fail loudly if the process dies or time runs out."""
-        deadline = time.monotonic() + timeout
+        deadline, why = time.monotonic() + timeout, "no answer"
+        reason: str | None
         while time.monotonic() < deadline:
             if proc.poll() is not None:
-                raise RuntimeError(
-                    f"{name} exited with {proc.returncode}:\n{self.procs.tail(name)}"
-                )
-            with contextlib.suppress(aiohttp.ClientError, TimeoutError):
-                if await check():
+                raise RuntimeError(f"{name} exited ({proc.returncode}):\n{self.procs.tail(name)}")
+            try:
+                if (reason := await check()) is None:
                     return
+                why = reason
+            except (aiohttp.ClientError, TimeoutError) as exc:
+                why = repr(exc)
             await asyncio.sleep(0.2)
-        raise RuntimeError(f"{name} not ready after {timeout:.0f} s:\n{self.procs.tail(name)}")
+        raise RuntimeError(
+            f"{name} not ready after {timeout:.0f} s ({why}):\n{self.procs.tail(name)}"
+        )
 
     def http_ok(self, url: str) -> Check:
         """A check that GET url answers 200."""
 
-        async def check() -> bool:
+        async def check() -> str | None:
             async with self.session.get(url) as resp:
-                return resp.status == 200
+                return None if resp.status == 200 else f"GET {url}: HTTP {resp.status}"
 
         return check
 
     def chat_ok(self, target: Target) -> Check:
         """A check that a non-stream and a stream chat request both succeed."""
 
-        async def check() -> bool:
+        async def check() -> str | None:
             for stream in (False, True):
-                if (await one_request(self.session, target, stream, self.args.chunks)).error:
-                    return False
-            return True
+                if error := (
+                    await one_request(self.session, target, stream, self.args.chunks)
+                ).error:
+                    return f"chat (stream={stream}): {error}"
+            return None
 
         return check
 
@@ -265,24 +275,26 @@ async def one_request(
 
 
 async def run_batch(
-    h: Harness, target: Target, stream: bool, concurrency: int, n: int, budget: float
-) -> tuple[list[Outcome], float, float, bool]:
-    """Send n requests from `concurrency` workers; return outcomes, wall s, CPU s, capped."""
-    remaining = n
-    outcomes: list[Outcome] = []
-    deadline = time.perf_counter() + budget
+    h: Harness, target: Target, cell: Cell, stream: bool, conc: int, n: int
+) -> None:
+    """Send up to n more requests from `conc` workers, within the cell's time cap; add to cell."""
+    n = min(n, h.args.requests - len(cell.outcomes))
+    deadline = time.perf_counter() + h.args.max_seconds - cell.wall
+    if n <= 0 or time.perf_counter() >= deadline:
+        cell.capped = cell.capped or n > 0
+        return
 
     async def worker() -> None:
-        nonlocal remaining
-        while remaining > 0 and time.perf_counter() < deadline:
-            remaining -= 1
-            outcomes.append(await one_request(h.session, target, stream, h.args.chunks))
+        nonlocal n
+        while n > 0 and time.perf_counter() < deadline:
+            n -= 1
+            cell.outcomes.append(await one_request(h.session, target, stream, h.args.chunks))
 
-    cpu_before = cpu_seconds(target.pid)
-    start = time.perf_counter()
-    await asyncio.gather(*(worker() for _ in range(min(concurrency, n))))
-    wall = time.perf_counter() - start
-    return outcomes, wall, cpu_seconds(target.pid) - cpu_before, remaining > 0
+    cpu, start = cpu_seconds(target.pid), time.perf_counter()
+    await asyncio.gather(*(worker() for _ in range(min(conc, n))))
+    cell.wall += time.perf_counter() - start
+    cell.cpu += cpu_seconds(target.pid) - cpu if target.shared else 0.0
+    cell.capped = cell.capped or n > 0
 
 
 async def start_targets(h: Harness) -> list[Target]:
@@ -297,7 +309,7 @@ async def start_targets(h: Harness) -> list[Target]:
         str(h.args.chunks),
     ]
     upstream = h.procs.start("upstream", argv)
-    direct = Target("direct", f"http://127.0.0.1:{port}", {}, upstream.pid)
+    direct = Target("direct", f"http://127.0.0.1:{port}", {}, upstream.pid, shared=True)
     await h.wait_until("upstream", upstream, h.http_ok(direct.base_url + "/health"), 30)
 
     port = free_port()
@@ -314,7 +326,7 @@ async def start_targets(h: Harness) -> list[Target]:
     else:
         targets.append(await start_chungus(h, Path(h.args.chungus), direct.base_url))
     if h.args.litellm:
-        targets.append(await start_litellm(h, Path(h.args.litellm_venv), direct.base_url))
+        targets.append(await start_litellm(h, h.args.litellm_venv, direct.base_url))
     return targets
 
 
@@ -356,7 +368,6 @@ async def start_chungus(h: Harness, chungus: Path, upstream: str) -> Target:
 
 async def start_litellm(h: Harness, venv: Path, upstream: str) -> Target:
     """Install LiteLLM's proxy in its own venv if needed and serve the fake model through it."""
-    venv = venv if venv.is_absolute() else ROOT / venv
     litellm = venv / "bin" / "litellm"
     if not litellm.exists():
         print(f"installing litellm[proxy] into {venv} (once; minutes)", file=sys.stderr)
@@ -386,32 +397,26 @@ async def start_litellm(h: Harness, venv: Path, upstream: str) -> Target:
     return target
 
 
-async def measure(h: Harness, targets: list[Target]) -> dict[tuple[str, int, str], Cell]:
+async def measure(h: Harness, targets: list[Target]) -> Cells:
     """Run every (mode, concurrency) cell in interleaved rounds across the targets."""
     top = max(h.args.concurrency)
     for target in targets:  # warm-up: open connections, fill caches; not counted
         for stream in (False, True):
-            await run_batch(h, target, stream, top, 2 * top, 30)
-    cells: dict[tuple[str, int, str], Cell] = {}
+            await run_batch(h, target, Cell(), stream, top, 2 * top)
+    cells: Cells = {}
     per_round = math.ceil(h.args.requests / h.args.rounds)
     for mode in h.args.modes:
         for conc in h.args.concurrency:
+            row = {t.name: cells.setdefault((mode, conc, t.name), Cell()) for t in targets}
+            # CPU over the whole cell, so work a gateway defers past its own batches still counts.
+            cpu_before = {t.name: cpu_seconds(t.pid) for t in targets}
             for rnd in range(h.args.rounds):
                 for target in targets:
-                    cell = cells.setdefault((mode, conc, target.name), Cell())
-                    n = min(per_round, h.args.requests - len(cell.outcomes))
-                    budget = h.args.max_seconds - cell.wall
-                    if n <= 0 or budget <= 0:
-                        cell.capped = cell.capped or n > 0
-                        continue
-                    outcomes, wall, cpu, capped = await run_batch(
-                        h, target, mode == "stream", conc, n, budget
-                    )
-                    cell.outcomes += outcomes
-                    cell.wall += wall
-                    cell.cpu += cpu
-                    cell.capped = cell.capped or capped
+                    await run_batch(h, target, row[target.name], mode == "stream", conc, per_round)
                 print(f"  {mode} c={conc} round {rnd + 1}/{h.args.rounds} done", file=sys.stderr)
+            for target in targets:
+                if not target.shared:
+                    row[target.name].cpu = cpu_seconds(target.pid) - cpu_before[target.name]
     return cells
 
 
@@ -430,9 +435,7 @@ def rps_p50_p99(cell: Cell) -> tuple[float, float, float]:
     return rps, percentile(ok, 0.5) * 1e3, percentile(ok, 0.99) * 1e3
 
 
-def rows(
-    cells: dict[tuple[str, int, str], Cell], targets: list[Target], args: argparse.Namespace
-) -> list[list[str]]:
+def rows(cells: Cells, targets: list[Target], args: argparse.Namespace) -> list[list[str]]:
     """One formatted row per (mode, concurrency, target)."""
     out = []
     for mode in args.modes:
@@ -471,24 +474,10 @@ def text_table(table: list[list[str]]) -> str:
     return "\n".join([text[0], "-" * len(text[0]), *text[1:]])
 
 
-def ratios(
-    cells: dict[tuple[str, int, str], Cell], targets: list[Target], args: argparse.Namespace
-) -> list[str]:
-    """One line per gateway and cell: its req/s as a fraction of direct and of the floor."""
-    lines = []
-    for target in targets[2:]:
-        for mode in args.modes:
-            for conc in args.concurrency:
-                rps = rps_p50_p99(cells[(mode, conc, target.name)])[0]
-                direct = rps_p50_p99(cells[(mode, conc, "direct")])[0]
-                floor = rps_p50_p99(cells[(mode, conc, "floor")])[0]
-                lines.append(
-                    f"{target.name} {mode} c={conc}: "
-                    f"{rps / direct:.2f} of direct, {rps / floor:.2f} of floor"
-                    if direct and floor
-                    else f"{target.name} {mode} c={conc}: no successful baseline"
-                )
-    return lines
+def ratios(table: list[list[str]]) -> list[str]:
+    """One line per gateway row: its req/s as a fraction of direct and of the floor."""
+    gateways = [row for row in table if row[0].split()[0] not in ("direct", "floor")]
+    return [f"{r[0]} {r[1]} c={r[2]}: {r[6]} of direct, {r[7]} of floor" for r in gateways]
 
 
 def versions(targets: list[Target], args: argparse.Namespace) -> str:
@@ -498,15 +487,8 @@ def versions(targets: list[Target], args: argparse.Namespace) -> str:
         with contextlib.suppress(importlib.metadata.PackageNotFoundError):
             found.append(f"chungus {importlib.metadata.version('chungus')}")
     if any(t.name == "litellm" for t in targets):
-        venv = (
-            Path(args.litellm_venv)
-            if Path(args.litellm_venv).is_absolute()
-            else ROOT / args.litellm_venv
-        )
-        found += [
-            p.name.removesuffix(".dist-info").replace("-", " ")
-            for p in venv.glob("lib/*/site-packages/litellm-*.dist-info")
-        ]
+        dists = args.litellm_venv.glob("lib/*/site-packages/litellm-*.dist-info")
+        found += [p.name.removesuffix(".dist-info").replace("-", " ") for p in dists]
     return ", ".join(found)
 
 
@@ -514,9 +496,7 @@ def machine_info() -> list[str]:
     """Date, kernel, CPU model and cores, exact command line."""
     cpuinfo = Path("/proc/cpuinfo").read_text() if Path("/proc/cpuinfo").exists() else ""
     models = [
-        line.split(":", 1)[1].strip()
-        for line in cpuinfo.splitlines()
-        if line.startswith("model name")
+        ln.split(":", 1)[1].strip() for ln in cpuinfo.splitlines() if ln.startswith("model name")
     ]
     uname = platform.uname()
     return [
@@ -527,9 +507,7 @@ def machine_info() -> list[str]:
     ]
 
 
-def report(
-    cells: dict[tuple[str, int, str], Cell], targets: list[Target], args: argparse.Namespace
-) -> None:
+def report(cells: Cells, targets: list[Target], args: argparse.Namespace) -> None:
     """Print the table, the ratios, error reasons and, with --markdown, a pasteable block."""
     table = rows(cells, targets, args)
     print(text_table(table))
@@ -538,7 +516,7 @@ def report(
         "\n+p50/+p99: latency added vs direct; ttft: time to the first content chunk;"
         "\ncpu ms/req: CPU of the target's own process tree (for direct, the fake itself)."
     )
-    print("\n".join(["", *ratios(cells, targets, args)]))
+    print("\n".join(["", *ratios(table)]))
     for (mode, conc, name), cell in cells.items():
         if reasons := Counter(o.error for o in cell.outcomes if o.error is not None):
             print(f"errors {name} {mode} c={conc}: {dict(reasons.most_common(5))}")
@@ -596,7 +574,8 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     add("--chungus", default=str(ROOT / ".venv" / "bin" / "chungus"), help="the chungus executable")
     add("--skip-chungus", action="store_true", help="measure direct and floor (and litellm) only")
     add("--litellm", action="store_true", help="also measure LiteLLM's proxy (installs it once)")
-    add("--litellm-venv", default="bench/.venv-litellm", help="venv for LiteLLM, reused if present")
+    venv = ROOT / "bench" / ".venv-litellm"
+    add("--litellm-venv", type=lambda s: ROOT / s, default=venv, help="reused if present")
     add("--markdown", action="store_true", help="also print a markdown block for bench/RESULTS.md")
     add("--keep-temp", action="store_true", help="keep logs and CHUNGUS_HOME; print where")
     args = parser.parse_args(argv)

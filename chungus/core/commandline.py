@@ -20,10 +20,25 @@ class OneLineParser(CommandParser):
 
 
 class ChungusCommand(BaseCommand):
+    def execute(self, *args: Any, **options: Any) -> Any:
+        migrate_if_needed()
+        return super().execute(*args, **options)
+
     def create_parser(self, prog_name: str, subcommand: str, **kwargs: Any) -> CommandParser:
         parser = super().create_parser(prog_name, subcommand, **kwargs)
         parser.__class__ = OneLineParser  # same state, only `error` differs (subparsers inherit it)
         return parser
+
+
+def migrate_if_needed() -> None:
+    """Apply pending migrations quietly, so any command works on a fresh CHUNGUS_HOME."""
+    from django.core.management import call_command
+    from django.db import connection
+    from django.db.migrations.executor import MigrationExecutor
+
+    executor = MigrationExecutor(connection)
+    if executor.migration_plan(executor.loader.graph.leaf_nodes()):
+        call_command("migrate", verbosity=0, interactive=False)
 
 
 def positive_int(text: str) -> int:

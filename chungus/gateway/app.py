@@ -15,12 +15,13 @@ from starlette.routing import BaseRoute, Mount, Route
 from starlette.types import ASGIApp, Lifespan
 
 from chungus.gateway import catalog
-from chungus.gateway.errors import GatewayError, NotFound, error_envelope
+from chungus.gateway.errors import GatewayError, MethodNotAllowed, NotFound, error_envelope
 from chungus.gateway.responses import error_response
 from chungus.gateway.service import Gateway
 
 logger = logging.getLogger("chungus.gateway")
 PREFIXES = ("/v1", "/api/v1")
+_METHODS = {"chat/completions": "POST", "completions": "POST", "models": "GET"}
 
 
 def _json(data: Any, status: int = 200) -> Response:
@@ -45,6 +46,12 @@ def data_plane_routes(gateway: Gateway, readiness: Callable[[], dict[str, Any]])
         return _json(catalog.get_model(gateway.store.current, auth, model_id))
 
     async def unknown(request: Request) -> Response:
+        allowed = _METHODS.get(request.path_params["rest"])
+        if allowed:
+            raise MethodNotAllowed(
+                f"{request.url.path} accepts {allowed}, not {request.method}.",
+                headers={"Allow": allowed},
+            )
         raise NotFound(f"Unknown path: {request.method} {request.url.path}.", code="unknown_url")
 
     async def healthz(request: Request) -> Response:

@@ -5,6 +5,7 @@
     ├── AuthenticationFailed  401  missing, unknown, revoked or expired key
     ├── ModelNotAllowed       403  the key may not use this model
     ├── NotFound              404  unknown model or path
+    ├── MethodNotAllowed      405  a known path with the wrong method
     ├── PayloadTooLarge       413  body over CHUNGUS_MAX_BODY_BYTES
     ├── RateLimited           429  a key limit is exhausted (Retry-After)
     ├── BadGateway            502  the backend failed or answered garbage
@@ -66,6 +67,12 @@ class NotFound(GatewayError):
     status = 404
     type = "invalid_request_error"
     default_code = "not_found"
+
+
+class MethodNotAllowed(GatewayError):
+    status = 405
+    type = "invalid_request_error"
+    default_code = "method_not_allowed"
 
 
 class PayloadTooLarge(GatewayError):

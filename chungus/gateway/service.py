@@ -17,7 +17,8 @@ from chungus.gateway.auth import authenticate, authorize_model
 from chungus.gateway.balancer import Balancer
 from chungus.gateway.disconnect import ClientDisconnected, cancel_on_disconnect
 from chungus.gateway.engine_errors import normalize_engine_error
-from chungus.gateway.errors import GatewayError, NotFound, PayloadTooLarge
+from chungus.gateway.compat import complete_response
+from chungus.gateway.errors import BadGateway, GatewayError, NotFound, PayloadTooLarge
 from chungus.gateway.payload import Completion, parse_completion, prompt_text, upstream_body
 from chungus.gateway.ratelimit import RateLimiter
 from chungus.gateway.requestlog import LogBuffer, LogEntry
@@ -114,7 +115,13 @@ class Gateway:
             status, envelope = normalize_engine_error(response.status, data)
             self._finish(x, status, str(envelope["error"]["code"] or envelope["error"]["type"]))
             return Response(orjson.dumps(envelope), status, media_type="application/json")
-        self._count_usage(x, _usage_of(data))
+        try:
+            answer = orjson.loads(data)
+        except orjson.JSONDecodeError:
+            raise BadGateway("The model backend answered with something that is not JSON.") from None
+        if isinstance(answer, dict):
+            self._count_usage(x, answer.get("usage"))
+            data = orjson.dumps(complete_response(answer))
         self._finish(x, response.status)
         return Response(data, response.status, media_type="application/json")
 
@@ -137,18 +144,23 @@ class Gateway:
         self, x: Exchange, completion: Completion, response: aiohttp.ClientResponse
     ) -> AsyncIterator[bytes]:
         splitter = EventSplitter()
-        status, error_type, clean = 200, "", False
+        status, error_type, clean, complete = 200, "", False, False
         try:
             async for chunk in response.content.iter_any():
                 out = [e for e in splitter.feed(chunk) if self._keep_event(x, completion, e)]
+                complete = bool(out) and out[-1].startswith(b"data: [DONE]")
                 if out:
                     yield b"".join(out)
-            rest = splitter.rest()
-            if rest:
-                yield rest
+                if complete:
+                    break  # the answer is complete; do not wait for the engine to hang up
+            else:
+                rest = splitter.rest()
+                if rest:
+                    yield rest
             clean = True
         except (GeneratorExit, asyncio.CancelledError):
-            status, error_type = CLIENT_CLOSED, "client_disconnected"
+            if not complete:  # a client that hangs up after [DONE] got everything
+                status, error_type = CLIENT_CLOSED, "client_disconnected"
             raise
         except Exception as exc:
             # Bytes already reached the client, so the status line is sent:
@@ -179,8 +191,8 @@ class Gateway:
                 return False
         return True
 
-    def _count_usage(self, x: Exchange, usage: dict[str, Any] | None) -> None:
-        if usage:
+    def _count_usage(self, x: Exchange, usage: Any) -> None:
+        if isinstance(usage, dict):
             x.entry.prompt_tokens = int(usage.get("prompt_tokens") or 0)
             x.entry.completion_tokens = int(usage.get("completion_tokens") or 0)
 
@@ -209,11 +221,3 @@ async def read_body(request: Request, limit: int) -> bytes:
             raise PayloadTooLarge(f"The request body is larger than {limit} bytes.")
         chunks.append(chunk)
     return b"".join(chunks)
-
-
-def _usage_of(data: bytes) -> dict[str, Any] | None:
-    try:
-        usage = orjson.loads(data).get("usage")
-    except (orjson.JSONDecodeError, AttributeError):
-        return None
-    return usage if isinstance(usage, dict) else None

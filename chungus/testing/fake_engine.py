@@ -41,7 +41,7 @@ async def chat(request: web.Request) -> web.StreamResponse:
     if behaviour == "garbage":
         return web.Response(body=b"<html>not json", status=500, content_type="text/html")
     if behaviour == "slow":
-        await asyncio.sleep(30)
+        await _generate_until_gone(request, seconds=30)
     if not body.get("stream"):
         if behaviour == "hang":
             await asyncio.sleep(3600)
@@ -66,6 +66,23 @@ async def chat(request: web.Request) -> web.StreamResponse:
     return response
 
 
+STATS = {"abandoned": 0}
+
+
+async def _generate_until_gone(request: web.Request, seconds: float) -> None:
+    """Pretend to generate for a while, noting when the caller hangs up."""
+    deadline = time.monotonic() + seconds
+    while time.monotonic() < deadline:
+        if request.transport is None or request.transport.is_closing():
+            STATS["abandoned"] += 1
+            raise asyncio.CancelledError
+        await asyncio.sleep(0.02)
+
+
+async def stats(request: web.Request) -> web.Response:
+    return web.json_response(STATS)
+
+
 async def health(request: web.Request) -> web.Response:
     return web.json_response({"status": "ok"})
 
@@ -74,6 +91,7 @@ def make_app() -> web.Application:
     app = web.Application()
     app.router.add_post("/v1/chat/completions", chat)
     app.router.add_get("/health", health)
+    app.router.add_get("/stats", stats)
     return app
 
 

@@ -56,7 +56,10 @@ class Command(ChungusCommand):
             finally:
                 watcher.cancel()
 
-        asyncio.run(main())
+        try:
+            asyncio.run(main())
+        except KeyboardInterrupt:
+            pass  # uvicorn re-raises the Ctrl-C it handled once it has shut down cleanly
         if not server.started:
             raise CommandError(f"could not listen on {options['host']}:{options['port']}")
         self.stdout.write("CHUNGUS stopped.")

@@ -1,0 +1,68 @@
+"""Shared fixtures: one real llama-server, one fake engine for misbehaviour, one CHUNGUS."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from chungus.fleet.launchers.local import free_port
+from chungus.testing.processes import (
+    ChungusProcess,
+    LlamaServer,
+    chungus_instance,
+    start_llama_server,
+    stop_process,
+    wait_http,
+)
+
+FAKE_BEHAVIOURS = ("hang", "die", "error500", "garbage", "slow", "fake-ok")
+
+
+@pytest.fixture(scope="session")
+def models_home(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """Where the packaged model is assembled once for the whole session."""
+    return tmp_path_factory.mktemp("models-home")
+
+
+@pytest.fixture(scope="session")
+def llama(models_home: Path) -> Iterator[LlamaServer]:
+    """A real llama-server serving the packaged Gemma 3 270M as `gemma`."""
+    server = start_llama_server(models_home)
+    yield server
+    stop_process(server.process)
+
+
+@pytest.fixture(scope="session")
+def fake_engine() -> Iterator[str]:
+    """The fake engine (see chungus.testing.fake_engine), for failures on cue."""
+    port = free_port()
+    process = subprocess.Popen(
+        [sys.executable, "-m", "chungus.testing.fake_engine", "--port", str(port)]
+    )
+    wait_http(f"http://127.0.0.1:{port}/health", 30, process)
+    yield f"http://127.0.0.1:{port}/v1"
+    stop_process(process)
+
+
+@pytest.fixture(scope="session")
+def chungus(
+    tmp_path_factory: pytest.TempPathFactory, llama: LlamaServer, fake_engine: str
+) -> Iterator[ChungusProcess]:
+    """A running CHUNGUS on SQLite with `gemma` (real) and the fake engine's behaviours."""
+    instance = chungus_instance(
+        tmp_path_factory.mktemp("chungus"),
+        CHUNGUS_UPSTREAM_READ_TIMEOUT="3",
+        CHUNGUS_MAX_BODY_BYTES="65536",
+    )
+    instance.cli("models", "add", "gemma", "--url", f"{llama.url}/v1", "--engine", "llamacpp")
+    for name in FAKE_BEHAVIOURS:
+        upstream = "fake" if name == "fake-ok" else name
+        instance.cli("models", "add", name, "--url", fake_engine, "--upstream-model", upstream)
+    instance.create_key("main")
+    instance.start("--no-default-model")
+    yield instance
+    instance.stop()

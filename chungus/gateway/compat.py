@@ -1,0 +1,22 @@
+"""Filling the fields OpenAI always sends and some engines leave out (pure).
+
+llama.cpp, for one, omits `logprobs` on choices and `refusal` on messages;
+OpenAI's schemas require both (as null), and strict clients check them.
+Engine extras such as llama.cpp's `timings` are kept: they are allowed and useful.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+
+def complete_response(data: dict[str, Any]) -> dict[str, Any]:
+    """Add OpenAI's always-present fields to a non-streamed (chat) completion, in place."""
+    for choice in data.get("choices") or ():
+        if not isinstance(choice, dict):
+            continue
+        choice.setdefault("logprobs", None)
+        message = choice.get("message")
+        if isinstance(message, dict):
+            message.setdefault("refusal", None)
+    return data

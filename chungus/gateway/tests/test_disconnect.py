@@ -1,0 +1,52 @@
+"""A client that goes away stops the engine generating (real llama-server)."""
+
+import time
+
+import httpx
+
+LONG = {"model": "gemma", "messages": [{"role": "user", "content": "Count to a thousand"}],
+        "max_tokens": 1500, "ignore_eos": True}  # fmt: skip
+
+
+def busy_slots(llama):
+    slots = httpx.get(f"{llama.url}/slots", timeout=5).json()
+    return sum(1 for slot in slots if slot.get("is_processing"))
+
+
+def wait_idle(llama, seconds):
+    deadline = time.monotonic() + seconds
+    while time.monotonic() < deadline:
+        if busy_slots(llama) == 0:
+            return True
+        time.sleep(0.05)
+    return False
+
+
+def test_closing_a_stream_cancels_the_generation(chungus, llama):
+    assert wait_idle(llama, 30)
+    headers = {"Authorization": f"Bearer {chungus.keys['main']}"}
+    with httpx.stream("POST", f"{chungus.url}/v1/chat/completions", json={**LONG, "stream": True},
+                      headers=headers, timeout=30) as response:  # fmt: skip
+        lines = [line for _, line in zip(range(6), response.iter_lines(), strict=False)]
+        assert response.status_code == 200, lines
+        assert any(busy_slots(llama) == 1 for _ in range(20) if not time.sleep(0.05)), lines
+    closed = time.monotonic()
+    assert wait_idle(llama, 5), "llama-server kept generating after the client left"
+    assert time.monotonic() - closed < 5
+
+
+def test_abandoning_a_non_streamed_request_closes_the_upstream_request(chungus, fake_engine):
+    # llama-server finishes a non-streamed answer even after its caller left (seen
+    # with this build), so the engine side is observed on the fake engine here.
+    stats_url = fake_engine.removesuffix("/v1") + "/stats"
+    before = httpx.get(stats_url).json()["abandoned"]
+    headers = {"Authorization": f"Bearer {chungus.keys['main']}"}
+    body = {"model": "slow", "messages": [{"role": "user", "content": "hi"}]}
+    try:
+        httpx.post(f"{chungus.url}/v1/chat/completions", json=body, headers=headers, timeout=1)
+    except httpx.ReadTimeout:
+        pass
+    deadline = time.monotonic() + 2
+    while httpx.get(stats_url).json()["abandoned"] == before and time.monotonic() < deadline:
+        time.sleep(0.02)
+    assert httpx.get(stats_url).json()["abandoned"] == before + 1

@@ -1,0 +1,153 @@
+"""Bad input and failing backends get OpenAI's error envelope with the right status, never a 500."""
+
+import time
+from datetime import UTC, datetime, timedelta
+
+import httpx
+import pytest
+
+SAY = [{"role": "user", "content": "hi"}]
+
+
+def chat(chungus, body=None, key="main", content=None, headers=None):
+    all_headers = {"Authorization": f"Bearer {chungus.keys[key]}"} if key else {}
+    all_headers.update(headers or {})
+    return httpx.post(
+        f"{chungus.url}/v1/chat/completions",
+        json=body if content is None else None,
+        content=content,
+        headers=all_headers,
+        timeout=30,
+    )
+
+
+def error_of(response, status):
+    assert response.status_code == status, response.text
+    assert response.headers["content-type"].startswith("application/json")
+    error = response.json()["error"]
+    assert set(error) == {"message", "type", "param", "code"}
+    assert "Traceback" not in error["message"]
+    return error
+
+
+def test_malformed_json_is_a_400(chungus):
+    assert error_of(chat(chungus, content=b'{"model": '), 400)["type"] == "invalid_request_error"
+
+
+def test_a_wrong_type_is_a_400_naming_the_field(chungus):
+    error = error_of(chat(chungus, {"model": "gemma", "messages": SAY, "max_tokens": "many"}), 400)
+    assert error["param"] == "max_tokens"
+
+
+def test_a_missing_key_is_a_401(chungus):
+    assert error_of(chat(chungus, {"model": "gemma", "messages": SAY}, key=None), 401)["code"] == "missing_api_key"
+
+
+def test_a_wrong_key_is_a_401(chungus):
+    response = chat(chungus, {"model": "gemma", "messages": SAY}, key=None, headers={"Authorization": "Bearer ck-nope"})
+    assert error_of(response, 401)["code"] == "invalid_api_key"
+
+
+def test_a_revoked_key_is_a_401_within_a_moment(chungus):
+    chungus.create_key("to-revoke")
+    chungus.cli("keys", "revoke", "to-revoke")
+    time.sleep(0.5)
+    assert error_of(chat(chungus, {"model": "fake-ok", "messages": SAY}, key="to-revoke"), 401)["code"] == "revoked_api_key"
+
+
+def test_an_expired_key_is_a_401(chungus):
+    soon = (datetime.now(UTC) + timedelta(seconds=2)).isoformat()
+    chungus.create_key("short-lived", "--expires", soon)
+    time.sleep(0.3)
+    assert chat(chungus, {"model": "fake-ok", "messages": SAY}, key="short-lived").status_code == 200
+    time.sleep(2)
+    assert error_of(chat(chungus, {"model": "fake-ok", "messages": SAY}, key="short-lived"), 401)["code"] == "expired_api_key"
+
+
+def test_a_model_the_key_may_not_use_is_a_403(chungus):
+    chungus.create_key("only-fake", "--models", "fake-ok")
+    time.sleep(0.5)
+    assert chat(chungus, {"model": "fake-ok", "messages": SAY}, key="only-fake").status_code == 200
+    assert error_of(chat(chungus, {"model": "gemma", "messages": SAY}, key="only-fake"), 403)["param"] == "model"
+
+
+def test_an_unknown_model_is_a_404(chungus):
+    assert error_of(chat(chungus, {"model": "gpt-9", "messages": SAY}), 404)["code"] == "model_not_found"
+
+
+def test_a_huge_body_is_a_413(chungus):
+    huge = [{"role": "user", "content": "x" * 70_000}]
+    assert error_of(chat(chungus, {"model": "gemma", "messages": huge}), 413)["code"] == "request_too_large"
+
+
+def test_the_rate_limit_is_a_429_with_retry_after_and_ratelimit_headers(chungus):
+    chungus.create_key("slow-lane", "--rpm", "2")
+    time.sleep(0.5)
+    for _ in range(2):
+        assert chat(chungus, {"model": "fake-ok", "messages": SAY}, key="slow-lane").status_code == 200
+    response = chat(chungus, {"model": "fake-ok", "messages": SAY}, key="slow-lane")
+    assert error_of(response, 429)["code"] == "rate_limit_exceeded"
+    assert 1 <= int(response.headers["retry-after"]) <= 60
+    assert response.headers["x-ratelimit-limit-requests"] == "2"
+    assert response.headers["x-ratelimit-remaining-requests"] == "0"
+
+
+def test_the_token_limit_is_a_429_once_spent(chungus):
+    chungus.create_key("few-tokens", "--tpm", "4")
+    time.sleep(0.5)
+    assert chat(chungus, {"model": "fake-ok", "messages": SAY}, key="few-tokens").status_code == 200
+    time.sleep(0.2)
+    response = chat(chungus, {"model": "fake-ok", "messages": SAY}, key="few-tokens")
+    assert error_of(response, 429)["message"].startswith("Rate limit reached")
+    assert response.headers["x-ratelimit-limit-tokens"] == "4"
+
+
+@pytest.mark.parametrize(("model", "status"), [("error500", 502), ("garbage", 502), ("hang", 504)])
+def test_backend_failures_are_502_or_504(chungus, model, status):
+    assert error_of(chat(chungus, {"model": model, "messages": SAY}), status)["type"] == "api_error"
+
+
+def test_an_engine_rejecting_a_too_long_prompt_is_a_400_context_length_exceeded(chungus):
+    long = [{"role": "user", "content": "word " * 9000}]
+    error = error_of(chat(chungus, {"model": "gemma", "messages": long, "max_tokens": 1}), 400)
+    assert error["code"] == "context_length_exceeded"
+
+
+def test_a_backend_that_is_down_is_a_503(chungus):
+    chungus.cli("models", "add", "nowhere", "--url", "http://127.0.0.1:9/v1")
+    time.sleep(0.5)
+    response = chat(chungus, {"model": "nowhere", "messages": SAY})
+    assert error_of(response, 503)["type"] == "api_error"
+    assert response.headers["retry-after"]
+
+
+def test_a_backend_dying_mid_stream_ends_the_stream_with_an_error_event(chungus):
+    response = chat(chungus, {"model": "die", "messages": SAY, "stream": True})
+    assert response.status_code == 200
+    events = [e for e in response.text.split("\n\n") if e.strip()]
+    assert '"content":"Hel"' in events[0]
+    assert events[-1].startswith('data: {"error"')
+
+
+def test_a_backend_hanging_mid_stream_ends_the_stream_with_an_error_event(chungus):
+    started = time.monotonic()
+    response = chat(chungus, {"model": "hang", "messages": SAY, "stream": True})
+    assert time.monotonic() - started < 15
+    assert '"code":"backend_timeout"' in response.text.strip().split("\n\n")[-1]
+
+
+def test_unknown_paths_and_methods_get_the_envelope(chungus):
+    headers = {"Authorization": f"Bearer {chungus.keys['main']}"}
+    assert error_of(httpx.get(f"{chungus.url}/v1/nothing", headers=headers), 404)["code"] == "unknown_url"
+    error_of(httpx.get(f"{chungus.url}/v1/chat/completions", headers=headers), 405)
+    assert error_of(httpx.get(f"{chungus.url}/no/such/page"), 404)
+
+
+def test_failures_are_logged_with_their_error_type(chungus):
+    import sqlite3
+
+    chat(chungus, {"model": "gpt-9", "messages": SAY})
+    time.sleep(0.5)
+    with sqlite3.connect(chungus.home / "chungus.sqlite3") as db:
+        rows = db.execute("select status, error_type from gateway_requestlog where model = 'gpt-9'").fetchall()
+    assert (404, "model_not_found") in rows

@@ -1,0 +1,123 @@
+"""Starting real CHUNGUS and llama-server processes for tests and benchmarks."""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import time
+import urllib.error
+import urllib.request
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from chungus.fleet.launchers.local import free_port
+from chungus.fleet.llamacpp import LlamaServerOptions, llama_server_binary, llama_server_command
+from chungus.fleet.packaged import packaged_gguf
+
+CHUNGUS = Path(sys.executable).with_name("chungus")
+
+
+def wait_http(url: str, timeout: float, process: subprocess.Popen[bytes] | None = None) -> None:
+    """Wait until GET url answers 200, failing early if `process` exits."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if process is not None and process.poll() is not None:
+            raise RuntimeError(f"process exited with {process.returncode} before {url} was up")
+        try:
+            with urllib.request.urlopen(url, timeout=2) as response:
+                if response.status == 200:
+                    return
+        except (urllib.error.URLError, OSError):
+            pass
+        time.sleep(0.1)
+    raise TimeoutError(f"{url} not up after {timeout} s")
+
+
+def stop_process(process: subprocess.Popen[bytes], timeout: float = 15) -> int:
+    """SIGTERM a process (and its group), SIGKILL if it lingers; return its exit code."""
+    if process.poll() is None:
+        process.send_signal(signal.SIGTERM)
+        try:
+            process.wait(timeout)
+        except subprocess.TimeoutExpired:
+            process.kill()
+            process.wait()
+    return process.returncode
+
+
+@dataclass
+class ChungusProcess:
+    home: Path
+    port: int
+    env: dict[str, str]
+    log: Path
+    process: subprocess.Popen[bytes] | None = None
+    keys: dict[str, str] = field(default_factory=dict)
+
+    @property
+    def url(self) -> str:
+        return f"http://127.0.0.1:{self.port}"
+
+    def cli(self, *args: str, check: bool = True) -> subprocess.CompletedProcess[str]:
+        """Run `chungus ARGS` against this instance's database."""
+        result = subprocess.run(
+            [str(CHUNGUS), *args], env=self.env, capture_output=True, text=True, timeout=120
+        )
+        if check and result.returncode != 0:
+            raise RuntimeError(f"chungus {' '.join(args)} failed: {result.stderr or result.stdout}")
+        return result
+
+    def create_key(self, name: str, *options: str) -> str:
+        secret = self.cli("keys", "create", "--name", name, *options).stdout.strip().splitlines()[-1]
+        self.keys[name] = secret
+        return secret
+
+    def start(self, *serve_args: str, ready_timeout: float = 60) -> None:
+        with self.log.open("ab") as log:
+            self.process = subprocess.Popen(
+                [str(CHUNGUS), "serve", "--port", str(self.port), *serve_args],
+                env=self.env, stdout=log, stderr=subprocess.STDOUT,
+            )  # fmt: skip
+        wait_http(f"{self.url}/readyz", ready_timeout, self.process)
+
+    def stop(self) -> int:
+        return stop_process(self.process) if self.process is not None else 0
+
+
+def chungus_instance(home: Path, **env: str) -> ChungusProcess:
+    """Prepare (migrate) a CHUNGUS instance with its own home; start it with .start()."""
+    home.mkdir(parents=True, exist_ok=True)
+    full_env = {
+        **os.environ,
+        "CHUNGUS_HOME": str(home),
+        "CHUNGUS_REFRESH_SECONDS": "0.1",
+        "CHUNGUS_LOG_FLUSH_SECONDS": "0.2",
+        **env,
+    }
+    instance = ChungusProcess(home=home, port=free_port(), env=full_env, log=home / "serve.log")
+    instance.cli("migrate", "-v", "0")
+    return instance
+
+
+@dataclass
+class LlamaServer:
+    process: subprocess.Popen[bytes]
+    port: int
+    alias: str
+
+    @property
+    def url(self) -> str:
+        return f"http://127.0.0.1:{self.port}"
+
+
+def start_llama_server(home: Path, alias: str = "gemma", swa_full: bool = False) -> LlamaServer:
+    """Start a real llama-server with the packaged model (1 thread, 2 slots)."""
+    port = free_port()
+    options = LlamaServerOptions(alias=alias, threads=1, parallel=2, context=4096, swa_full=swa_full)
+    command = llama_server_command(llama_server_binary(), packaged_gguf(home), port, options)
+    log = (home / f"llama-{alias}-{port}.log").open("ab")
+    process = subprocess.Popen(command, stdout=log, stderr=subprocess.STDOUT)
+    wait_http(f"http://127.0.0.1:{port}/health", 90, process)
+    return LlamaServer(process, port, alias)
