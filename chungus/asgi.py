@@ -1,4 +1,4 @@
-"""ASGI entry point for servers other than `chungus serve` (e.g. `uvicorn chungus.asgi:application`)."""
+"""ASGI entry point for other servers, e.g. `uvicorn chungus.asgi:application`."""
 
 from chungus.runtime import build_runtime
 

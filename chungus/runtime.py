@@ -8,11 +8,11 @@ import logging
 import os
 from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, cast
 
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "chungus.settings")
 
-import django  # noqa: E402
+import django
 
 django.setup()
 
@@ -20,6 +20,7 @@ from asgiref.sync import sync_to_async  # noqa: E402
 from django.conf import settings  # noqa: E402
 from django.core.asgi import get_asgi_application  # noqa: E402
 from starlette.applications import Starlette  # noqa: E402
+from starlette.types import ASGIApp  # noqa: E402
 
 from chungus.fleet.default_model import LAUNCHER, default_model_supervisor  # noqa: E402
 from chungus.fleet.llamacpp import LlamaServerOptions  # noqa: E402
@@ -50,8 +51,10 @@ class Runtime:
         if self.default_model is not None:
             status = self.default_model.status
             checks["default_model"] = {"state": status.state, "detail": status.detail}
-        ready = self.started and checks["configuration"] and (
-            self.default_model is None or self.default_model.ready.is_set()
+        ready = (
+            self.started
+            and checks["configuration"]
+            and (self.default_model is None or self.default_model.ready.is_set())
         )
         return {"ready": ready, "checks": checks}
 
@@ -79,7 +82,9 @@ class Runtime:
         await asyncio.gather(*self.tasks, return_exceptions=True)
         if self.default_model is not None:
             await self.default_model.stop()
-            await sync_to_async(remove_managed_backends)(settings.CHUNGUS_DEFAULT_MODEL_NAME, LAUNCHER)
+            await sync_to_async(remove_managed_backends)(
+                settings.CHUNGUS_DEFAULT_MODEL_NAME, LAUNCHER
+            )
         written = await self.gateway.logs.flush()
         await self.gateway.upstream.close()
         logger.info("stopped; %d request log rows flushed", written)
@@ -92,7 +97,9 @@ def build_runtime(*, default_model: bool | None = None) -> tuple[Starlette, Runt
         store=store,
         limiter=RateLimiter(make_storage(settings.REDIS_URL)),
         balancer=Balancer(),
-        upstream=Upstream(settings.CHUNGUS_UPSTREAM_CONNECT_TIMEOUT, settings.CHUNGUS_UPSTREAM_READ_TIMEOUT),
+        upstream=Upstream(
+            settings.CHUNGUS_UPSTREAM_CONNECT_TIMEOUT, settings.CHUNGUS_UPSTREAM_READ_TIMEOUT
+        ),
         logs=LogBuffer(batch_size=settings.CHUNGUS_LOG_BATCH_SIZE),
         options=GatewayOptions(
             max_body_bytes=settings.CHUNGUS_MAX_BODY_BYTES, log_prompts=settings.CHUNGUS_LOG_PROMPTS
@@ -109,5 +116,6 @@ def build_runtime(*, default_model: bool | None = None) -> tuple[Starlette, Runt
         runtime.default_model = default_model_supervisor(
             settings.CHUNGUS_HOME, options, settings.CHUNGUS_MODEL_READY_TIMEOUT, store.reload
         )
-    app = build_asgi(gateway, runtime.readiness, get_asgi_application(), runtime.lifespan)
+    django_app = cast(ASGIApp, get_asgi_application())
+    app = build_asgi(gateway, runtime.readiness, django_app, runtime.lifespan)
     return app, runtime

@@ -69,6 +69,8 @@ def name_list(text: str) -> list[str]:
 def table(rows: list[list[str]], header: list[str]) -> str:
     """Return rows as an aligned plain-text table."""
     widths = [max(len(str(c)) for c in column) for column in zip(header, *rows, strict=False)]
-    lines = ["  ".join(str(c).ljust(w) for c, w in zip(row, widths, strict=False)).rstrip()
-             for row in [header, *rows]]
+    lines = [
+        "  ".join(str(c).ljust(w) for c, w in zip(row, widths, strict=False)).rstrip()
+        for row in [header, *rows]
+    ]
     return "\n".join(lines)

@@ -12,16 +12,26 @@ def home(request: HttpRequest) -> HttpResponse:
         {
             "name": "CHUNGUS",
             "openai_base_url": request.build_absolute_uri("/v1"),
-            "endpoints": ["/v1/chat/completions", "/v1/completions", "/v1/models", "/healthz", "/readyz"],
+            "endpoints": [
+                "/v1/chat/completions",
+                "/v1/completions",
+                "/v1/models",
+                "/healthz",
+                "/readyz",
+            ],
         }
     )
 
 
 def not_found(request: HttpRequest, exception: Exception | None = None) -> HttpResponse:
-    envelope = error_envelope(f"Unknown path: {request.path}", "invalid_request_error", None, "unknown_url")
+    envelope = error_envelope(
+        f"Unknown path: {request.path}", "invalid_request_error", None, "unknown_url"
+    )
     return JsonResponse(envelope, status=404)
 
 
 def server_error(request: HttpRequest) -> HttpResponse:
-    envelope = error_envelope("The server had an error processing your request.", "api_error", None, "internal_error")
+    envelope = error_envelope(
+        "The server had an error processing your request.", "api_error", None, "internal_error"
+    )
     return JsonResponse(envelope, status=500)

@@ -45,6 +45,4 @@ def default_model_supervisor(
         )
         await then()
 
-    return Supervisor(
-        LocalLauncher(home / "logs"), spec, on_ready, ready_timeout=ready_timeout
-    )
+    return Supervisor(LocalLauncher(home / "logs"), spec, on_ready, ready_timeout=ready_timeout)

@@ -8,7 +8,12 @@ from chungus.fleet.models import Backend, Engine, Model
 
 
 def register_managed_backend(
-    model_name: str, url: str, engine: str, launcher: str, upstream_model: str = "", max_concurrency: int = 64
+    model_name: str,
+    url: str,
+    engine: str,
+    launcher: str,
+    upstream_model: str = "",
+    max_concurrency: int = 64,
 ) -> Backend:
     """Point a model at a launched engine, replacing that launcher's stale addresses for it."""
     with transaction.atomic():

@@ -70,7 +70,9 @@ class Supervisor:
                 delay = backoff_delay(failures, cap=self.backoff_cap)
                 reason = ended.detail.splitlines()[0] if ended.detail else "ended"
                 self._set("restarting", f"{reason}; restarting in {delay:.0f} s")
-                logger.warning("%s ended (%s); restarting in %.0f s", self.spec.name, ended.detail, delay)
+                logger.warning(
+                    "%s ended (%s); restarting in %.0f s", self.spec.name, ended.detail, delay
+                )
                 await asyncio.sleep(delay)
         finally:
             await self.stop()
@@ -87,7 +89,9 @@ class Supervisor:
                 return status
             if time.monotonic() > deadline:
                 await self.launcher.terminate(self._handle)
-                return LaunchStatus(LaunchState.EXITED, detail=f"not healthy after {self.ready_timeout:.0f} s")
+                return LaunchStatus(
+                    LaunchState.EXITED, detail=f"not healthy after {self.ready_timeout:.0f} s"
+                )
             self._set("starting", status.detail)
             await asyncio.sleep(self.poll_interval)
         assert status.address is not None

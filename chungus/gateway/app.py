@@ -38,7 +38,9 @@ def data_plane_routes(gateway: Gateway, readiness: Callable[[], dict[str, Any]])
         return await gateway.complete(request, "completions", chat=False)
 
     async def models(request: Request) -> Response:
-        return _json(catalog.list_models(gateway.store.current, request.headers.get("authorization")))
+        return _json(
+            catalog.list_models(gateway.store.current, request.headers.get("authorization"))
+        )
 
     async def model(request: Request) -> Response:
         auth = request.headers.get("authorization")
@@ -68,7 +70,11 @@ def data_plane_routes(gateway: Gateway, readiness: Callable[[], dict[str, Any]])
             Route(f"{prefix}/completions", completions, methods=["POST"]),
             Route(f"{prefix}/models", models, methods=["GET"]),
             Route(f"{prefix}/models/{{model_id:path}}", model, methods=["GET"]),
-            Route(f"{prefix}/{{rest:path}}", unknown, methods=["GET", "POST", "PUT", "PATCH", "DELETE"]),
+            Route(
+                f"{prefix}/{{rest:path}}",
+                unknown,
+                methods=["GET", "POST", "PUT", "PATCH", "DELETE"],
+            ),
         ]
     return routes
 
@@ -81,12 +87,16 @@ async def _gateway_error(request: Request, exc: Exception) -> Response:
 async def _http_error(request: Request, exc: Exception) -> Response:
     assert isinstance(exc, HTTPException)
     envelope = error_envelope(str(exc.detail), "invalid_request_error", None, None)
-    return Response(orjson.dumps(envelope), exc.status_code, headers=exc.headers, media_type="application/json")
+    return Response(
+        orjson.dumps(envelope), exc.status_code, headers=exc.headers, media_type="application/json"
+    )
 
 
 async def _crash(request: Request, exc: Exception) -> Response:
     logger.exception("unhandled error on %s %s", request.method, request.url.path, exc_info=exc)
-    envelope = error_envelope("The server had an error processing your request.", "api_error", None, "internal_error")
+    envelope = error_envelope(
+        "The server had an error processing your request.", "api_error", None, "internal_error"
+    )
     return Response(orjson.dumps(envelope), 500, media_type="application/json")
 
 
@@ -101,5 +111,9 @@ def build_asgi(
     return Starlette(
         routes=routes,
         lifespan=lifespan,
-        exception_handlers={GatewayError: _gateway_error, HTTPException: _http_error, Exception: _crash},
+        exception_handlers={
+            GatewayError: _gateway_error,
+            HTTPException: _http_error,
+            Exception: _crash,
+        },
     )

@@ -28,5 +28,7 @@ def get_model(snapshot: Snapshot, authorization: str | None, model_id: str) -> d
     key = authenticate(snapshot, authorization, time.time())
     model = snapshot.models.get(model_id)
     if model is None or (key.allowed_models and model_id not in key.allowed_models):
-        raise NotFound(f"The model '{model_id}' does not exist.", param="model", code="model_not_found")
+        raise NotFound(
+            f"The model '{model_id}' does not exist.", param="model", code="model_not_found"
+        )
     return model_object(model)

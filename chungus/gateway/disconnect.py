@@ -13,32 +13,38 @@ class ClientDisconnected(Exception):
     """The client closed the connection before the answer was complete."""
 
 
-@asynccontextmanager
-async def cancel_on_disconnect(receive: Receive) -> AsyncIterator[None]:
-    """Cancel the enclosed block when the client disconnects.
+class DisconnectGuard:
+    """Cancels the request's task when its client disconnects.
 
     uvicorn drops writes to a closed connection silently, so without a
-    listener the upstream request would run to its end. Call this only after
-    the request body has been read: every later message is a disconnect.
+    listener an upstream request would run to its end. One guard serves a
+    request from the moment its body has been read (every later message is a
+    disconnect) until its response is finished, stream included.
     """
-    task = asyncio.current_task()
-    assert task is not None
-    gone = False
 
-    async def watch() -> None:
-        nonlocal gone
+    def __init__(self, receive: Receive) -> None:
+        task = asyncio.current_task()
+        assert task is not None
+        self.task = task
+        self.gone = False
+        self._watcher = asyncio.create_task(self._watch(receive))
+
+    async def _watch(self, receive: Receive) -> None:
         while (await receive())["type"] != "http.disconnect":
             pass
-        gone = True
-        task.cancel()
+        self.gone = True
+        self.task.cancel()
 
-    watcher = asyncio.create_task(watch())
-    try:
-        yield
-    except asyncio.CancelledError:
-        if not gone:
-            raise
-        task.uncancel()
-        raise ClientDisconnected from None
-    finally:
-        watcher.cancel()
+    @asynccontextmanager
+    async def watching(self) -> AsyncIterator[None]:
+        """Turn the cancellation this guard caused into ClientDisconnected."""
+        try:
+            yield
+        except asyncio.CancelledError:
+            if not self.gone:
+                raise
+            self.task.uncancel()
+            raise ClientDisconnected from None
+
+    def close(self) -> None:
+        self._watcher.cancel()

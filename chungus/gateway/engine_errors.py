@@ -22,7 +22,9 @@ def normalize_engine_error(status: int, body: bytes) -> tuple[int, dict[str, Any
     type_ = str(detail.get("type") or "")
     code = detail.get("code")
     if type_ in _CONTEXT_TYPES or code == "context_length_exceeded":
-        return 400, error_envelope(message, "invalid_request_error", "messages", "context_length_exceeded")
+        return 400, error_envelope(
+            message, "invalid_request_error", "messages", "context_length_exceeded"
+        )
     if 400 <= status < 500:
         return status, error_envelope(
             message,

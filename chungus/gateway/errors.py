@@ -1,16 +1,16 @@
 """Errors the data plane answers with, in OpenAI's envelope.
 
-    GatewayError
-    ├── InvalidRequest        400  malformed JSON, wrong field types
-    ├── AuthenticationFailed  401  missing, unknown, revoked or expired key
-    ├── ModelNotAllowed       403  the key may not use this model
-    ├── NotFound              404  unknown model or path
-    ├── MethodNotAllowed      405  a known path with the wrong method
-    ├── PayloadTooLarge       413  body over CHUNGUS_MAX_BODY_BYTES
-    ├── RateLimited           429  a key limit is exhausted (Retry-After)
-    ├── BadGateway            502  the backend failed or answered garbage
-    ├── ServiceUnavailable    503  no backend can take the request now
-    └── GatewayTimeout        504  the backend did not answer in time
+GatewayError
+├── InvalidRequest        400  malformed JSON, wrong field types
+├── AuthenticationFailed  401  missing, unknown, revoked or expired key
+├── ModelNotAllowed       403  the key may not use this model
+├── NotFound              404  unknown model or path
+├── MethodNotAllowed      405  a known path with the wrong method
+├── PayloadTooLarge       413  body over CHUNGUS_MAX_BODY_BYTES
+├── RateLimited           429  a key limit is exhausted (Retry-After)
+├── BadGateway            502  the backend failed or answered garbage
+├── ServiceUnavailable    503  no backend can take the request now
+└── GatewayTimeout        504  the backend did not answer in time
 """
 
 from __future__ import annotations

@@ -82,9 +82,7 @@ def _check_prompt(prompt: Any) -> None:
         return
     if isinstance(prompt, list) and prompt:
         return
-    raise InvalidRequest(
-        "'prompt' is required and must be a string or an array.", param="prompt"
-    )
+    raise InvalidRequest("'prompt' is required and must be a string or an array.", param="prompt")
 
 
 def _check_types(body: dict[str, Any]) -> None:
@@ -106,7 +104,7 @@ def prompt_text(request: Completion) -> str:
         parts = []
         for message in request.body["messages"]:
             content = message.get("content")
-            parts.append(f"{message.get('role')}: {content if isinstance(content, str) else content!r}")
+            parts.append(f"{message.get('role')}: {content}")
         return "\n".join(parts)
     prompt = request.body.get("prompt")
     return prompt if isinstance(prompt, str) else repr(prompt)

@@ -13,8 +13,8 @@ from dataclasses import dataclass
 
 from limits import RateLimitItem, RateLimitItemPerHour, RateLimitItemPerMinute
 from limits.aio.storage import MemoryStorage, Storage
-from limits.storage import storage_from_string
 from limits.aio.strategies import FixedWindowRateLimiter, SlidingWindowCounterRateLimiter
+from limits.storage import storage_from_string
 
 from chungus.gateway.errors import RateLimited
 from chungus.gateway.snapshot import KeyInfo
@@ -54,17 +54,17 @@ class RateLimiter:
         """Count one request against the key, or raise RateLimited."""
         if key.tpm:
             window = _Window("tokens", RateLimitItemPerMinute(key.tpm))
-            if not await self.tokens.test(window.item, self.namespace, str(key.id)):
+            if not await self.tokens.test(window.item, self.namespace, key.bucket or str(key.id)):
                 raise await self._limited(window, key, self.tokens)
         for window in _request_windows(key):
-            if not await self.requests.hit(window.item, self.namespace, str(key.id)):
+            if not await self.requests.hit(window.item, self.namespace, key.bucket or str(key.id)):
                 raise await self._limited(window, key, self.requests)
 
     async def charge_tokens(self, key: KeyInfo, tokens: int) -> None:
         """Record tokens a finished request used."""
         if key.tpm and tokens > 0:
             item = RateLimitItemPerMinute(key.tpm)
-            await self.tokens.hit(item, self.namespace, str(key.id), cost=tokens)
+            await self.tokens.hit(item, self.namespace, key.bucket or str(key.id), cost=tokens)
 
     def charge_later(self, key: KeyInfo, tokens: int) -> None:
         """Charge tokens in the background so finishing a response never waits on storage."""
@@ -78,7 +78,9 @@ class RateLimiter:
         key: KeyInfo,
         limiter: SlidingWindowCounterRateLimiter | FixedWindowRateLimiter,
     ) -> RateLimited:
-        stats = await limiter.get_window_stats(window.item, self.namespace, str(key.id))
+        stats = await limiter.get_window_stats(
+            window.item, self.namespace, key.bucket or str(key.id)
+        )
         retry_after = max(1, math.ceil(stats.reset_time - time.time()))
         per = window.item.GRANULARITY.name
         headers = {

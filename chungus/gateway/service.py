@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import time
-from collections.abc import AsyncIterator
+from collections.abc import AsyncGenerator
 from dataclasses import dataclass
 from typing import Any
 
@@ -15,9 +15,9 @@ from starlette.responses import Response
 
 from chungus.gateway.auth import authenticate, authorize_model
 from chungus.gateway.balancer import Balancer
-from chungus.gateway.disconnect import ClientDisconnected, cancel_on_disconnect
-from chungus.gateway.engine_errors import normalize_engine_error
 from chungus.gateway.compat import complete_response
+from chungus.gateway.disconnect import ClientDisconnected, DisconnectGuard
+from chungus.gateway.engine_errors import normalize_engine_error
 from chungus.gateway.errors import BadGateway, GatewayError, NotFound, PayloadTooLarge
 from chungus.gateway.payload import Completion, parse_completion, prompt_text, upstream_body
 from chungus.gateway.ratelimit import RateLimiter
@@ -68,34 +68,46 @@ class Gateway:
 
     async def complete(self, request: Request, endpoint: str, chat: bool) -> Response:
         x = Exchange(LogEntry(endpoint=endpoint, status=200), time.perf_counter())
+        guard: DisconnectGuard | None = None
         try:
             completion = await self._admit(request, x, chat)
             assert x.backend is not None
             body = upstream_body(completion, x.backend.upstream_model)
             url = f"{x.backend.url}/{endpoint}"
-            if completion.stream:
-                return await self._stream(request, x, completion, url, body)
-            async with cancel_on_disconnect(request.receive):
-                return await self._fetch(x, url, body)
+            guard = DisconnectGuard(request.receive)
+            async with guard.watching():
+                if not completion.stream:
+                    return await self._fetch(x, url, body)
+                response = await self._stream(x, completion, url, body, guard)
+                if isinstance(response, EventStream):
+                    guard = None  # the stream owns the guard from here on
+                return response
         except GatewayError as error:
             self._finish(x, error.status, error.code or error.type)
             return error_response(error)
         except ClientDisconnected:
             self._finish(x, CLIENT_CLOSED, "client_disconnected")
             return Response(status_code=CLIENT_CLOSED)
+        finally:
+            if guard is not None:
+                guard.close()
 
     async def _admit(self, request: Request, x: Exchange, chat: bool) -> Completion:
         snapshot = self.store.current
         x.key = key = authenticate(snapshot, request.headers.get("authorization"), time.time())
         x.entry.key_id, x.entry.key_name = key.id, key.name
-        completion = parse_completion(await read_body(request, self.options.max_body_bytes), chat=chat)
+        completion = parse_completion(
+            await read_body(request, self.options.max_body_bytes), chat=chat
+        )
         x.entry.model, x.entry.stream = completion.model, completion.stream
         if self.options.log_prompts:
             x.entry.prompt = prompt_text(completion)
         model = snapshot.models.get(completion.model)
         if model is None:
             raise NotFound(
-                f"The model '{completion.model}' does not exist.", param="model", code="model_not_found"
+                f"The model '{completion.model}' does not exist.",
+                param="model",
+                code="model_not_found",
             )
         authorize_model(key, model.name)
         await self.limiter.admit(key)
@@ -118,7 +130,9 @@ class Gateway:
         try:
             answer = orjson.loads(data)
         except orjson.JSONDecodeError:
-            raise BadGateway("The model backend answered with something that is not JSON.") from None
+            raise BadGateway(
+                "The model backend answered with something that is not JSON."
+            ) from None
         if isinstance(answer, dict):
             self._count_usage(x, answer.get("usage"))
             data = orjson.dumps(complete_response(answer))
@@ -126,23 +140,22 @@ class Gateway:
         return Response(data, response.status, media_type="application/json")
 
     async def _stream(
-        self, request: Request, x: Exchange, completion: Completion, url: str, body: bytes
+        self, x: Exchange, completion: Completion, url: str, body: bytes, guard: DisconnectGuard
     ) -> Response:
-        async with cancel_on_disconnect(request.receive):
-            response = await self.upstream.post(url, body, _UPSTREAM_HEADERS)
-            if response.status >= 400:
-                try:
-                    data = await response.read()
-                finally:
-                    response.release()
-                status, envelope = normalize_engine_error(response.status, data)
-                self._finish(x, status, str(envelope["error"]["code"] or envelope["error"]["type"]))
-                return Response(orjson.dumps(envelope), status, media_type="application/json")
-        return EventStream(self._relay(x, completion, response))
+        response = await self.upstream.post(url, body, _UPSTREAM_HEADERS)
+        if response.status >= 400:
+            try:
+                data = await response.read()
+            finally:
+                response.release()
+            status, envelope = normalize_engine_error(response.status, data)
+            self._finish(x, status, str(envelope["error"]["code"] or envelope["error"]["type"]))
+            return Response(orjson.dumps(envelope), status, media_type="application/json")
+        return EventStream(self._relay(x, completion, response), guard)
 
     async def _relay(
         self, x: Exchange, completion: Completion, response: aiohttp.ClientResponse
-    ) -> AsyncIterator[bytes]:
+    ) -> AsyncGenerator[bytes, None]:
         splitter = EventSplitter()
         status, error_type, clean, complete = 200, "", False, False
         try:

@@ -15,6 +15,7 @@ logger = logging.getLogger("chungus.gateway")
 class KeyInfo:
     id: int
     name: str
+    bucket: str = ""  # rate-limit identity: part of the key's hash, unique across installs
     rpm: int | None = None
     rph: int | None = None
     tpm: int | None = None
@@ -57,6 +58,7 @@ def load_snapshot() -> Snapshot:
         k.key_hash: KeyInfo(
             id=k.id,
             name=k.name,
+            bucket=k.key_hash[:24],
             rpm=k.rpm,
             rph=k.rph,
             tpm=k.tpm,

@@ -28,9 +28,7 @@ class EventSplitter:
 
 def event_data(event: bytes) -> bytes:
     """Return the joined `data:` lines of one event."""
-    lines = [
-        line[5:].lstrip(b" ") for line in event.split(b"\n") if line.startswith(b"data:")
-    ]
+    lines = [line[5:].lstrip(b" ") for line in event.split(b"\n") if line.startswith(b"data:")]
     return b"\n".join(lines)
 
 

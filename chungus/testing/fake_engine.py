@@ -19,25 +19,35 @@ from aiohttp import web
 def _chunk(content: str | None, finish: str | None = None) -> bytes:
     delta = {"content": content} if content is not None else {}
     body = {
-        "id": "chatcmpl-fake", "object": "chat.completion.chunk", "created": int(time.time()),
-        "model": "fake", "choices": [{"index": 0, "delta": delta, "finish_reason": finish}],
-    }  # fmt: skip
+        "id": "chatcmpl-fake",
+        "object": "chat.completion.chunk",
+        "created": int(time.time()),
+        "model": "fake",
+        "choices": [{"index": 0, "delta": delta, "finish_reason": finish}],
+    }
     return b"data: " + orjson.dumps(body) + b"\n\n"
 
 
 def _completion(text: str) -> dict[str, object]:
     return {
-        "id": "chatcmpl-fake", "object": "chat.completion", "created": int(time.time()), "model": "fake",
-        "choices": [{"index": 0, "message": {"role": "assistant", "content": text}, "finish_reason": "stop"}],
+        "id": "chatcmpl-fake",
+        "object": "chat.completion",
+        "created": int(time.time()),
+        "model": "fake",
+        "choices": [
+            {"index": 0, "message": {"role": "assistant", "content": text}, "finish_reason": "stop"}
+        ],
         "usage": {"prompt_tokens": 3, "completion_tokens": 2, "total_tokens": 5},
-    }  # fmt: skip
+    }
 
 
 async def chat(request: web.Request) -> web.StreamResponse:
     body = await request.json()
     behaviour = body.get("model", "")
     if behaviour == "error500":
-        return web.json_response({"error": {"message": "engine exploded", "type": "server_error"}}, status=500)
+        return web.json_response(
+            {"error": {"message": "engine exploded", "type": "server_error"}}, status=500
+        )
     if behaviour == "garbage":
         return web.Response(body=b"<html>not json", status=500, content_type="text/html")
     if behaviour == "slow":
@@ -59,8 +69,14 @@ async def chat(request: web.Request) -> web.StreamResponse:
     await response.write(_chunk(None, "stop"))
     if (body.get("stream_options") or {}).get("include_usage"):
         usage = {"prompt_tokens": 3, "completion_tokens": 2, "total_tokens": 5}
-        final = {"id": "chatcmpl-fake", "object": "chat.completion.chunk", "created": int(time.time()),
-                 "model": "fake", "choices": [], "usage": usage}  # fmt: skip
+        final = {
+            "id": "chatcmpl-fake",
+            "object": "chat.completion.chunk",
+            "created": int(time.time()),
+            "model": "fake",
+            "choices": [],
+            "usage": usage,
+        }
         await response.write(b"data: " + orjson.dumps(final) + b"\n\n")
     await response.write(b"data: [DONE]\n\n")
     return response

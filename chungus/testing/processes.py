@@ -70,7 +70,9 @@ class ChungusProcess:
         return result
 
     def create_key(self, name: str, *options: str) -> str:
-        secret = self.cli("keys", "create", "--name", name, *options).stdout.strip().splitlines()[-1]
+        secret = (
+            self.cli("keys", "create", "--name", name, *options).stdout.strip().splitlines()[-1]
+        )
         self.keys[name] = secret
         return secret
 
@@ -115,7 +117,9 @@ class LlamaServer:
 def start_llama_server(home: Path, alias: str = "gemma", swa_full: bool = False) -> LlamaServer:
     """Start a real llama-server with the packaged model (1 thread, 2 slots)."""
     port = free_port()
-    options = LlamaServerOptions(alias=alias, threads=1, parallel=2, context=4096, swa_full=swa_full)
+    options = LlamaServerOptions(
+        alias=alias, threads=1, parallel=2, context=4096, swa_full=swa_full
+    )
     command = llama_server_command(llama_server_binary(), packaged_gguf(home), port, options)
     log = (home / f"llama-{alias}-{port}.log").open("ab")
     process = subprocess.Popen(command, stdout=log, stderr=subprocess.STDOUT)

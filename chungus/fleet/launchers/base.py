@@ -1,8 +1,8 @@
 """The launcher contract: every place engines run (local, Slurm, Ray) implements it.
 
-    launch(spec) -> handle      start the engine; returns at once
-    poll(handle) -> LaunchStatus  where it is in its life, and its address once known
-    terminate(handle)           stop it; safe to call any number of times
+launch(spec) -> handle      start the engine; returns at once
+poll(handle) -> LaunchStatus  where it is in its life, and its address once known
+terminate(handle)           stop it; safe to call any number of times
 """
 
 from __future__ import annotations

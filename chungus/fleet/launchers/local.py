@@ -74,7 +74,9 @@ class LocalLauncher(Launcher):
             return LaunchStatus(LaunchState.STOPPED)
         code = handle.process.returncode
         if code is not None:
-            return LaunchStatus(LaunchState.EXITED, detail=f"exit code {code}\n{tail(handle.log_path)}")
+            return LaunchStatus(
+                LaunchState.EXITED, detail=f"exit code {code}\n{tail(handle.log_path)}"
+            )
         address = f"http://{self.host}:{handle.spec.port}"
         if await _healthy(address + handle.spec.health_path):
             return LaunchStatus(LaunchState.READY, address=address)

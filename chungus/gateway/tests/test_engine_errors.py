@@ -4,7 +4,9 @@ from chungus.gateway.engine_errors import normalize_engine_error
 
 
 def test_it_maps_llama_cpp_context_overflow_to_openai_code():
-    body = orjson.dumps({"error": {"code": 400, "message": "too long", "type": "exceed_context_size_error"}})
+    body = orjson.dumps(
+        {"error": {"code": 400, "message": "too long", "type": "exceed_context_size_error"}}
+    )
     status, envelope = normalize_engine_error(400, body)
     assert status == 400
     assert envelope["error"]["code"] == "context_length_exceeded"

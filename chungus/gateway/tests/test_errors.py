@@ -40,11 +40,19 @@ def test_a_wrong_type_is_a_400_naming_the_field(chungus):
 
 
 def test_a_missing_key_is_a_401(chungus):
-    assert error_of(chat(chungus, {"model": "gemma", "messages": SAY}, key=None), 401)["code"] == "missing_api_key"
+    assert (
+        error_of(chat(chungus, {"model": "gemma", "messages": SAY}, key=None), 401)["code"]
+        == "missing_api_key"
+    )
 
 
 def test_a_wrong_key_is_a_401(chungus):
-    response = chat(chungus, {"model": "gemma", "messages": SAY}, key=None, headers={"Authorization": "Bearer ck-nope"})
+    response = chat(
+        chungus,
+        {"model": "gemma", "messages": SAY},
+        key=None,
+        headers={"Authorization": "Bearer ck-nope"},
+    )
     assert error_of(response, 401)["code"] == "invalid_api_key"
 
 
@@ -52,39 +60,60 @@ def test_a_revoked_key_is_a_401_within_a_moment(chungus):
     chungus.create_key("to-revoke")
     chungus.cli("keys", "revoke", "to-revoke")
     time.sleep(0.5)
-    assert error_of(chat(chungus, {"model": "fake-ok", "messages": SAY}, key="to-revoke"), 401)["code"] == "revoked_api_key"
+    assert (
+        error_of(chat(chungus, {"model": "fake-ok", "messages": SAY}, key="to-revoke"), 401)["code"]
+        == "revoked_api_key"
+    )
 
 
 def test_an_expired_key_is_a_401(chungus):
     soon = (datetime.now(UTC) + timedelta(seconds=2)).isoformat()
     chungus.create_key("short-lived", "--expires", soon)
     time.sleep(0.3)
-    assert chat(chungus, {"model": "fake-ok", "messages": SAY}, key="short-lived").status_code == 200
+    assert (
+        chat(chungus, {"model": "fake-ok", "messages": SAY}, key="short-lived").status_code == 200
+    )
     time.sleep(2)
-    assert error_of(chat(chungus, {"model": "fake-ok", "messages": SAY}, key="short-lived"), 401)["code"] == "expired_api_key"
+    assert (
+        error_of(chat(chungus, {"model": "fake-ok", "messages": SAY}, key="short-lived"), 401)[
+            "code"
+        ]
+        == "expired_api_key"
+    )
 
 
 def test_a_model_the_key_may_not_use_is_a_403(chungus):
     chungus.create_key("only-fake", "--models", "fake-ok")
     time.sleep(0.5)
     assert chat(chungus, {"model": "fake-ok", "messages": SAY}, key="only-fake").status_code == 200
-    assert error_of(chat(chungus, {"model": "gemma", "messages": SAY}, key="only-fake"), 403)["param"] == "model"
+    assert (
+        error_of(chat(chungus, {"model": "gemma", "messages": SAY}, key="only-fake"), 403)["param"]
+        == "model"
+    )
 
 
 def test_an_unknown_model_is_a_404(chungus):
-    assert error_of(chat(chungus, {"model": "gpt-9", "messages": SAY}), 404)["code"] == "model_not_found"
+    assert (
+        error_of(chat(chungus, {"model": "gpt-9", "messages": SAY}), 404)["code"]
+        == "model_not_found"
+    )
 
 
 def test_a_huge_body_is_a_413(chungus):
     huge = [{"role": "user", "content": "x" * 70_000}]
-    assert error_of(chat(chungus, {"model": "gemma", "messages": huge}), 413)["code"] == "request_too_large"
+    assert (
+        error_of(chat(chungus, {"model": "gemma", "messages": huge}), 413)["code"]
+        == "request_too_large"
+    )
 
 
 def test_the_rate_limit_is_a_429_with_retry_after_and_ratelimit_headers(chungus):
     chungus.create_key("slow-lane", "--rpm", "2")
     time.sleep(0.5)
     for _ in range(2):
-        assert chat(chungus, {"model": "fake-ok", "messages": SAY}, key="slow-lane").status_code == 200
+        assert (
+            chat(chungus, {"model": "fake-ok", "messages": SAY}, key="slow-lane").status_code == 200
+        )
     response = chat(chungus, {"model": "fake-ok", "messages": SAY}, key="slow-lane")
     assert error_of(response, 429)["code"] == "rate_limit_exceeded"
     assert 1 <= int(response.headers["retry-after"]) <= 60
@@ -138,7 +167,10 @@ def test_a_backend_hanging_mid_stream_ends_the_stream_with_an_error_event(chungu
 
 def test_unknown_paths_and_methods_get_the_envelope(chungus):
     headers = {"Authorization": f"Bearer {chungus.keys['main']}"}
-    assert error_of(httpx.get(f"{chungus.url}/v1/nothing", headers=headers), 404)["code"] == "unknown_url"
+    assert (
+        error_of(httpx.get(f"{chungus.url}/v1/nothing", headers=headers), 404)["code"]
+        == "unknown_url"
+    )
     error_of(httpx.get(f"{chungus.url}/v1/chat/completions", headers=headers), 405)
     assert error_of(httpx.get(f"{chungus.url}/no/such/page"), 404)
 
@@ -149,5 +181,7 @@ def test_failures_are_logged_with_their_error_type(chungus):
     chat(chungus, {"model": "gpt-9", "messages": SAY})
     time.sleep(0.5)
     with sqlite3.connect(chungus.home / "chungus.sqlite3") as db:
-        rows = db.execute("select status, error_type from gateway_requestlog where model = 'gpt-9'").fetchall()
+        rows = db.execute(
+            "select status, error_type from gateway_requestlog where model = 'gpt-9'"
+        ).fetchall()
     assert (404, "model_not_found") in rows

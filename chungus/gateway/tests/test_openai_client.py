@@ -2,11 +2,12 @@
 
 import sqlite3
 import time
+from typing import Any
 
 import openai
 import pytest
 
-SAY = [{"role": "user", "content": "Say hello"}]
+SAY: Any = [{"role": "user", "content": "Say hello"}]
 
 
 def client(chungus, cls=openai.OpenAI):
@@ -40,7 +41,9 @@ def test_streaming_without_usage_hides_the_usage_chunk_but_logs_usage(chungus):
     )
     chunks = list(stream)
     assert chunks[0].object == "chat.completion.chunk"
-    assert all(chunk.choices for chunk in chunks), "a usage-only chunk leaked to a client that did not ask"
+    assert all(chunk.choices for chunk in chunks), (
+        "a usage-only chunk leaked to a client that did not ask"
+    )
     assert all(chunk.usage is None for chunk in chunks)
     text = "".join(c.choices[0].delta.content or "" for c in chunks)
     assert text
@@ -51,7 +54,11 @@ def test_streaming_without_usage_hides_the_usage_chunk_but_logs_usage(chungus):
 
 def test_streaming_with_usage_returns_the_usage_chunk(chungus):
     stream = client(chungus).chat.completions.create(
-        model="gemma", messages=SAY, max_tokens=6, stream=True, stream_options={"include_usage": True}
+        model="gemma",
+        messages=SAY,
+        max_tokens=6,
+        stream=True,
+        stream_options={"include_usage": True},
     )
     chunks = list(stream)
     assert chunks[-1].choices == []
@@ -71,7 +78,9 @@ def test_legacy_completions_stream_and_not(chungus):
     c = client(chungus)
     answer = c.completions.create(model="gemma", prompt="The sky is", max_tokens=5)
     assert answer.object == "text_completion" and answer.usage.completion_tokens > 0
-    chunks = list(c.completions.create(model="gemma", prompt="The sky is", max_tokens=5, stream=True))
+    chunks = list(
+        c.completions.create(model="gemma", prompt="The sky is", max_tokens=5, stream=True)
+    )
     assert "".join(chunk.choices[0].text for chunk in chunks if chunk.choices)
 
 
@@ -97,7 +106,9 @@ def test_extra_sampling_fields_pass_through_to_the_engine(chungus):
 
 
 def test_every_request_is_logged_with_key_model_backend_and_tokens(chungus):
-    client(chungus).chat.completions.create(model="gemma", messages=SAY, max_tokens=2, user="logged")
+    client(chungus).chat.completions.create(
+        model="gemma", messages=SAY, max_tokens=2, user="logged"
+    )
     row = log_rows(chungus, "status = 200 and stream = 0")[-1]
     assert row["key_name"] == "main" and row["model"] == "gemma"
     assert row["backend"].startswith("http://127.0.0.1:")

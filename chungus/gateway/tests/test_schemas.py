@@ -17,12 +17,14 @@ def post(chungus, path, body, key="main"):
 
 def stream_chunks(response_bytes):
     splitter = EventSplitter()
-    events = splitter.feed(response_bytes) + [splitter.rest()]
+    events = [*splitter.feed(response_bytes), splitter.rest()]
     return [chunk for event in events if event and (chunk := event_json(event)) is not None]
 
 
 def test_chat_completion_matches_the_schema(chungus):
-    response = post(chungus, "chat/completions", {"model": "gemma", "messages": SAY, "max_tokens": 4})
+    response = post(
+        chungus, "chat/completions", {"model": "gemma", "messages": SAY, "max_tokens": 4}
+    )
     assert response.status_code == 200
     validate("CreateChatCompletionResponse", response.json())
 

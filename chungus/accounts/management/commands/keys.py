@@ -10,7 +10,14 @@ from django.core.management.base import CommandError
 from django.utils import timezone
 
 from chungus.accounts.models import ApiKey
-from chungus.core.commandline import ChungusCommand, OneLineParser, iso_datetime, name_list, positive_int, table
+from chungus.core.commandline import (
+    ChungusCommand,
+    OneLineParser,
+    iso_datetime,
+    name_list,
+    positive_int,
+    table,
+)
 
 
 class Command(ChungusCommand):
@@ -18,14 +25,21 @@ class Command(ChungusCommand):
 
     def add_arguments(self, parser: argparse.ArgumentParser) -> None:
         sub = parser.add_subparsers(
-            dest="action", required=True, parser_class=OneLineParser, metavar="{create,list,revoke}")
-        create = sub.add_parser("create", help="create a key; prints the secret once, on the last line")
+            dest="action", required=True, parser_class=OneLineParser, metavar="{create,list,revoke}"
+        )
+        create = sub.add_parser(
+            "create", help="create a key; prints the secret once, on the last line"
+        )
         create.add_argument("--name", required=True, help="unique name of the key")
         create.add_argument("--rpm", type=positive_int, help="requests per minute")
         create.add_argument("--rph", type=positive_int, help="requests per hour")
         create.add_argument("--tpm", type=positive_int, help="tokens per minute")
-        create.add_argument("--models", type=name_list, default=[], help="allowed models, a,b (default: all)")
-        create.add_argument("--expires", type=iso_datetime, help="expiry, ISO 8601 (e.g. 2027-01-31T00:00Z)")
+        create.add_argument(
+            "--models", type=name_list, default=[], help="allowed models, a,b (default: all)"
+        )
+        create.add_argument(
+            "--expires", type=iso_datetime, help="expiry, ISO 8601 (e.g. 2027-01-31T00:00Z)"
+        )
         create.add_argument("--owner", help="username of the user who owns the key")
         sub.add_parser("list", help="list keys (secrets are never shown)")
         revoke = sub.add_parser("revoke", help="revoke a key by name")
@@ -52,7 +66,9 @@ class Command(ChungusCommand):
             name, rpm=options["rpm"], rph=options["rph"], tpm=options["tpm"],
             allowed_models=options["models"], expires_at=expires, owner=owner,
         )  # fmt: skip
-        self.stdout.write(f"Created key {key.name!r} ({key.prefix}…). Copy it now: it is never shown again.")
+        self.stdout.write(
+            f"Created key {key.name!r} ({key.prefix}…). Copy it now: it is never shown again."
+        )
         self.stdout.write(secret)
 
     def _list(self, options: dict[str, Any]) -> None:

@@ -4,6 +4,9 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import contextlib
+import json
+import signal
 import sys
 import time
 from typing import Any
@@ -56,10 +59,11 @@ class Command(ChungusCommand):
             finally:
                 watcher.cancel()
 
-        try:
+        # uvicorn handles SIGINT/SIGTERM itself, shuts down cleanly, then re-raises
+        # the signal to the handler it found: make that an ordinary, successful exit.
+        signal.signal(signal.SIGTERM, _interrupt)
+        with contextlib.suppress(KeyboardInterrupt):
             asyncio.run(main())
-        except KeyboardInterrupt:
-            pass  # uvicorn re-raises the Ctrl-C it handled once it has shut down cleanly
         if not server.started:
             raise CommandError(f"could not listen on {options['host']}:{options['port']}")
         self.stdout.write("CHUNGUS stopped.")
@@ -79,6 +83,10 @@ class Command(ChungusCommand):
                 await asyncio.sleep(0.5)
             step.done(f"model ready in {time.monotonic() - started:.1f} s")
         self.stdout.write(banner(base, secret, supervisor is not None))
+
+
+def _interrupt(signum: int, frame: object) -> None:
+    raise KeyboardInterrupt
 
 
 class Progress:
@@ -112,6 +120,8 @@ def banner(base: str, secret: str | None, default_model: bool) -> str:
 
     model = settings.CHUNGUS_DEFAULT_MODEL_NAME if default_model else "YOUR_MODEL"
     key = secret or "YOUR_KEY"
+    say = [{"role": "user", "content": "Say hello"}]
+    example = json.dumps({"model": model, "messages": say, "max_tokens": 32})
     lines = [
         "",
         f"CHUNGUS is serving on {base}  (OpenAI base URL: {base}/v1, admin: {base}/admin/)",
@@ -124,7 +134,7 @@ def banner(base: str, secret: str | None, default_model: bool) -> str:
         "Try it:",
         f"  curl {base}/v1/chat/completions \\",
         f"    -H 'Authorization: Bearer {key}' -H 'Content-Type: application/json' \\",
-        f"    -d '{{\"model\": \"{model}\", \"messages\": [{{\"role\": \"user\", \"content\": \"Say hello\"}}], \"max_tokens\": 32}}'",
+        f"    -d '{example}'",
         "Press Ctrl-C to stop.",
     ]
     return "\n".join(lines)

@@ -31,13 +31,24 @@ class Command(ChungusCommand):
 
     def add_arguments(self, parser: argparse.ArgumentParser) -> None:
         sub = parser.add_subparsers(
-            dest="action", required=True, parser_class=OneLineParser, metavar="{add,list,remove}")
-        add = sub.add_parser("add", help="add a backend for a model (add the same NAME again for more)")
+            dest="action", required=True, parser_class=OneLineParser, metavar="{add,list,remove}"
+        )
+        add = sub.add_parser(
+            "add", help="add a backend for a model (add the same NAME again for more)"
+        )
         add.add_argument("name", help="the model name clients send")
-        add.add_argument("--url", required=True, help="the engine's base URL, e.g. http://host:8080/v1")
-        add.add_argument("--engine", choices=Engine.values, default=Engine.OPENAI, help="engine kind")
-        add.add_argument("--upstream-model", default="", help="model id the engine expects (default: NAME)")
-        add.add_argument("--max-concurrency", type=positive_int, default=64, help="requests at once")
+        add.add_argument(
+            "--url", required=True, help="the engine's base URL, e.g. http://host:8080/v1"
+        )
+        add.add_argument(
+            "--engine", choices=Engine.values, default=Engine.OPENAI, help="engine kind"
+        )
+        add.add_argument(
+            "--upstream-model", default="", help="model id the engine expects (default: NAME)"
+        )
+        add.add_argument(
+            "--max-concurrency", type=positive_int, default=64, help="requests at once"
+        )
         sub.add_parser("list", help="list models and their backends")
         remove = sub.add_parser("remove", help="remove a model and all its backends")
         remove.add_argument("name")
@@ -55,20 +66,36 @@ class Command(ChungusCommand):
             if model.backends.filter(url=url).exists():
                 raise CommandError(f"model {name!r} already has the backend {url}")
             Backend.objects.create(
-                model=model, url=url, engine=options["engine"],
-                upstream_model=options["upstream_model"], max_concurrency=options["max_concurrency"],
-            )  # fmt: skip
+                model=model,
+                url=url,
+                engine=options["engine"],
+                upstream_model=options["upstream_model"],
+                max_concurrency=options["max_concurrency"],
+            )
         count = model.backends.count()
-        self.stdout.write(f"Model {name!r} now has {count} backend{'s' if count > 1 else ''}; added {url}.")
+        self.stdout.write(
+            f"Model {name!r} now has {count} backend{'s' if count > 1 else ''}; added {url}."
+        )
 
     def _list(self, options: dict[str, Any]) -> None:
         rows = [
-            [b.model.name, b.url, b.engine, b.upstream_model or "-", str(b.max_concurrency), b.managed_by or "external"]
+            [
+                b.model.name,
+                b.url,
+                b.engine,
+                b.upstream_model or "-",
+                str(b.max_concurrency),
+                b.managed_by or "external",
+            ]
             for b in Backend.objects.select_related("model")
         ]
-        empty = [[m.name, "(no backend)", "", "", "", ""] for m in Model.objects.filter(backends=None)]
+        empty = [
+            [m.name, "(no backend)", "", "", "", ""] for m in Model.objects.filter(backends=None)
+        ]
         if not rows and not empty:
-            self.stdout.write("No models. Add one with: chungus models add NAME --url http://host:8080/v1")
+            self.stdout.write(
+                "No models. Add one with: chungus models add NAME --url http://host:8080/v1"
+            )
             return
         header = ["MODEL", "URL", "ENGINE", "UPSTREAM MODEL", "MAX CONC", "RUN BY"]
         self.stdout.write(table(rows + empty, header))

@@ -1,0 +1,87 @@
+"""The local launcher and its supervisor, on a real llama-server with the packaged model."""
+
+import asyncio
+import os
+import signal
+
+import httpx
+
+from chungus.fleet.launchers.base import LaunchSpec, LaunchState
+from chungus.fleet.launchers.local import LocalLauncher, free_port
+from chungus.fleet.llamacpp import LlamaServerOptions, llama_server_binary, llama_server_command
+from chungus.fleet.packaged import packaged_gguf
+from chungus.fleet.supervisor import Supervisor, backoff_delay
+
+
+def spec(home, name="gemma"):
+    port = free_port()
+    command = llama_server_command(
+        llama_server_binary(), packaged_gguf(home), port, LlamaServerOptions(alias=name)
+    )
+    return LaunchSpec(name=name, command=command, port=port)
+
+
+async def wait_for(launcher, handle, state, seconds=60):
+    for _ in range(int(seconds / 0.1)):
+        status = await launcher.poll(handle)
+        if status.state is state:
+            return status
+        await asyncio.sleep(0.1)
+    raise AssertionError(f"never reached {state}; last {status}")
+
+
+def test_backoff_doubles_and_is_capped():
+    assert [backoff_delay(n, cap=8) for n in (1, 2, 3, 4, 5)] == [1, 2, 4, 8, 8]
+
+
+async def test_it_launches_polls_and_terminates_idempotently(models_home, tmp_path):
+    launcher = LocalLauncher(tmp_path / "logs")
+    handle = await launcher.launch(spec(models_home))
+    status = await wait_for(launcher, handle, LaunchState.READY)
+    assert httpx.get(f"{status.address}/health").status_code == 200
+    await launcher.terminate(handle)
+    await launcher.terminate(handle)
+    assert (await launcher.poll(handle)).state is LaunchState.STOPPED
+    assert handle.process.returncode is not None
+
+
+async def test_it_reports_an_engine_that_exits_with_its_last_log_lines(tmp_path):
+    launcher = LocalLauncher(tmp_path / "logs")
+    handle = await launcher.launch(
+        LaunchSpec(
+            name="broken",
+            command=(str(llama_server_binary()), "--model", "/nonexistent.gguf"),
+            port=free_port(),
+        )
+    )
+    status = await wait_for(launcher, handle, LaunchState.EXITED)
+    assert "exit code" in status.detail and "nonexistent" in status.detail
+    await launcher.terminate(handle)
+
+
+async def test_the_supervisor_restarts_a_killed_engine_on_the_same_port(models_home, tmp_path):
+    addresses = []
+
+    async def on_ready(address):
+        addresses.append(address)
+
+    supervisor = Supervisor(
+        LocalLauncher(tmp_path / "logs"), spec(models_home), on_ready, backoff_cap=1
+    )
+    task = asyncio.create_task(supervisor.run())
+    try:
+        await asyncio.wait_for(supervisor.ready.wait(), 60)
+        os.killpg(supervisor._handle.process.pid, signal.SIGKILL)
+        for _ in range(100):
+            if supervisor.status.restarts:
+                break
+            await asyncio.sleep(0.1)
+        await asyncio.wait_for(supervisor.ready.wait(), 60)
+        assert supervisor.status.restarts == 1
+        assert len(addresses) == 2 and addresses[0] == addresses[1]
+        assert httpx.get(f"{addresses[1]}/health").status_code == 200
+    finally:
+        task.cancel()
+        await asyncio.gather(task, return_exceptions=True)
+    assert supervisor.status.state == "stopped"
+    assert supervisor._handle.process.returncode is not None

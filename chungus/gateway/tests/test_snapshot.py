@@ -1,0 +1,56 @@
+import pytest
+
+from chungus.accounts.models import ApiKey
+from chungus.accounts.secrets import hash_secret
+from chungus.core.models import ConfigVersion
+from chungus.fleet.models import Backend, Model
+from chungus.gateway.requestlog import LogBuffer, LogEntry
+from chungus.gateway.snapshot import SnapshotStore, load_snapshot
+
+
+@pytest.mark.django_db
+def test_the_snapshot_holds_keys_models_and_backends():
+    _key, secret = ApiKey.issue("k", rpm=5, allowed_models=["m"])
+    model = Model.objects.create(name="m")
+    Backend.objects.create(model=model, url="http://a/v1/", engine="llamacpp", upstream_model="up")
+    snapshot = load_snapshot()
+    info = snapshot.keys[hash_secret(secret)]
+    assert (info.name, info.rpm, info.allowed_models, info.active) == (
+        "k",
+        5,
+        frozenset({"m"}),
+        True,
+    )
+    backend = snapshot.models["m"].backends[0]
+    assert (backend.url, backend.engine, backend.upstream_model) == (
+        "http://a/v1",
+        "llamacpp",
+        "up",
+    )
+
+
+@pytest.mark.django_db
+def test_every_change_moves_the_configuration_version():
+    before = ConfigVersion.current()
+    key, _ = ApiKey.issue("k")
+    after_create = ConfigVersion.current()
+    key.revoke()
+    Model.objects.create(name="m").delete()
+    assert before < after_create < ConfigVersion.current()
+
+
+@pytest.mark.django_db(transaction=True)
+async def test_the_store_reloads_and_the_log_buffer_writes_in_bulk():
+    from asgiref.sync import sync_to_async
+
+    from chungus.gateway.models import RequestLog
+
+    store = SnapshotStore()
+    await store.reload()
+    assert store.current.version >= 0
+    buffer = LogBuffer(batch_size=2)
+    for status in (200, 404, 502):
+        buffer.append(LogEntry(endpoint="chat/completions", status=status, model="m"))
+    assert await buffer.flush() == 3
+    assert await sync_to_async(RequestLog.objects.count)() == 3
+    assert buffer.pending == []
