@@ -10,13 +10,17 @@ from __future__ import annotations
 from typing import Any
 
 
-def complete_response(data: dict[str, Any]) -> dict[str, Any]:
-    """Add OpenAI's always-present fields to a non-streamed (chat) completion, in place."""
+def complete_response(data: dict[str, Any]) -> bool:
+    """Add OpenAI's always-present fields to an answer in place; True if any was missing."""
+    changed = False
     for choice in data.get("choices") or ():
         if not isinstance(choice, dict):
             continue
-        choice.setdefault("logprobs", None)
+        if "logprobs" not in choice:
+            choice["logprobs"] = None
+            changed = True
         message = choice.get("message")
-        if isinstance(message, dict):
-            message.setdefault("refusal", None)
-    return data
+        if isinstance(message, dict) and "refusal" not in message:
+            message["refusal"] = None
+            changed = True
+    return changed

@@ -18,6 +18,7 @@ class Completion:
     model: str
     stream: bool
     wants_usage: bool
+    raw: bytes = b""
 
 
 _INT_FIELDS = ("max_tokens", "max_completion_tokens", "n", "seed", "top_logprobs")
@@ -49,12 +50,15 @@ def parse_completion(raw: bytes, *, chat: bool) -> Completion:
     if options is not None and not isinstance(options, dict):
         raise InvalidRequest("'stream_options' must be an object.", param="stream_options")
     wants_usage = bool(options and options.get("include_usage"))
-    return Completion(body=body, model=model, stream=stream, wants_usage=wants_usage)
+    return Completion(body=body, model=model, stream=stream, wants_usage=wants_usage, raw=raw)
 
 
 def upstream_body(request: Completion, upstream_model: str) -> bytes:
     """Return the body for the engine: its model id, and usage asked for on streams."""
     body = request.body
+    same_model = not upstream_model or upstream_model == request.model
+    if request.raw and same_model and (not request.stream or request.wants_usage):
+        return request.raw  # nothing to change: send the client's bytes as they are
     if upstream_model:
         body = {**body, "model": upstream_model}
     if request.stream and not request.wants_usage:

@@ -135,7 +135,8 @@ class Gateway:
             ) from None
         if isinstance(answer, dict):
             self._count_usage(x, answer.get("usage"))
-            data = orjson.dumps(complete_response(answer))
+            if complete_response(answer):
+                data = orjson.dumps(answer)
         self._finish(x, response.status)
         return Response(data, response.status, media_type="application/json")
 
@@ -160,6 +161,9 @@ class Gateway:
         status, error_type, clean, complete = 200, "", False, False
         try:
             async for chunk in response.content.iter_any():
+                if x.entry.ttft_ms is not None and splitter.passthrough(chunk):
+                    yield chunk  # whole events, none to inspect: forward the bytes as they came
+                    continue
                 out = [e for e in splitter.feed(chunk) if self._keep_event(x, completion, e)]
                 complete = bool(out) and out[-1].startswith(b"data: [DONE]")
                 if out:

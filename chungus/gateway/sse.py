@@ -20,6 +20,15 @@ class EventSplitter:
         *events, self._buffer = data.split(b"\n\n")
         return [event + b"\n\n" for event in events if event.strip()]
 
+    def passthrough(self, chunk: bytes) -> bool:
+        """True when `chunk` is whole events with no usage and no end, so it needs no parsing."""
+        return (
+            not self._buffer
+            and chunk.endswith(b"\n\n")
+            and b'"usage"' not in chunk
+            and b"[DONE]" not in chunk
+        )
+
     def rest(self) -> bytes:
         """Return what is left when the stream ends without a final blank line."""
         rest, self._buffer = self._buffer, b""

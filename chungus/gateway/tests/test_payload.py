@@ -65,3 +65,10 @@ def test_it_asks_the_engine_for_usage_on_streams():
 def test_it_remembers_that_the_client_asked_for_usage():
     request = parse({**CHAT, "stream": True, "stream_options": {"include_usage": True}})
     assert request.wants_usage
+
+
+def test_a_body_that_needs_no_change_is_sent_as_the_client_sent_it():
+    raw = b'{"model": "m", "messages": [{"role": "user", "content": "hi"}], "x": 1}'
+    assert upstream_body(parse_completion(raw, chat=True), "") == raw
+    assert upstream_body(parse_completion(raw, chat=True), "m") == raw
+    assert upstream_body(parse_completion(raw, chat=True), "other") != raw

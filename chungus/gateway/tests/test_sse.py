@@ -35,3 +35,13 @@ def test_it_recognises_the_usage_chunk_and_content():
     assert has_content({"choices": [{"delta": {"content": "Hi"}}]})
     assert not has_content({"choices": [{"delta": {"role": "assistant", "content": ""}}]})
     assert has_content({"choices": [{"text": "Hi"}]})
+
+
+def test_whole_events_without_usage_or_end_pass_through_unparsed():
+    splitter = EventSplitter()
+    assert splitter.passthrough(b'data: {"choices": [{"delta": {"content": "a"}}]}\n\n')
+    assert not splitter.passthrough(b'data: {"choices": [], "usage": {}}\n\n')
+    assert not splitter.passthrough(b"data: [DONE]\n\n")
+    assert not splitter.passthrough(b"data: {")
+    splitter.feed(b"data: {")
+    assert not splitter.passthrough(b"}\n\n"), "an event split across chunks must be reassembled"

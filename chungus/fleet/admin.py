@@ -1,0 +1,22 @@
+from django.contrib import admin
+
+from chungus.fleet.models import Backend, Model
+
+
+class BackendInline(admin.TabularInline):
+    model = Backend
+    extra = 0
+
+
+@admin.register(Model)
+class ModelAdmin(admin.ModelAdmin):
+    list_display = ("name", "created_at")
+    search_fields = ("name",)
+    inlines = [BackendInline]
+
+
+@admin.register(Backend)
+class BackendAdmin(admin.ModelAdmin):
+    list_display = ("model", "url", "engine", "upstream_model", "max_concurrency", "managed_by")
+    list_filter = ("engine", "managed_by")
+    search_fields = ("url", "model__name")
