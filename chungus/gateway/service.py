@@ -124,9 +124,7 @@ class Gateway:
         finally:
             response.release()
         if response.status >= 400:
-            status, envelope = normalize_engine_error(response.status, data)
-            self._finish(x, status, str(envelope["error"]["code"] or envelope["error"]["type"]))
-            return Response(orjson.dumps(envelope), status, media_type="application/json")
+            return self._engine_error(x, response.status, data)
         try:
             answer = orjson.loads(data)
         except orjson.JSONDecodeError:
@@ -149,9 +147,7 @@ class Gateway:
                 data = await response.read()
             finally:
                 response.release()
-            status, envelope = normalize_engine_error(response.status, data)
-            self._finish(x, status, str(envelope["error"]["code"] or envelope["error"]["type"]))
-            return Response(orjson.dumps(envelope), status, media_type="application/json")
+            return self._engine_error(x, response.status, data)
         return EventStream(self._relay(x, completion, response), guard)
 
     async def _relay(
@@ -191,6 +187,12 @@ class Gateway:
             else:
                 response.close()  # closing the connection stops the engine generating
             self._finish(x, status, error_type)
+
+    def _engine_error(self, x: Exchange, engine_status: int, data: bytes) -> Response:
+        """Answer an engine's error in OpenAI's envelope, and log it."""
+        status, envelope = normalize_engine_error(engine_status, data)
+        self._finish(x, status, str(envelope["error"]["code"] or envelope["error"]["type"]))
+        return Response(orjson.dumps(envelope), status, media_type="application/json")
 
     def _keep_event(self, x: Exchange, completion: Completion, event: bytes) -> bool:
         """Note first token and usage; drop the usage chunk the client did not ask for."""
