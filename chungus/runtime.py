@@ -23,13 +23,16 @@ from starlette.applications import Starlette  # noqa: E402
 from starlette.types import ASGIApp  # noqa: E402
 
 from chungus.fleet.default_model import LAUNCHER, default_model_supervisor  # noqa: E402
+from chungus.fleet.health_record import record_health  # noqa: E402
 from chungus.fleet.llamacpp import LlamaServerOptions  # noqa: E402
 from chungus.fleet.registry import remove_managed_backends  # noqa: E402
 from chungus.fleet.supervisor import Supervisor  # noqa: E402
 from chungus.gateway.app import build_asgi  # noqa: E402
-from chungus.gateway.balancer import Balancer  # noqa: E402
+from chungus.gateway.engines.registry import adapters  # noqa: E402
 from chungus.gateway.ratelimit import RateLimiter, make_storage  # noqa: E402
 from chungus.gateway.requestlog import LogBuffer  # noqa: E402
+from chungus.gateway.routing.admission import Admission  # noqa: E402
+from chungus.gateway.routing.health import HealthMonitor  # noqa: E402
 from chungus.gateway.service import Gateway, GatewayOptions  # noqa: E402
 from chungus.gateway.snapshot import SnapshotStore  # noqa: E402
 from chungus.gateway.upstream import Upstream  # noqa: E402
@@ -42,6 +45,7 @@ class Runtime:
     """Everything one CHUNGUS process runs, built once and passed around."""
 
     gateway: Gateway
+    health: HealthMonitor
     default_model: Supervisor | None = None
     tasks: list[asyncio.Task[Any]] = field(default_factory=list)
     started: bool = False
@@ -66,6 +70,7 @@ class Runtime:
         self.tasks = [
             asyncio.create_task(gateway.store.follow(settings.CHUNGUS_REFRESH_SECONDS)),
             asyncio.create_task(gateway.logs.run(settings.CHUNGUS_LOG_FLUSH_SECONDS)),
+            asyncio.create_task(self.health.run()),
         ]
         if self.default_model is not None:
             self.tasks.append(asyncio.create_task(self.default_model.run()))
@@ -93,19 +98,35 @@ class Runtime:
 def build_runtime(*, default_model: bool | None = None) -> tuple[Starlette, Runtime]:
     """Build the process's collaborators and its ASGI app."""
     store = SnapshotStore()
+    engines = adapters()
+    admission = Admission(
+        max_queue=settings.CHUNGUS_QUEUE_MAX, queue_timeout=settings.CHUNGUS_QUEUE_TIMEOUT
+    )
     gateway = Gateway(
         store=store,
         limiter=RateLimiter(make_storage(settings.REDIS_URL)),
-        balancer=Balancer(),
+        admission=admission,
         upstream=Upstream(
             settings.CHUNGUS_UPSTREAM_CONNECT_TIMEOUT, settings.CHUNGUS_UPSTREAM_READ_TIMEOUT
         ),
         logs=LogBuffer(batch_size=settings.CHUNGUS_LOG_BATCH_SIZE),
+        adapters=engines,
         options=GatewayOptions(
-            max_body_bytes=settings.CHUNGUS_MAX_BODY_BYTES, log_prompts=settings.CHUNGUS_LOG_PROMPTS
+            max_body_bytes=settings.CHUNGUS_MAX_BODY_BYTES,
+            log_prompts=settings.CHUNGUS_LOG_PROMPTS,
+            max_attempts=settings.CHUNGUS_MAX_ATTEMPTS,
+            failover_seconds=settings.CHUNGUS_FAILOVER_SECONDS,
         ),
     )
-    runtime = Runtime(gateway)
+    health = HealthMonitor(
+        store,
+        admission,
+        engines,
+        interval=settings.CHUNGUS_HEALTH_INTERVAL,
+        timeout=settings.CHUNGUS_HEALTH_TIMEOUT,
+        on_change=sync_to_async(record_health, thread_sensitive=False),
+    )
+    runtime = Runtime(gateway, health)
     if settings.CHUNGUS_DEFAULT_MODEL if default_model is None else default_model:
         options = LlamaServerOptions(
             alias=settings.CHUNGUS_DEFAULT_MODEL_NAME,

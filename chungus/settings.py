@@ -114,6 +114,14 @@ CHUNGUS_LOG_FLUSH_SECONDS = envfloat("CHUNGUS_LOG_FLUSH_SECONDS", 1.0, minimum=0
 CHUNGUS_LOG_BATCH_SIZE = envint("CHUNGUS_LOG_BATCH_SIZE", 500, minimum=1)
 REDIS_URL = envstr("REDIS_URL", "")
 
+# Fleet routing: health checks, failover, admission queues.
+CHUNGUS_HEALTH_INTERVAL = envfloat("CHUNGUS_HEALTH_INTERVAL", 3.0, minimum=0.1)
+CHUNGUS_HEALTH_TIMEOUT = envfloat("CHUNGUS_HEALTH_TIMEOUT", 2.0, minimum=0.1)
+CHUNGUS_MAX_ATTEMPTS = envint("CHUNGUS_MAX_ATTEMPTS", 3, minimum=1)
+CHUNGUS_FAILOVER_SECONDS = envfloat("CHUNGUS_FAILOVER_SECONDS", 30.0, minimum=0.0)
+CHUNGUS_QUEUE_MAX = envint("CHUNGUS_QUEUE_MAX", 256, minimum=0)
+CHUNGUS_QUEUE_TIMEOUT = envfloat("CHUNGUS_QUEUE_TIMEOUT", 30.0, minimum=0.0)
+
 # Default model: the packaged Gemma 3 270M on a local llama-server.
 CHUNGUS_DEFAULT_MODEL = envbool("CHUNGUS_DEFAULT_MODEL", True)
 CHUNGUS_DEFAULT_MODEL_NAME = envstr("CHUNGUS_DEFAULT_MODEL_NAME", "gemma3-270m")

@@ -9,6 +9,12 @@ from django.utils import timezone
 from chungus.accounts.secrets import hash_secret, new_secret, visible_prefix
 
 
+class Priority(models.TextChoices):
+    INTERACTIVE = "interactive", "interactive (served first)"
+    BATCH = "batch", "batch"
+    BACKGROUND = "background", "background (served last)"
+
+
 class ApiKey(models.Model):
     """A caller's credential. Only a hash of the secret is stored."""
 
@@ -22,6 +28,9 @@ class ApiKey(models.Model):
     rph = models.PositiveIntegerField(null=True, blank=True, help_text="requests per hour")
     tpm = models.PositiveIntegerField(null=True, blank=True, help_text="tokens per minute")
     allowed_models = models.JSONField(default=list, blank=True, help_text="empty: all models")
+    priority = models.CharField(
+        max_length=20, choices=Priority.choices, default=Priority.INTERACTIVE
+    )
     expires_at = models.DateTimeField(null=True, blank=True)
     is_active = models.BooleanField(default=True)
     created_at = models.DateTimeField(default=timezone.now)

@@ -14,10 +14,19 @@ class Engine(models.TextChoices):
     KOBOLDCPP = "koboldcpp", "koboldcpp"
 
 
+class Routing(models.TextChoices):
+    LEAST_OUTSTANDING = "least-outstanding", "least outstanding requests"
+    ROUND_ROBIN = "round-robin", "round robin"
+    CACHE_AFFINITY = "cache-affinity", "prompt-cache affinity, bounded by load"
+
+
 class Model(models.Model):
     """A name clients put in `model`; served by one or more backends."""
 
     name = models.CharField(max_length=200, unique=True)
+    routing = models.CharField(
+        max_length=30, choices=Routing.choices, default=Routing.LEAST_OUTSTANDING
+    )
     created_at = models.DateTimeField(default=timezone.now)
 
     class Meta:
@@ -39,6 +48,11 @@ class Backend(models.Model):
         max_length=50, blank=True, help_text="launcher that runs it; empty for external backends"
     )
     created_at = models.DateTimeField(default=timezone.now)
+    # Written by the health monitor of the serving process (without touching the
+    # configuration version), read by `chungus models list` and the status endpoint.
+    health = models.CharField(max_length=20, default="unknown")
+    health_reason = models.CharField(max_length=300, blank=True)
+    health_checked_at = models.DateTimeField(null=True, blank=True)
 
     class Meta:
         ordering = ["model__name", "id"]

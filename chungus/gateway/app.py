@@ -18,6 +18,7 @@ from chungus.gateway import catalog
 from chungus.gateway.errors import GatewayError, MethodNotAllowed, NotFound, error_envelope
 from chungus.gateway.responses import error_response
 from chungus.gateway.service import Gateway
+from chungus.gateway.status import fleet_status
 
 logger = logging.getLogger("chungus.gateway")
 PREFIXES = ("/v1", "/api/v1")
@@ -56,6 +57,10 @@ def data_plane_routes(gateway: Gateway, readiness: Callable[[], dict[str, Any]])
             )
         raise NotFound(f"Unknown path: {request.method} {request.url.path}.", code="unknown_url")
 
+    async def status(request: Request) -> Response:
+        snapshot, auth = gateway.store.current, request.headers.get("authorization")
+        return _json(fleet_status(snapshot, gateway.admission, auth))
+
     async def healthz(request: Request) -> Response:
         return _json({"status": "ok"})
 
@@ -63,7 +68,11 @@ def data_plane_routes(gateway: Gateway, readiness: Callable[[], dict[str, Any]])
         state = readiness()
         return _json(state, 200 if state["ready"] else 503)
 
-    routes: list[BaseRoute] = [Route("/healthz", healthz), Route("/readyz", readyz)]
+    routes: list[BaseRoute] = [
+        Route("/healthz", healthz),
+        Route("/readyz", readyz),
+        Route("/api/fleet/status", status),
+    ]
     for prefix in PREFIXES:
         routes += [
             Route(f"{prefix}/chat/completions", chat, methods=["POST"]),

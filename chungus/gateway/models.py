@@ -20,6 +20,7 @@ class RequestLog(models.Model):
     ttft_ms = models.FloatField(null=True)
     stream = models.BooleanField(default=False)
     error_type = models.CharField(max_length=100, blank=True)
+    attempts = models.PositiveSmallIntegerField(default=1, help_text="backends tried (failover)")
     prompt = models.TextField(blank=True, help_text="stored only when CHUNGUS_LOG_PROMPTS is on")
 
     class Meta:

@@ -53,21 +53,6 @@ def parse_completion(raw: bytes, *, chat: bool) -> Completion:
     return Completion(body=body, model=model, stream=stream, wants_usage=wants_usage, raw=raw)
 
 
-def upstream_body(request: Completion, upstream_model: str) -> bytes:
-    """Return the body for the engine: its model id, and usage asked for on streams."""
-    body = request.body
-    same_model = not upstream_model or upstream_model == request.model
-    if request.raw and same_model and (not request.stream or request.wants_usage):
-        return request.raw  # nothing to change: send the client's bytes as they are
-    if upstream_model:
-        body = {**body, "model": upstream_model}
-    if request.stream and not request.wants_usage:
-        options = dict(body.get("stream_options") or {})
-        options["include_usage"] = True
-        body = {**body, "stream_options": options}
-    return orjson.dumps(body)
-
-
 def _check_messages(messages: Any) -> None:
     if not isinstance(messages, list) or not messages:
         raise InvalidRequest(

@@ -28,6 +28,7 @@ class LogEntry:
     ttft_ms: float | None = None
     stream: bool = False
     error_type: str = ""
+    attempts: int = 1
     prompt: str = ""
 
 

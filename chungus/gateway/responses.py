@@ -25,7 +25,7 @@ class EventStream(Response):
     def __init__(
         self,
         events: AsyncGenerator[bytes, None],
-        guard: DisconnectGuard,
+        guard: DisconnectGuard | None = None,
         headers: Mapping[str, str] | None = None,
     ) -> None:
         self.events = events
@@ -37,6 +37,7 @@ class EventStream(Response):
         )
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        assert self.guard is not None, "the request's DisconnectGuard must be attached"
         try:
             async with self.guard.watching():
                 start = {"type": "http.response.start", "status": 200, "headers": self.raw_headers}

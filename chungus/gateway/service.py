@@ -1,4 +1,4 @@
-"""The data plane: authenticate, limit, route, proxy, account, log."""
+"""The data plane: authenticate, limit, admit, route, proxy (with failover), account, log."""
 
 from __future__ import annotations
 
@@ -14,17 +14,25 @@ from starlette.requests import Request
 from starlette.responses import Response
 
 from chungus.gateway.auth import authenticate, authorize_model
-from chungus.gateway.balancer import Balancer
-from chungus.gateway.compat import complete_response
 from chungus.gateway.disconnect import ClientDisconnected, DisconnectGuard
 from chungus.gateway.engine_errors import normalize_engine_error
-from chungus.gateway.errors import BadGateway, GatewayError, NotFound, PayloadTooLarge
-from chungus.gateway.payload import Completion, parse_completion, prompt_text, upstream_body
+from chungus.gateway.engines.base import EngineAdapter, StreamTranslator
+from chungus.gateway.errors import (
+    BadGateway,
+    GatewayError,
+    GatewayTimeout,
+    NotFound,
+    PayloadTooLarge,
+)
+from chungus.gateway.payload import Completion, parse_completion, prompt_text
 from chungus.gateway.ratelimit import RateLimiter
 from chungus.gateway.requestlog import LogBuffer, LogEntry
 from chungus.gateway.responses import EventStream, error_response
-from chungus.gateway.snapshot import BackendInfo, KeyInfo, SnapshotStore
-from chungus.gateway.sse import EventSplitter, error_event, event_json, has_content, is_usage_only
+from chungus.gateway.routing.admission import Admission
+from chungus.gateway.routing.prefix import prefix_hashes
+from chungus.gateway.routing.strategies import RouteRequest
+from chungus.gateway.snapshot import BackendInfo, KeyInfo, ModelInfo, SnapshotStore
+from chungus.gateway.sse import error_event, event_json, has_content, is_usage_only
 from chungus.gateway.upstream import Upstream, transport_error
 
 CLIENT_CLOSED = 499  # nginx's status for a client that went away; only ever logged
@@ -35,6 +43,8 @@ _UPSTREAM_HEADERS = {"Content-Type": "application/json"}
 class GatewayOptions:
     max_body_bytes: int = 8 * 1024 * 1024
     log_prompts: bool = False
+    max_attempts: int = 3  # backends tried for one request before the error reaches the client
+    failover_seconds: float = 30.0  # no new attempt starts after this long
 
 
 @dataclass(slots=True)
@@ -44,7 +54,15 @@ class Exchange:
     entry: LogEntry
     started: float
     key: KeyInfo | None = None
+    model: ModelInfo | None = None
     backend: BackendInfo | None = None
+
+
+class EngineFailed(Exception):
+    """An attempt failed before anything reached the client: another backend may try."""
+
+    def __init__(self, error: GatewayError, retry: bool) -> None:
+        self.error, self.retry = error, retry
 
 
 class Gateway:
@@ -54,16 +72,18 @@ class Gateway:
         self,
         store: SnapshotStore,
         limiter: RateLimiter,
-        balancer: Balancer,
+        admission: Admission,
         upstream: Upstream,
         logs: LogBuffer,
+        adapters: dict[str, EngineAdapter],
         options: GatewayOptions,
     ) -> None:
         self.store = store
         self.limiter = limiter
-        self.balancer = balancer
+        self.admission = admission
         self.upstream = upstream
         self.logs = logs
+        self.adapters = adapters
         self.options = options
 
     async def complete(self, request: Request, endpoint: str, chat: bool) -> Response:
@@ -71,15 +91,11 @@ class Gateway:
         guard: DisconnectGuard | None = None
         try:
             completion = await self._admit(request, x, chat)
-            assert x.backend is not None
-            body = upstream_body(completion, x.backend.upstream_model)
-            url = f"{x.backend.url}/{endpoint}"
             guard = DisconnectGuard(request.receive)
             async with guard.watching():
-                if not completion.stream:
-                    return await self._fetch(x, url, body)
-                response = await self._stream(x, completion, url, body, guard)
+                response = await self._attempts(x, completion, endpoint)
                 if isinstance(response, EventStream):
+                    response.guard = guard
                     guard = None  # the stream owns the guard from here on
                 return response
         except GatewayError as error:
@@ -96,13 +112,12 @@ class Gateway:
         snapshot = self.store.current
         x.key = key = authenticate(snapshot, request.headers.get("authorization"), time.time())
         x.entry.key_id, x.entry.key_name = key.id, key.name
-        completion = parse_completion(
-            await read_body(request, self.options.max_body_bytes), chat=chat
-        )
+        raw = await read_body(request, self.options.max_body_bytes)
+        completion = parse_completion(raw, chat=chat)
         x.entry.model, x.entry.stream = completion.model, completion.stream
         if self.options.log_prompts:
             x.entry.prompt = prompt_text(completion)
-        model = snapshot.models.get(completion.model)
+        x.model = model = snapshot.models.get(completion.model)
         if model is None:
             raise NotFound(
                 f"The model '{completion.model}' does not exist.",
@@ -111,65 +126,118 @@ class Gateway:
             )
         authorize_model(key, model.name)
         await self.limiter.admit(key)
-        x.backend = self.balancer.acquire(model.name, model.backends)
-        x.entry.backend = x.backend.url
         return completion
 
-    async def _fetch(self, x: Exchange, url: str, body: bytes) -> Response:
-        response = await self.upstream.post(url, body, _UPSTREAM_HEADERS)
+    async def _attempts(self, x: Exchange, completion: Completion, endpoint: str) -> Response:
+        """Try backends until one answers, within the attempt budget and deadline."""
+        assert x.model is not None and x.key is not None
+        prefixes = prefix_hashes(completion.body) if x.model.routing == "cache-affinity" else ()
+        route = RouteRequest(x.model.name, prefixes)
+        deadline = time.monotonic() + self.options.failover_seconds
+        tried: set[int] = set()
+        while True:
+            backend = await self.admission.acquire(
+                x.model, route, x.key.id, x.key.tier, frozenset(tried)
+            )
+            x.backend = backend
+            x.entry.backend, x.entry.attempts = backend.url, len(tried) + 1
+            try:
+                return await self._attempt(x, completion, endpoint, backend)
+            except EngineFailed as failed:
+                self._release(x)
+                tried.add(backend.id)
+                more = len(tried) < min(self.options.max_attempts, len(x.model.backends))
+                if not (failed.retry and more and time.monotonic() < deadline):
+                    raise failed.error from None
+
+    async def _attempt(
+        self, x: Exchange, completion: Completion, endpoint: str, backend: BackendInfo
+    ) -> Response:
+        adapter = self.adapters.get(backend.engine)
+        if adapter is None:
+            raise EngineFailed(BadGateway(f"No adapter for engine '{backend.engine}'."), True)
+        sent = adapter.request(
+            endpoint, completion.body, completion.raw, backend.upstream_model, completion.stream
+        )
+        url = (backend.root if adapter.paths_from_root else backend.url) + sent.path
+        try:
+            response = await self.upstream.post(url, sent.body, _UPSTREAM_HEADERS)
+        except GatewayError as error:
+            raise self._failed(backend, error) from None
+        if response.status >= 400:
+            return await self._engine_error(x, backend, adapter, response)
+        if completion.stream:
+            self.admission.breaker(backend.id).success()
+            translator = adapter.stream(endpoint, completion.model)
+            return EventStream(self._relay(x, completion, response, translator))
         try:
             data = await response.read()
         except Exception as exc:
-            raise transport_error(exc, url) from exc
+            raise self._failed(backend, transport_error(exc, url)) from None
         finally:
             response.release()
-        if response.status >= 400:
-            return self._engine_error(x, response.status, data)
         try:
             answer = orjson.loads(data)
         except orjson.JSONDecodeError:
-            raise BadGateway(
-                "The model backend answered with something that is not JSON."
-            ) from None
+            not_json = BadGateway("The model backend answered with something that is not JSON.")
+            raise self._failed(backend, not_json) from None
+        self.admission.breaker(backend.id).success()
         if isinstance(answer, dict):
+            answer = adapter.response(endpoint, answer, completion.model)
             self._count_usage(x, answer.get("usage"))
-            if complete_response(answer):
-                data = orjson.dumps(answer)
-        self._finish(x, response.status)
-        return Response(data, response.status, media_type="application/json")
+        self._finish(x, 200)
+        return Response(orjson.dumps(answer), 200, media_type="application/json")
 
-    async def _stream(
-        self, x: Exchange, completion: Completion, url: str, body: bytes, guard: DisconnectGuard
+    async def _engine_error(
+        self,
+        x: Exchange,
+        backend: BackendInfo,
+        adapter: EngineAdapter,
+        response: aiohttp.ClientResponse,
     ) -> Response:
-        response = await self.upstream.post(url, body, _UPSTREAM_HEADERS)
-        if response.status >= 400:
-            try:
-                data = await response.read()
-            finally:
-                response.release()
-            return self._engine_error(x, response.status, data)
-        return EventStream(self._relay(x, completion, response), guard)
+        """Answer an engine's error in OpenAI's envelope; an engine fault may fail over."""
+        try:
+            data = await response.read()
+        except Exception:
+            data = b""
+        finally:
+            response.release()
+        status, envelope = normalize_engine_error(*adapter.error(response.status, data))
+        if response.status >= 500:
+            raise self._failed(backend, BadGateway(envelope["error"]["message"]))
+        self.admission.breaker(backend.id).success()  # it answered: it is alive
+        self._finish(x, status, str(envelope["error"]["code"] or envelope["error"]["type"]))
+        return Response(orjson.dumps(envelope), status, media_type="application/json")
+
+    def _failed(self, backend: BackendInfo, error: GatewayError) -> EngineFailed:
+        """Count the failure against the backend; say whether another may be tried."""
+        fatal = error.code in ("backend_unreachable",)
+        self.admission.breaker(backend.id).failure(time.monotonic(), error.message, fatal=fatal)
+        return EngineFailed(error, retry=not isinstance(error, GatewayTimeout))
 
     async def _relay(
-        self, x: Exchange, completion: Completion, response: aiohttp.ClientResponse
+        self,
+        x: Exchange,
+        completion: Completion,
+        response: aiohttp.ClientResponse,
+        translator: StreamTranslator,
     ) -> AsyncGenerator[bytes, None]:
-        splitter = EventSplitter()
         status, error_type, clean, complete = 200, "", False, False
         try:
             async for chunk in response.content.iter_any():
-                if x.entry.ttft_ms is not None and splitter.passthrough(chunk):
+                if x.entry.ttft_ms is not None and translator.passthrough(chunk):
                     yield chunk  # whole events, none to inspect: forward the bytes as they came
                     continue
-                out = [e for e in splitter.feed(chunk) if self._keep_event(x, completion, e)]
+                out = [e for e in translator.feed(chunk) if self._keep_event(x, completion, e)]
                 complete = bool(out) and out[-1].startswith(b"data: [DONE]")
                 if out:
                     yield b"".join(out)
                 if complete:
                     break  # the answer is complete; do not wait for the engine to hang up
             else:
-                rest = splitter.rest()
-                if rest:
-                    yield rest
+                out = [e for e in translator.end() if self._keep_event(x, completion, e)]
+                if out:
+                    yield b"".join(out)
             clean = True
         except (GeneratorExit, asyncio.CancelledError):
             if not complete:  # a client that hangs up after [DONE] got everything
@@ -180,6 +248,8 @@ class Gateway:
             # end the stream with an error event rather than hang or cut it.
             error = transport_error(exc, str(response.url))
             status, error_type = error.status, error.code or error.type
+            if x.backend is not None:
+                self.admission.breaker(x.backend.id).failure(time.monotonic(), error.message)
             yield error_event(error.envelope())
         finally:
             if clean:
@@ -187,12 +257,6 @@ class Gateway:
             else:
                 response.close()  # closing the connection stops the engine generating
             self._finish(x, status, error_type)
-
-    def _engine_error(self, x: Exchange, engine_status: int, data: bytes) -> Response:
-        """Answer an engine's error in OpenAI's envelope, and log it."""
-        status, envelope = normalize_engine_error(engine_status, data)
-        self._finish(x, status, str(envelope["error"]["code"] or envelope["error"]["type"]))
-        return Response(orjson.dumps(envelope), status, media_type="application/json")
 
     def _keep_event(self, x: Exchange, completion: Completion, event: bytes) -> bool:
         """Note first token and usage; drop the usage chunk the client did not ask for."""
@@ -215,13 +279,16 @@ class Gateway:
             x.entry.prompt_tokens = int(usage.get("prompt_tokens") or 0)
             x.entry.completion_tokens = int(usage.get("completion_tokens") or 0)
 
+    def _release(self, x: Exchange) -> None:
+        if x.backend is not None and x.model is not None:
+            self.admission.release(x.model.name, x.backend)
+        x.backend = None
+
     def _finish(self, x: Exchange, status: int, error_type: str = "") -> None:
         entry = x.entry
         entry.status, entry.error_type = status, error_type
         entry.latency_ms = (time.perf_counter() - x.started) * 1000
-        if x.backend is not None:
-            self.balancer.release(x.backend)
-            x.backend = None
+        self._release(x)
         tokens = entry.prompt_tokens + entry.completion_tokens
         if x.key is not None and x.key.tpm and tokens:
             self.limiter.charge_later(x.key, tokens)

@@ -22,6 +22,8 @@ class KeyInfo:
     allowed_models: frozenset[str] = frozenset()
     expires_at: float | None = None
     active: bool = True
+    tier: str = "interactive"
+    admin: bool = False  # the owner is a superuser: may read fleet status
 
 
 @dataclass(frozen=True, slots=True)
@@ -32,12 +34,18 @@ class BackendInfo:
     upstream_model: str = ""
     max_concurrency: int = 64
 
+    @property
+    def root(self) -> str:
+        """The server's root URL: the base URL without its `/v1`."""
+        return self.url.removesuffix("/v1")
+
 
 @dataclass(frozen=True, slots=True)
 class ModelInfo:
     name: str
     backends: tuple[BackendInfo, ...]
     created: int = 0
+    routing: str = "least-outstanding"
 
 
 @dataclass(frozen=True, slots=True)
@@ -65,8 +73,10 @@ def load_snapshot() -> Snapshot:
             allowed_models=frozenset(k.allowed_models or ()),
             expires_at=k.expires_at.timestamp() if k.expires_at else None,
             active=k.is_active,
+            tier=k.priority,
+            admin=bool(k.owner and k.owner.is_superuser),
         )
-        for k in ApiKey.objects.all()
+        for k in ApiKey.objects.select_related("owner")
     }
     backends: dict[int, list[BackendInfo]] = {}
     for b in Backend.objects.all():
@@ -80,7 +90,9 @@ def load_snapshot() -> Snapshot:
             )
         )
     models = {
-        m.name: ModelInfo(m.name, tuple(backends.get(m.id, ())), int(m.created_at.timestamp()))
+        m.name: ModelInfo(
+            m.name, tuple(backends.get(m.id, ())), int(m.created_at.timestamp()), m.routing
+        )
         for m in Model.objects.all()
     }
     return Snapshot(version=version, keys=keys, models=models)

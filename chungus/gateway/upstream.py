@@ -68,10 +68,18 @@ def transport_error(exc: BaseException, url: str) -> GatewayError:
     """Map an aiohttp failure to the error the client sees."""
     if isinstance(exc, GatewayError):
         return exc
+    if isinstance(exc, aiohttp.ConnectionTimeoutError):
+        return ServiceUnavailable(
+            "The model backend did not accept the connection in time.",
+            code="backend_connect_timeout",
+            headers={"Retry-After": "1"},
+        )
     if isinstance(exc, asyncio.TimeoutError | aiohttp.ServerTimeoutError):
         return GatewayTimeout("The model backend did not answer in time.")
     if isinstance(exc, aiohttp.ClientConnectorError):
         return ServiceUnavailable(
-            "The model backend is not reachable right now.", headers={"Retry-After": "1"}
+            "The model backend is not reachable right now.",
+            code="backend_unreachable",
+            headers={"Retry-After": "1"},
         )
     return BadGateway(f"The model backend failed: {type(exc).__name__}.")

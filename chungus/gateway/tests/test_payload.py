@@ -2,7 +2,7 @@ import orjson
 import pytest
 
 from chungus.gateway.errors import InvalidRequest
-from chungus.gateway.payload import parse_completion, upstream_body
+from chungus.gateway.payload import parse_completion
 
 CHAT = {"model": "m", "messages": [{"role": "user", "content": "hi"}]}
 
@@ -46,29 +46,6 @@ def test_completions_need_a_prompt():
     assert parse({"model": "m", "prompt": "x"}, chat=False).model == "m"
 
 
-def test_it_keeps_unknown_fields_and_maps_the_model():
-    request = parse({**CHAT, "min_p": 0.1, "mirostat": 2})
-    body = orjson.loads(upstream_body(request, "engine-id"))
-    assert body["model"] == "engine-id"
-    assert body["min_p"] == 0.1 and body["mirostat"] == 2
-
-
-def test_it_asks_the_engine_for_usage_on_streams():
-    request = parse({**CHAT, "stream": True})
-    assert not request.wants_usage
-    body = orjson.loads(upstream_body(request, ""))
-    assert body["stream_options"] == {"include_usage": True}
-    assert body["model"] == "m"
-    assert "stream_options" not in request.body
-
-
 def test_it_remembers_that_the_client_asked_for_usage():
     request = parse({**CHAT, "stream": True, "stream_options": {"include_usage": True}})
     assert request.wants_usage
-
-
-def test_a_body_that_needs_no_change_is_sent_as_the_client_sent_it():
-    raw = b'{"model": "m", "messages": [{"role": "user", "content": "hi"}], "x": 1}'
-    assert upstream_body(parse_completion(raw, chat=True), "") == raw
-    assert upstream_body(parse_completion(raw, chat=True), "m") == raw
-    assert upstream_body(parse_completion(raw, chat=True), "other") != raw

@@ -9,7 +9,7 @@ from django.contrib.auth import get_user_model
 from django.core.management.base import CommandError
 from django.utils import timezone
 
-from chungus.accounts.models import ApiKey
+from chungus.accounts.models import ApiKey, Priority
 from chungus.core.commandline import (
     ChungusCommand,
     OneLineParser,
@@ -41,6 +41,12 @@ class Command(ChungusCommand):
             "--expires", type=iso_datetime, help="expiry, ISO 8601 (e.g. 2027-01-31T00:00Z)"
         )
         create.add_argument("--owner", help="username of the user who owns the key")
+        create.add_argument(
+            "--priority",
+            choices=Priority.values,
+            default=Priority.INTERACTIVE,
+            help="queue tier when a model is busy (default interactive)",
+        )
         sub.add_parser("list", help="list keys (secrets are never shown)")
         revoke = sub.add_parser("revoke", help="revoke a key by name")
         revoke.add_argument("name")
@@ -65,6 +71,7 @@ class Command(ChungusCommand):
         key, secret = ApiKey.issue(
             name, rpm=options["rpm"], rph=options["rph"], tpm=options["tpm"],
             allowed_models=options["models"], expires_at=expires, owner=owner,
+            priority=options["priority"],
         )  # fmt: skip
         self.stdout.write(
             f"Created key {key.name!r} ({key.prefix}…). Copy it now: it is never shown again."

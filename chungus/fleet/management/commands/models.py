@@ -10,7 +10,7 @@ from django.core.management.base import CommandError
 from django.db import transaction
 
 from chungus.core.commandline import ChungusCommand, OneLineParser, positive_int, table
-from chungus.fleet.models import Backend, Engine, Model
+from chungus.fleet.models import Backend, Engine, Model, Routing
 
 
 def normalize_base_url(url: str) -> str:
@@ -49,6 +49,11 @@ class Command(ChungusCommand):
         add.add_argument(
             "--max-concurrency", type=positive_int, default=64, help="requests at once"
         )
+        add.add_argument(
+            "--routing",
+            choices=Routing.values,
+            help="how the model's backends share requests (default least-outstanding)",
+        )
         sub.add_parser("list", help="list models and their backends")
         remove = sub.add_parser("remove", help="remove a model and all its backends")
         remove.add_argument("name")
@@ -63,6 +68,9 @@ class Command(ChungusCommand):
         url = normalize_base_url(options["url"])
         with transaction.atomic():
             model, _ = Model.objects.get_or_create(name=name)
+            if options["routing"] and options["routing"] != model.routing:
+                model.routing = options["routing"]
+                model.save(update_fields=["routing"])
             if model.backends.filter(url=url).exists():
                 raise CommandError(f"model {name!r} already has the backend {url}")
             Backend.objects.create(
@@ -85,19 +93,22 @@ class Command(ChungusCommand):
                 b.engine,
                 b.upstream_model or "-",
                 str(b.max_concurrency),
+                b.model.routing,
                 b.managed_by or "external",
+                _health(b),
             ]
             for b in Backend.objects.select_related("model")
         ]
         empty = [
-            [m.name, "(no backend)", "", "", "", ""] for m in Model.objects.filter(backends=None)
+            [m.name, "(no backend)", "", "", "", m.routing, "", ""]
+            for m in Model.objects.filter(backends=None)
         ]
         if not rows and not empty:
             self.stdout.write(
                 "No models. Add one with: chungus models add NAME --url http://host:8080/v1"
             )
             return
-        header = ["MODEL", "URL", "ENGINE", "UPSTREAM MODEL", "MAX CONC", "RUN BY"]
+        header = ["MODEL", "URL", "ENGINE", "UPSTREAM", "MAX CONC", "ROUTING", "RUN BY", "HEALTH"]
         self.stdout.write(table(rows + empty, header))
 
     def _remove(self, options: dict[str, Any]) -> None:
@@ -105,3 +116,9 @@ class Command(ChungusCommand):
         if not deleted:
             raise CommandError(f"no model named {options['name']!r}")
         self.stdout.write(f"Removed model {options['name']!r} and its backends.")
+
+
+def _health(backend: Backend) -> str:
+    if backend.health in ("healthy", "unknown") or not backend.health_reason:
+        return backend.health
+    return f"{backend.health}: {backend.health_reason}"

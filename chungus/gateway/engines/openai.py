@@ -1,0 +1,69 @@
+"""Engines that speak OpenAI's API: vLLM, llama.cpp, koboldcpp, any `/v1` server."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import orjson
+
+from chungus.gateway.compat import complete_response
+from chungus.gateway.engines.base import EngineAdapter, EngineRequest, StreamTranslator
+from chungus.gateway.sse import EventSplitter
+
+
+class SseStream(StreamTranslator):
+    """OpenAI's own stream format: split into events, nothing to translate."""
+
+    def __init__(self) -> None:
+        self.splitter = EventSplitter()
+
+    def feed(self, chunk: bytes) -> list[bytes]:
+        return self.splitter.feed(chunk)
+
+    def end(self) -> list[bytes]:
+        rest = self.splitter.rest()
+        return [rest] if rest else []
+
+    def passthrough(self, chunk: bytes) -> bool:
+        return self.splitter.passthrough(chunk)
+
+
+class OpenAIAdapter(EngineAdapter):
+    name = "openai"
+    health_path = "/v1/models"  # every OpenAI-compatible server has it
+
+    def request(
+        self, endpoint: str, body: dict[str, Any], raw: bytes, upstream_model: str, stream: bool
+    ) -> EngineRequest:
+        options = body.get("stream_options")
+        wants_usage = isinstance(options, dict) and bool(options.get("include_usage"))
+        same_model = not upstream_model or upstream_model == body.get("model")
+        if raw and same_model and (not stream or wants_usage):
+            return EngineRequest(f"/{endpoint}", raw)  # nothing to change: the client's bytes
+        changed = dict(body)
+        if upstream_model:
+            changed["model"] = upstream_model
+        if stream and not wants_usage:
+            changed["stream_options"] = {**(options or {}), "include_usage": True}
+        return EngineRequest(f"/{endpoint}", orjson.dumps(changed))
+
+    def response(self, endpoint: str, data: dict[str, Any], model: str) -> dict[str, Any]:
+        complete_response(data)
+        return data
+
+    def stream(self, endpoint: str, model: str) -> StreamTranslator:
+        return SseStream()
+
+
+class LlamaCppAdapter(OpenAIAdapter):
+    name = "llamacpp"
+    health_path = "/health"
+
+
+class VllmAdapter(OpenAIAdapter):
+    name = "vllm"
+    health_path = "/health"
+
+
+class KoboldCppAdapter(OpenAIAdapter):
+    name = "koboldcpp"

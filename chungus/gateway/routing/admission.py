@@ -1,0 +1,214 @@
+"""Admission: bounded concurrency per backend, and a fair priority queue per model.
+
+A request takes a backend at once when one is healthy and has room. Otherwise it
+waits in its model's queue: higher tiers first (interactive, batch, background,
+warm-up), and within a tier the keys take turns, so one busy key cannot starve
+another. Waiting is bounded in length and time; beyond either the client gets a
+503 with Retry-After at once, never an open-ended hang.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from collections import OrderedDict, deque
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass, field
+
+from chungus.fleet.engine_load import EngineLoad, load_score
+from chungus.gateway.errors import ServiceUnavailable
+from chungus.gateway.routing.breaker import Breaker
+from chungus.gateway.routing.strategies import Candidate, RouteRequest, Strategy, make_strategy
+from chungus.gateway.snapshot import BackendInfo, ModelInfo
+
+TIERS = ("interactive", "batch", "background", "warmup")
+
+
+@dataclass(slots=True)
+class Waiter:
+    key_id: int
+    request: RouteRequest
+    exclude: frozenset[int]
+    future: asyncio.Future[BackendInfo]
+
+
+@dataclass(slots=True)
+class ModelQueue:
+    model: ModelInfo
+    tiers: list[OrderedDict[int, deque[Waiter]]] = field(
+        default_factory=lambda: [OrderedDict() for _ in TIERS]
+    )
+    depth: int = 0
+
+    def push(self, tier: int, waiter: Waiter) -> None:
+        self.tiers[tier].setdefault(waiter.key_id, deque()).append(waiter)
+        self.depth += 1
+
+    def waiting(self) -> Iterable[tuple[int, Waiter]]:
+        """Waiters in the order they should be served: by tier, keys taking turns."""
+        for rank, keys in enumerate(self.tiers):
+            queues = [list(q) for q in keys.values()]
+            for turn in range(max((len(q) for q in queues), default=0)):
+                for queue in queues:
+                    if turn < len(queue):
+                        yield rank, queue[turn]
+
+    def remove(self, rank: int, waiter: Waiter) -> None:
+        keys = self.tiers[rank]
+        queue = keys[waiter.key_id]
+        queue.remove(waiter)
+        self.depth -= 1
+        if queue:
+            keys.move_to_end(waiter.key_id)  # this key was served: the others go first
+        else:
+            del keys[waiter.key_id]
+
+
+class Admission:
+    """In-flight counts, breakers and queues for every backend and model of one process."""
+
+    def __init__(
+        self,
+        *,
+        max_queue: int = 256,
+        queue_timeout: float = 30.0,
+        breaker: Callable[[], Breaker] = Breaker,
+        clock: Callable[[], float] = time.monotonic,
+    ) -> None:
+        self.max_queue = max_queue
+        self.queue_timeout = queue_timeout
+        self.clock = clock
+        self.make_breaker = breaker
+        self.in_flight: dict[int, int] = {}
+        self.breakers: dict[int, Breaker] = {}
+        self.engine_load: dict[int, EngineLoad] = {}
+        self.strategies: dict[str, Strategy] = {}
+        self.queues: dict[str, ModelQueue] = {}
+
+    def breaker(self, backend_id: int) -> Breaker:
+        found = self.breakers.get(backend_id)
+        if found is None:
+            found = self.breakers[backend_id] = self.make_breaker()
+        return found
+
+    def strategy(self, model: ModelInfo) -> Strategy:
+        found = self.strategies.get(model.name)
+        if found is None or found.name != model.routing:
+            found = self.strategies[model.name] = make_strategy(model.routing)
+        return found
+
+    async def acquire(
+        self,
+        model: ModelInfo,
+        request: RouteRequest,
+        key_id: int,
+        tier: str = "interactive",
+        exclude: frozenset[int] = frozenset(),
+    ) -> BackendInfo:
+        """Return a backend for the request, waiting in the model's queue if all are busy."""
+        backends = [b for b in model.backends if b.id not in exclude]
+        if not backends:
+            raise ServiceUnavailable(
+                f"The model '{model.name}' has no backend right now.", headers={"Retry-After": "5"}
+            )
+        queue = self.queues.get(model.name)
+        if queue is None or not queue.depth:
+            chosen = self._choose(model, request, exclude)
+            if chosen is not None:
+                return chosen
+        now = self.clock()
+        if not any(self.breaker(b.id).available(now) for b in backends):
+            reasons = "; ".join(f"{b.url}: {self.breaker(b.id).reason or 'down'}" for b in backends)
+            raise ServiceUnavailable(
+                f"No backend of '{model.name}' is healthy right now ({reasons}).",
+                code="no_healthy_backend",
+                headers={"Retry-After": "2"},
+            )
+        queue = self.queues.setdefault(model.name, ModelQueue(model))
+        queue.model = model
+        if queue.depth >= self.max_queue:
+            raise ServiceUnavailable(
+                f"'{model.name}' is full with {queue.depth} requests waiting; retry shortly.",
+                code="model_overloaded",
+                headers={"Retry-After": "2"},
+            )
+        rank = TIERS.index(tier) if tier in TIERS else 0
+        waiter = Waiter(key_id, request, exclude, asyncio.get_running_loop().create_future())
+        queue.push(rank, waiter)
+        try:
+            return await asyncio.wait_for(asyncio.shield(waiter.future), self.queue_timeout)
+        except TimeoutError:
+            if waiter.future.done():
+                return waiter.future.result()
+            queue.remove(rank, waiter)
+            waiter.future.cancel()
+            raise ServiceUnavailable(
+                f"Waited {self.queue_timeout:.0f} s for a free backend of '{model.name}'.",
+                code="queue_timeout",
+                headers={"Retry-After": "5"},
+            ) from None
+        except asyncio.CancelledError:
+            if waiter.future.done() and not waiter.future.cancelled():
+                self.release(model.name, waiter.future.result())  # it was given a backend
+            elif not waiter.future.done():
+                queue.remove(rank, waiter)
+                waiter.future.cancel()
+            raise
+
+    def release(self, model_name: str, backend: BackendInfo) -> None:
+        """A request on `backend` finished: hand its place to the next waiter."""
+        self.in_flight[backend.id] = max(0, self.in_flight.get(backend.id, 1) - 1)
+        self.dispatch(model_name)
+
+    def dispatch(self, model_name: str) -> None:
+        """Give free backends to waiters, best first."""
+        queue = self.queues.get(model_name)
+        while queue is not None and queue.depth:
+            for rank, waiter in queue.waiting():
+                chosen = self._choose(queue.model, waiter.request, waiter.exclude)
+                if chosen is None:
+                    continue
+                queue.remove(rank, waiter)
+                waiter.future.set_result(chosen)
+                break
+            else:
+                return
+
+    def dispatch_all(self) -> None:
+        """A backend came back: serve whoever waits, in every model."""
+        for name in list(self.queues):
+            self.dispatch(name)
+
+    def depth(self, model_name: str) -> int:
+        queue = self.queues.get(model_name)
+        return queue.depth if queue else 0
+
+    def _choose(
+        self, model: ModelInfo, request: RouteRequest, exclude: frozenset[int]
+    ) -> BackendInfo | None:
+        now = self.clock()
+        room = {
+            b.id: b
+            for b in model.backends
+            if b.id not in exclude
+            and self.in_flight.get(b.id, 0) < b.max_concurrency
+            and self.breaker(b.id).available(now)
+        }
+        if not room:
+            return None
+        candidates = [Candidate(i, self._load(i)) for i in room]
+        strategy = self.strategy(model)
+        picked = strategy.choose(candidates, request)
+        if picked is None:
+            return None
+        backend = room[picked.backend_id]
+        self.in_flight[backend.id] = self.in_flight.get(backend.id, 0) + 1
+        self.breaker(backend.id).taken()
+        strategy.served(backend.id, request)
+        return backend
+
+    def _load(self, backend_id: int) -> float:
+        """Our own in-flight count, or the engine's report when it sees more (other clients)."""
+        in_flight = self.in_flight.get(backend_id, 0)
+        load = self.engine_load.get(backend_id)
+        return float(in_flight) if load is None else load_score(load, in_flight)

@@ -1,0 +1,124 @@
+"""Active health checks: probe every backend every few seconds (with jitter), feed the
+breakers, read engine load where the engine reports it, and record changes."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import random
+import time
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
+
+import aiohttp
+
+from chungus.fleet.engine_load import load_for
+from chungus.gateway.engines.base import EngineAdapter
+from chungus.gateway.routing.admission import Admission
+from chungus.gateway.routing.breaker import Health
+from chungus.gateway.snapshot import BackendInfo, SnapshotStore
+
+logger = logging.getLogger("chungus.gateway")
+
+OnChange = Callable[[int, str, str], Awaitable[None]]  # backend id, state, reason
+
+
+@dataclass(slots=True)
+class ProbeResult:
+    ok: bool
+    reason: str = ""
+    fatal: bool = False
+
+
+class HealthMonitor:
+    def __init__(
+        self,
+        store: SnapshotStore,
+        admission: Admission,
+        adapters: dict[str, EngineAdapter],
+        *,
+        interval: float = 3.0,
+        timeout: float = 2.0,
+        on_change: OnChange | None = None,
+        read_load: bool = True,
+    ) -> None:
+        self.store = store
+        self.admission = admission
+        self.adapters = adapters
+        self.interval = interval
+        self.timeout = aiohttp.ClientTimeout(total=timeout)
+        self.on_change = on_change
+        self.read_load = read_load
+        self.checked: dict[int, float] = {}
+
+    async def run(self) -> None:
+        """Probe until cancelled."""
+        async with aiohttp.ClientSession(timeout=self.timeout) as session:
+            while True:
+                backends = {b.id: b for m in self.store.current.models.values() for b in m.backends}
+                await asyncio.gather(*(self.check(session, b) for b in backends.values()))
+                await asyncio.sleep(self.interval * random.uniform(0.8, 1.2))
+
+    async def check(self, session: aiohttp.ClientSession, backend: BackendInfo) -> None:
+        adapter = self.adapters.get(backend.engine)
+        if adapter is None:
+            return
+        result = await probe(session, backend.root + adapter.health_path)
+        breaker = self.admission.breaker(backend.id)
+        before = breaker.state
+        if result.ok:
+            breaker.success()
+            if self.read_load and backend.engine in ("llamacpp", "vllm"):
+                await self._read_load(session, backend)
+        else:
+            breaker.failure(time.monotonic(), result.reason, fatal=result.fatal)
+        self.checked[backend.id] = time.time()
+        if breaker.state is not before and breaker.state is not Health.PROBING:
+            logger.info("backend %s is %s %s", backend.url, breaker.state, breaker.reason)
+            self.admission.dispatch_all()
+            if self.on_change is not None:
+                await self.on_change(backend.id, breaker.state.value, breaker.reason)
+
+    async def _read_load(self, session: aiohttp.ClientSession, backend: BackendInfo) -> None:
+        metrics = await _get_text(session, backend.root + "/metrics")
+        slots = None
+        if backend.engine == "llamacpp":
+            text = await _get_text(session, backend.root + "/slots")
+            slots = _json_list(text)
+        self.admission.engine_load[backend.id] = load_for(backend.engine, metrics, slots)
+
+
+async def probe(session: aiohttp.ClientSession, url: str) -> ProbeResult:
+    """GET a health URL: any answer below 500 means the server is up (a generic
+    OpenAI server may want a key for /v1/models); refused connections are certainly down."""
+    try:
+        async with session.get(url) as response:
+            if response.status < 500:
+                return ProbeResult(True)
+            return ProbeResult(False, f"health check answered HTTP {response.status}")
+    except aiohttp.ClientConnectorError as exc:
+        return ProbeResult(False, f"not reachable: {exc.os_error or exc}", fatal=True)
+    except (TimeoutError, aiohttp.ServerTimeoutError):
+        return ProbeResult(False, "health check timed out")
+    except aiohttp.ClientError as exc:
+        return ProbeResult(False, f"health check failed: {type(exc).__name__}")
+
+
+async def _get_text(session: aiohttp.ClientSession, url: str) -> str | None:
+    try:
+        async with session.get(url) as response:
+            return await response.text() if response.status == 200 else None
+    except (aiohttp.ClientError, TimeoutError):
+        return None
+
+
+def _json_list(text: str | None) -> list[dict] | None:
+    import orjson
+
+    if not text:
+        return None
+    try:
+        value = orjson.loads(text)
+    except orjson.JSONDecodeError:
+        return None
+    return value if isinstance(value, list) else None
