@@ -114,9 +114,11 @@ class LlamaServer:
         return f"http://127.0.0.1:{self.port}"
 
 
-def start_llama_server(home: Path, alias: str = "gemma", swa_full: bool = False) -> LlamaServer:
+def start_llama_server(
+    home: Path, alias: str = "gemma", swa_full: bool = False, port: int | None = None
+) -> LlamaServer:
     """Start a real llama-server with the packaged model (1 thread, 2 slots)."""
-    port = free_port()
+    port = port or free_port()
     options = LlamaServerOptions(
         alias=alias, threads=1, parallel=2, context=4096, swa_full=swa_full
     )
