@@ -38,10 +38,13 @@ INSTALLED_APPS = [
     "django.contrib.sessions",
     "django.contrib.messages",
     "django.contrib.staticfiles",
+    "ninja",
     "chungus.core",
     "chungus.accounts",
     "chungus.fleet",
     "chungus.gateway",
+    "chungus.dashboard",
+    "chungus.api",
 ]
 
 MIDDLEWARE = [
@@ -93,8 +96,18 @@ LANGUAGE_CODE = "en-us"
 TIME_ZONE = "UTC"
 USE_I18N = False
 USE_TZ = True
-STATIC_URL = "static/"
-STATIC_ROOT = CHUNGUS_HOME / "static"
+# Static files are served by the ASGI app itself (Starlette's StaticFiles, from the
+# apps' static folders): no collectstatic step, and no CDN at run time.
+STATIC_URL = "/static/"
+LOGIN_URL = "/accounts/login/"
+LOGIN_REDIRECT_URL = "/dashboard/"
+LOGOUT_REDIRECT_URL = "/"
+CSRF_COOKIE_HTTPONLY = False  # the dashboard's scripts send it back in X-CSRFToken
+SESSION_COOKIE_HTTPONLY = True
+SESSION_COOKIE_SAMESITE = "Lax"
+
+# Request-log retention: raw rows older than this are pruned; rollups are kept.
+CHUNGUS_LOG_RETENTION_DAYS = envint("CHUNGUS_LOG_RETENTION_DAYS", 30, minimum=1)
 
 LOGGING = {
     "version": 1,

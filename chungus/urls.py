@@ -1,10 +1,13 @@
 from django.contrib import admin
-from django.urls import path
+from django.urls import include, path
 
-from chungus.core import views
+from chungus.api.docs import api_docs
 
 urlpatterns = [
-    path("", views.home, name="home"),
+    path("", include("chungus.dashboard.urls")),
+    path("accounts/", include("chungus.accounts.urls")),
+    path("api/", include("chungus.api.urls")),
+    path("api-docs/", api_docs, name="api-docs"),
     path("admin/", admin.site.urls),
 ]
 

@@ -12,6 +12,7 @@ from starlette.exceptions import HTTPException
 from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import BaseRoute, Mount, Route
+from starlette.staticfiles import StaticFiles
 from starlette.types import ASGIApp, Lifespan
 
 from chungus.gateway import catalog
@@ -109,6 +110,17 @@ async def _crash(request: Request, exc: Exception) -> Response:
     return Response(orjson.dumps(envelope), 500, media_type="application/json")
 
 
+def static_files() -> StaticFiles:
+    """CHUNGUS's, the admin's and the API docs' static files, straight from their packages."""
+    return StaticFiles(
+        packages=[
+            ("chungus.dashboard", "static"),
+            ("django.contrib.admin", "static"),
+            ("ninja", "static"),
+        ]
+    )
+
+
 def build_asgi(
     gateway: Gateway,
     readiness: Callable[[], dict[str, Any]],
@@ -116,7 +128,11 @@ def build_asgi(
     lifespan: Lifespan[Any],
 ) -> Starlette:
     """Return the process's ASGI app: the data plane first, Django for the rest."""
-    routes = [*data_plane_routes(gateway, readiness), Mount("/", app=django_app)]
+    routes = [
+        *data_plane_routes(gateway, readiness),
+        Mount("/static", app=static_files(), name="static"),
+        Mount("/", app=django_app),
+    ]
     return Starlette(
         routes=routes,
         lifespan=lifespan,

@@ -1,0 +1,643 @@
+"""Compare round-robin and cache-affinity routing on a multi-turn chat workload.
+
+Two real llama-servers (the packaged Gemma 3 270M, 1 thread, 2 slots, --swa-full so a
+shared prefix is reused under sliding-window attention) behind one `chungus serve`. The
+model is registered twice with both backends: `gemma-rr` (round-robin) and `gemma-ca`
+(cache-affinity). Each round runs the same workload once per routing, in alternating
+order (rr, ca, then ca, rr, ...) so machine noise hits both alike:
+
+  N conversations, each T turns, `--concurrency` of them in flight at once (a worker
+  takes a conversation and plays all its turns, sending the growing history each time);
+  every conversation starts with the same long system prompt; small max_tokens so
+  prompt processing dominates.
+
+The two phases of a round use the same texts except for a tag at the very start of the
+system prompt, so neither phase can reuse the other's KV cache (and every round gets
+new texts). TTFT is measured at the client (time to the first content chunk of a
+stream); prompt tokens evaluated come from llama.cpp's `timings.prompt_n` on the
+stream's usage chunk, checked against `llamacpp:prompt_tokens_total` on /metrics.
+
+Everything listens on 127.0.0.1; every process is started in its own process group and
+stopped on exit, Ctrl-C or SIGTERM. `bench/failover.py` reuses the fleet helpers here.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import contextlib
+import os
+import random
+import shutil
+import signal
+import sqlite3
+import subprocess
+import sys
+import tempfile
+import time
+from collections import Counter
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import aiohttp
+import orjson
+from overhead import Harness, Processes, free_port, machine_info, percentile
+
+from chungus.fleet.llamacpp import LlamaServerOptions, llama_server_binary, llama_server_command
+from chungus.fleet.packaged import packaged_gguf
+
+BENCH = Path(__file__).resolve().parent
+ROOT = BENCH.parent
+CHUNGUS = ROOT / ".venv" / "bin" / "chungus"
+ROUTINGS = {"rr": "round-robin", "ca": "cache-affinity"}
+Popen = subprocess.Popen[bytes]
+WORDS = (
+    "account answer apple army autumn balance basket battle bell berry bird blade board "
+    "boat bone book border bottle branch bread brick bridge brother bucket button cable "
+    "camera candle canvas carpet castle cattle chain chalk cheese circle cloud coast "
+    "coffee collar copper cotton country cousin crystal curtain cushion desert dinner "
+    "doctor dragon drawer engine evening farmer feather fence field finger flower forest "
+    "garden garlic glass glove harbor hammer harvest helmet island jacket kettle kitchen "
+    "ladder lantern leather lemon letter library lizard market meadow mirror monkey "
+    "morning mountain needle number ocean office orange oven paper pencil pepper picture "
+    "pillow planet pocket potato powder prison puzzle rabbit railway river rocket saddle "
+    "salmon school season shadow shelter silver sister socket spider spring station "
+    "stomach story street sugar summer sunset table teacher thunder ticket tiger tomato "
+    "tower travel tunnel turtle umbrella valley village violin wagon water window winter"
+).split()
+VERBS = "keeps finds carries paints counts follows builds opens watches trades mends".split()
+
+
+def sentence(rng: random.Random) -> str:
+    """A plain sentence of common words, so every text tokenizes like prose."""
+    words = rng.sample(WORDS, rng.randint(6, 10))
+    return f"The {words[0]} {rng.choice(VERBS)} the {' '.join(words[1:])}."
+
+
+# ---------------------------------------------------------------- fleet helpers (shared)
+
+
+@dataclass
+class Llama:
+    """One llama-server we started: its port and command line (to restart it on the same port)."""
+
+    name: str
+    port: int
+    argv: list[str]
+    proc: Popen
+
+    @property
+    def url(self) -> str:
+        return f"http://127.0.0.1:{self.port}"
+
+
+@dataclass
+class Chungus:
+    """`chungus serve` with its home (request log), a client key and the process."""
+
+    home: Path
+    url: str
+    key: str
+    proc: Popen
+    admin_key: str = ""
+
+    @property
+    def headers(self) -> dict[str, str]:
+        return {"Authorization": f"Bearer {self.key}", "Content-Type": "application/json"}
+
+
+@dataclass
+class Fleet:
+    """Starts llama-servers and CHUNGUS through one Processes registry (stopped together)."""
+
+    h: Harness
+    models_home: Path
+    starts: Counter[str] = field(default_factory=Counter)
+
+    async def start_llama(self, name: str, swa_full: bool, port: int | None = None) -> Llama:
+        """Start the packaged model like chungus.testing.processes.start_llama_server does
+        (1 thread, 2 slots, 4096 context, --metrics), but in its own process group."""
+        port = port or free_port()
+        options = LlamaServerOptions(
+            alias="gemma", threads=1, parallel=2, context=4096, swa_full=swa_full
+        )
+        gguf = packaged_gguf(self.models_home)
+        argv = list(llama_server_command(llama_server_binary(), gguf, port, options))
+        return await self.run_llama(name, port, argv)
+
+    async def run_llama(self, name: str, port: int, argv: list[str], timeout: float = 90) -> Llama:
+        """Start (or restart) a llama-server with this command line; return it healthy."""
+        self.starts[name] += 1
+        log_name = name if self.starts[name] == 1 else f"{name}-{self.starts[name]}"
+        proc = self.h.procs.start(log_name, argv)
+        url = f"http://127.0.0.1:{port}"
+        await self.h.wait_until(log_name, proc, self.h.http_ok(url + "/health"), timeout)
+        return Llama(name, port, argv, proc)
+
+    async def cli(self, home: Path, *args: str) -> str:
+        """Run `chungus ARGS` against `home`; return its stdout."""
+        env = os.environ | {"CHUNGUS_HOME": str(home)}
+        self.starts["cli"] += 1
+        return await self.h.procs.run(f"cli-{self.starts['cli']}", [str(CHUNGUS), *args], env, 120)
+
+    async def start_chungus(
+        self, models: dict[str, list[str]], routing: dict[str, str], env: dict[str, str]
+    ) -> Chungus:
+        """Register `models` (name -> backend URLs) with `routing`, create a key, serve."""
+        home = self.h.tmp / "chungus-home"
+        home.mkdir()
+        await self.cli(home, "migrate", "-v", "0")
+        for name, urls in models.items():
+            for url in urls:
+                add = ["models", "add", name, "--url", url + "/v1", "--engine", "llamacpp"]
+                await self.cli(home, *add, "--upstream-model", "gemma", "--routing", routing[name])
+        key = (await self.cli(home, "keys", "create", "--name", "bench")).strip().splitlines()[-1]
+        port = free_port()
+        full_env = os.environ | {"CHUNGUS_HOME": str(home), **env}
+        serve = [str(CHUNGUS), "serve", "--host", "127.0.0.1", "--port", str(port)]
+        proc = self.h.procs.start("chungus", [*serve, "--no-default-model"], full_env)
+        url = f"http://127.0.0.1:{port}"
+        await self.h.wait_until("chungus", proc, self.h.http_ok(url + "/readyz"), 60)
+        return Chungus(home, url, key.strip(), proc)
+
+    async def admin_key(self, chungus: Chungus) -> str:
+        """A key owned by a superuser, for GET /api/fleet/status."""
+        env = os.environ | {
+            "CHUNGUS_HOME": str(chungus.home),
+            "DJANGO_SUPERUSER_PASSWORD": "bench-" + os.urandom(8).hex(),
+        }
+        argv = [str(CHUNGUS), "createsuperuser", "--noinput", "--username", "admin"]
+        await self.h.procs.run("createsuperuser", [*argv, "--email", "a@b.c"], env, 120)
+        out = await self.cli(chungus.home, "keys", "create", "--name", "adm", "--owner", "admin")
+        chungus.admin_key = out.strip().splitlines()[-1].strip()
+        return chungus.admin_key
+
+
+def request_log(home: Path, since: str = "") -> list[dict[str, Any]]:
+    """Rows of CHUNGUS's request log (oldest first), read-only."""
+    db = sqlite3.connect(f"file:{home / 'chungus.sqlite3'}?mode=ro", uri=True, timeout=10)
+    db.row_factory = sqlite3.Row
+    try:
+        rows = db.execute(
+            "SELECT created_at, model, backend, status, attempts, stream, latency_ms, ttft_ms,"
+            " prompt_tokens, completion_tokens, error_type FROM gateway_requestlog"
+            " WHERE created_at >= ? ORDER BY created_at",
+            (since,),
+        ).fetchall()
+    finally:
+        db.close()
+    return [dict(r) for r in rows]
+
+
+async def metric(session: aiohttp.ClientSession, url: str, name: str) -> float:
+    """One sample's value from a llama-server's /metrics (0 when absent)."""
+    async with session.get(url + "/metrics") as resp:
+        text = await resp.text()
+    for line in text.splitlines():
+        if line.startswith(name + " ") or line.startswith(name + "{"):
+            return float(line.rsplit(" ", 1)[1])
+    return 0.0
+
+
+def run_main(
+    parse: Callable[[], argparse.Namespace],
+    body: Callable[[argparse.Namespace, Processes, Path], Awaitable[None]],
+) -> None:
+    """Run `body` under asyncio, always stopping what it started (also on Ctrl-C, SIGTERM)."""
+    args = parse()
+    signal.signal(signal.SIGINT, signal.default_int_handler)
+    tmp = Path(tempfile.mkdtemp(prefix="chungus-bench-"))
+    procs = Processes(tmp)
+
+    async def guarded() -> None:
+        task, loop = asyncio.current_task(), asyncio.get_running_loop()
+        assert task is not None
+        for sig in (signal.SIGINT, signal.SIGTERM):
+            loop.add_signal_handler(sig, task.cancel)
+        await body(args, procs, tmp)
+
+    code = 0
+    try:
+        asyncio.run(guarded())
+    except RuntimeError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        code = 1
+    except (KeyboardInterrupt, asyncio.CancelledError):
+        print("interrupted", file=sys.stderr)
+        code = 130
+    finally:
+        for sig in (signal.SIGINT, signal.SIGTERM):
+            signal.signal(sig, signal.SIG_IGN)  # cleanup must not be cut short
+        procs.stop_all()
+        if args.keep_temp:
+            print(f"logs and CHUNGUS_HOME kept in {tmp}", file=sys.stderr)
+        else:
+            shutil.rmtree(tmp, ignore_errors=True)
+    sys.exit(code)
+
+
+# ---------------------------------------------------------------- the routing workload
+
+
+@dataclass
+class Turn:
+    """One request of one conversation and what came back."""
+
+    routing: str
+    round: int
+    conversation: int
+    turn: int
+    ttft: float | None = None
+    latency: float = 0.0
+    prompt_tokens: int = 0
+    evaluated: int | None = None  # llama.cpp timings.prompt_n: prompt tokens actually computed
+    completion_tokens: int = 0
+    error: str | None = None
+
+
+@dataclass
+class Phase:
+    """All turns of one routing, and the wall time they took."""
+
+    turns: list[Turn] = field(default_factory=list)
+    wall: float = 0.0
+    server_evaluated: float = 0.0  # sum of llamacpp:prompt_tokens_total deltas
+    capped: bool = False
+
+
+@dataclass
+class Texts:
+    """One round's texts: the system prompt and every conversation's user messages."""
+
+    system: str
+    users: list[list[str]]
+
+
+async def tokens(session: aiohttp.ClientSession, llama: str, text: str) -> int:
+    """How many tokens llama-server makes of `text`."""
+    async with session.post(llama + "/tokenize", json={"content": text}) as resp:
+        return len((await resp.json())["tokens"])
+
+
+async def grow(
+    session: aiohttp.ClientSession, llama: str, start: str, target: int, seed: int
+) -> str:
+    """`start` plus sentences until it is about `target` tokens long."""
+    rng, text = random.Random(seed), start
+    while (await tokens(session, llama, text)) < target:
+        text += " " + " ".join(sentence(rng) for _ in range(2))
+    return text
+
+
+async def make_texts(
+    session: aiohttp.ClientSession, llama: str, args: argparse.Namespace, round_: int
+) -> Texts:
+    """New texts for a round (deterministic per round and --seed)."""
+    seed = args.seed * 1000 + round_ * 100
+    system = await grow(
+        session,
+        llama,
+        "You are a helpful assistant in a long-running tabletop game. Rules:",
+        args.system_tokens,
+        seed,
+    )
+    users = [
+        [
+            await grow(
+                session,
+                llama,
+                f"Conversation {c}, turn {t + 1}. Here is what happened next:",
+                args.user_tokens,
+                seed + 7919 * (c + 1) + t,
+            )
+            for t in range(args.turns)
+        ]
+        for c in range(args.conversations)
+    ]
+    return Texts(system, users)
+
+
+async def read_chat_stream(resp: aiohttp.ClientResponse, start: float) -> tuple[Turn, str]:
+    """Read one streamed chat answer: TTFT, content, usage and llama.cpp timings."""
+    out, text, done = Turn("", 0, 0, 0), [], False
+    async for line in resp.content:
+        if not line.startswith(b"data:"):
+            continue
+        data = line[5:].strip()
+        if data == b"[DONE]":
+            done = True
+            break
+        event = orjson.loads(data)
+        if "error" in event:
+            out.error = f"error event: {str(event['error'])[:100]}"
+            break
+        choices = event.get("choices") or []
+        delta = choices[0].get("delta", {}) if choices else {}
+        first = delta.get("content") or (choices and choices[0].get("finish_reason"))
+        if first and out.ttft is None:
+            out.ttft = time.perf_counter() - start
+        text.append(delta.get("content") or "")
+        if usage := event.get("usage"):
+            out.prompt_tokens = int(usage.get("prompt_tokens") or 0)
+            out.completion_tokens = int(usage.get("completion_tokens") or 0)
+        if timings := event.get("timings"):
+            out.evaluated = int(timings.get("prompt_n", 0))
+    if not done and out.error is None:
+        out.error = "stream ended without [DONE]"
+    elif done and out.evaluated is None:
+        out.error = "no timings on the usage chunk"
+    return out, "".join(text)
+
+
+async def chat_turn(
+    session: aiohttp.ClientSession, chungus: Chungus, model: str, messages: list[dict[str, str]]
+) -> tuple[Turn, str]:
+    """Send one streamed chat turn through CHUNGUS."""
+    body = {
+        "model": model,
+        "messages": messages,
+        "max_tokens": 16,
+        "temperature": 0,
+        "stream": True,
+        "stream_options": {"include_usage": True},
+    }
+    start = time.perf_counter()
+    try:
+        async with session.post(
+            chungus.url + "/v1/chat/completions", data=orjson.dumps(body), headers=chungus.headers
+        ) as resp:
+            if resp.status != 200:
+                detail = (await resp.read())[:160]
+                result, reply = Turn("", 0, 0, 0, error=f"HTTP {resp.status}: {detail!r}"), ""
+            else:
+                result, reply = await read_chat_stream(resp, start)
+    except (aiohttp.ClientError, TimeoutError, ValueError) as exc:
+        result, reply = Turn("", 0, 0, 0, error=type(exc).__name__), ""
+    result.latency = time.perf_counter() - start
+    return result, reply
+
+
+async def run_phase(
+    h: Harness, chungus: Chungus, llamas: list[Llama], texts: Texts, key: str, round_: int
+) -> Phase:
+    """Play every conversation of a round through one routing; return its turns."""
+    args, phase = h.args, Phase()
+    system = f"[{ROUTINGS[key]} session {round_}] {texts.system}"
+    pending = list(range(args.conversations))
+    before = [await metric(h.session, ll.url, "llamacpp:prompt_tokens_total") for ll in llamas]
+    start = time.perf_counter()
+    deadline = start + args.max_seconds
+
+    async def worker() -> None:
+        while pending and time.perf_counter() < deadline:
+            conv = pending.pop(0)
+            messages = [{"role": "system", "content": system}]
+            for t, user in enumerate(texts.users[conv]):
+                if time.perf_counter() >= deadline:
+                    phase.capped = True
+                    return
+                messages.append({"role": "user", "content": user})
+                result, reply = await chat_turn(h.session, chungus, f"gemma-{key}", messages)
+                result.routing, result.round, result.conversation, result.turn = (
+                    key, round_, conv, t + 1
+                )  # fmt: skip
+                phase.turns.append(result)
+                if result.error is not None:
+                    break  # the conversation cannot go on without its answer
+                messages.append({"role": "assistant", "content": reply})
+
+    await asyncio.gather(*(worker() for _ in range(args.concurrency)))
+    phase.wall = time.perf_counter() - start
+    phase.capped = phase.capped or bool(pending)
+    after = [await metric(h.session, ll.url, "llamacpp:prompt_tokens_total") for ll in llamas]
+    phase.server_evaluated = sum(a - b for a, b in zip(after, before, strict=True))
+    return phase
+
+
+async def warm_up(h: Harness, llamas: list[Llama]) -> None:
+    """One request per server directly, so neither phase pays for loading the model."""
+    body = {"model": "gemma", "messages": [{"role": "user", "content": "Hello."}], "max_tokens": 4}
+    for llama in llamas:
+        async with h.session.post(llama.url + "/v1/chat/completions", json=body) as resp:
+            if resp.status != 200:
+                raise RuntimeError(f"warm-up on {llama.url}: HTTP {resp.status}")
+            await resp.read()
+
+
+def merge(phases: list[Phase]) -> Phase:
+    """One routing's phases over all rounds, added up."""
+    return Phase(
+        turns=[t for p in phases for t in p.turns],
+        wall=sum(p.wall for p in phases),
+        server_evaluated=sum(p.server_evaluated for p in phases),
+        capped=any(p.capped for p in phases),
+    )
+
+
+HEADER = (
+    "routing|turns|err|ttft p50 ms|ttft p99 ms|latency p50 ms|prompt sent|evaluated|evaluated %"
+    "|server evaluated|req/s|completion tok/s|backends"
+)
+
+
+def summary_row(key: str, phase: Phase, backends: str) -> list[str]:
+    """One formatted row of the summary table."""
+    ok = [t for t in phase.turns if t.error is None]
+    ttfts = [t.ttft for t in ok if t.ttft is not None]
+    sent = sum(t.prompt_tokens for t in ok)
+    evaluated = sum(t.evaluated or 0 for t in ok)
+    completion = sum(t.completion_tokens for t in ok)
+    return [
+        ROUTINGS[key] + (" (time cap)" if phase.capped else ""),
+        str(len(ok)),
+        str(len(phase.turns) - len(ok)),
+        f"{percentile(ttfts, 0.5) * 1e3:.0f}",
+        f"{percentile(ttfts, 0.99) * 1e3:.0f}",
+        f"{percentile([t.latency for t in ok], 0.5) * 1e3:.0f}",
+        str(sent),
+        str(evaluated),
+        f"{100 * evaluated / sent:.1f}" if sent else "-",
+        f"{phase.server_evaluated:.0f}",
+        f"{len(ok) / phase.wall:.2f}" if phase.wall else "-",
+        f"{completion / phase.wall:.1f}" if phase.wall else "-",
+        backends,
+    ]
+
+
+def per_turn_rows(phases: dict[str, Phase], turns: int) -> list[list[str]]:
+    """TTFT p50 and mean tokens evaluated by turn number, both routings side by side."""
+    out = []
+    for number in range(1, turns + 1):
+        row = [str(number)]
+        for key in ROUTINGS:
+            ok = [t for t in phases[key].turns if t.error is None and t.turn == number]
+            ttfts = [t.ttft for t in ok if t.ttft is not None]
+            sent = sum(t.prompt_tokens for t in ok) / len(ok) if ok else 0.0
+            evaluated = sum(t.evaluated or 0 for t in ok) / len(ok) if ok else 0.0
+            row += [
+                f"{percentile(ttfts, 0.5) * 1e3:.0f}" if ttfts else "-",
+                f"{sent:.0f}",
+                f"{evaluated:.0f}",
+            ]
+        out.append(row)
+    return out
+
+
+def text_table(header: str, table: list[list[str]]) -> str:
+    """Align rows under a |-separated header for a terminal."""
+    lines = [header.split("|"), *table]
+    widths = [max(len(r[i]) for r in lines) for i in range(len(lines[0]))]
+    text = ["  ".join(c.rjust(w) for c, w in zip(r, widths, strict=True)) for r in lines]
+    return "\n".join([text[0], "-" * len(text[0]), *text[1:]])
+
+
+def markdown_table(header: str, table: list[list[str]]) -> str:
+    """The same rows as a markdown table."""
+    lines = [f"| {header.replace('|', ' | ')} |", "|---" + "|---:" * (header.count("|")) + "|"]
+    return "\n".join([*lines, *("| " + " | ".join(row) + " |" for row in table)])
+
+
+def backend_split(rows: list[dict[str, Any]], model: str, llamas: list[Llama]) -> str:
+    """How a model's requests were spread over the servers (from CHUNGUS's request log)."""
+    counts = Counter(r["backend"] for r in rows if r["model"] == model)
+    names = {ll.url + "/v1": ll.name for ll in llamas}
+    return " ".join(f"{names.get(b, b)}:{n}" for b, n in sorted(counts.items()))
+
+
+def log_anomalies(rows: list[dict[str, Any]]) -> list[str]:
+    """Request-log rows that were not a clean first-attempt success."""
+    bad = [r for r in rows if r["status"] != 200 or r["attempts"] > 1]
+    return [
+        f"{r['created_at']} {r['model']} {r['backend']} status={r['status']}"
+        f" attempts={r['attempts']} error={r['error_type']!r}"
+        for r in bad
+    ]
+
+
+def report(
+    args: argparse.Namespace,
+    phases: dict[str, Phase],
+    rows: list[dict[str, Any]],
+    llamas: list[Llama],
+    notes: list[str],
+) -> None:
+    """Print the tables, the ratios, anomalies and, with --markdown, a block for RESULTS.md."""
+    table = [summary_row(k, phases[k], backend_split(rows, f"gemma-{k}", llamas)) for k in ROUTINGS]
+    turn_header = "turn|rr ttft p50|rr sent|rr evaluated|ca ttft p50|ca sent|ca evaluated"
+    turn_table = per_turn_rows(phases, args.turns)
+    print(text_table(HEADER, table))
+    print("\nBy turn (ttft ms, mean prompt tokens sent / evaluated per request):")
+    print(text_table(turn_header, turn_table))
+    lines = ratio_lines(phases)
+    print("\n" + "\n".join(lines + notes))
+    errors = Counter(t.error for p in phases.values() for t in p.turns if t.error is not None)
+    if errors:
+        print(f"client errors: {dict(errors.most_common(5))}")
+    if anomalies := log_anomalies(rows):
+        print("request-log rows that failed or failed over:\n  " + "\n  ".join(anomalies[:20]))
+    if args.markdown:
+        print("\n" + "\n".join(f"- {line}" for line in machine_info()))
+        print(
+            f"- workload: {args.rounds} rounds x {args.conversations} conversations x"
+            f" {args.turns} turns per routing, {args.concurrency} conversations in flight,"
+            f" system prompt ~{args.system_tokens} tokens, user turns ~{args.user_tokens}"
+            f" tokens, max_tokens 16, temperature 0; 2 llama-servers (1 thread, 2 slots,"
+            f" --swa-full); CHUNGUS_HEALTH_INTERVAL={args.health_interval:g}\n"
+        )
+        print(markdown_table(HEADER, table) + "\n")
+        print(markdown_table(turn_header, turn_table) + "\n")
+        print("\n".join(f"- {line}" for line in lines + notes))
+
+
+def ratio_lines(phases: dict[str, Phase]) -> list[str]:
+    """cache-affinity over round-robin for the headline numbers."""
+
+    def stats(p: Phase) -> tuple[float, float, float, float]:
+        ok = [t for t in p.turns if t.error is None]
+        ttfts = [t.ttft for t in ok if t.ttft is not None]
+        evaluated = sum(t.evaluated or 0 for t in ok)
+        return percentile(ttfts, 0.5), percentile(ttfts, 0.99), evaluated, len(ok) / p.wall
+
+    rr, ca = stats(phases["rr"]), stats(phases["ca"])
+    return [
+        f"cache-affinity / round-robin: TTFT p50 {ca[0] / rr[0]:.2f}"
+        f" ({100 * (1 - ca[0] / rr[0]):+.0f}% lower), TTFT p99 {ca[1] / rr[1]:.2f},"
+        f" prompt tokens evaluated {ca[2] / rr[2]:.2f}, requests/s {ca[3] / rr[3]:.2f}",
+    ]
+
+
+async def run(args: argparse.Namespace, procs: Processes, tmp: Path) -> None:
+    """Start two llama-servers and CHUNGUS, run the rounds, report."""
+    timeout = aiohttp.ClientTimeout(total=args.request_timeout)
+    async with aiohttp.ClientSession(timeout=timeout) as session:
+        h = Harness(args, procs, session, tmp)
+        fleet = Fleet(h, tmp)
+        llamas = [await fleet.start_llama(name, swa_full=not args.no_swa_full) for name in "AB"]
+        urls = [ll.url for ll in llamas]
+        env = {
+            "CHUNGUS_HEALTH_INTERVAL": str(args.health_interval),
+            "CHUNGUS_LOG_FLUSH_SECONDS": "0.2",
+        }
+        models = {f"gemma-{k}": urls for k in ROUTINGS}
+        chungus = await fleet.start_chungus(
+            models, {f"gemma-{k}": v for k, v in ROUTINGS.items()}, env
+        )
+        since = time.strftime("%Y-%m-%d %H:%M:%S", time.gmtime())
+        await warm_up(h, llamas)
+        results: dict[str, list[Phase]] = {k: [] for k in ROUTINGS}
+        for round_ in range(args.rounds):
+            texts = await make_texts(session, llamas[0].url, args, round_)
+            order = list(ROUTINGS) if round_ % 2 == 0 else list(reversed(ROUTINGS))
+            for key in order:
+                # Let a health probe see idle engines, so no stale load skews the next phase.
+                await asyncio.sleep(args.health_interval * 1.2 + 0.2)
+                phase = await run_phase(h, chungus, llamas, texts, key, round_)
+                results[key].append(phase)
+                ok = [t for t in phase.turns if t.error is None]
+                print(
+                    f"round {round_ + 1}/{args.rounds} {ROUTINGS[key]}: {len(ok)} turns ok,"
+                    f" {len(phase.turns) - len(ok)} failed, {phase.wall:.1f} s",
+                    file=sys.stderr,
+                )
+        await asyncio.sleep(1.0)  # the request log is written every 0.2 s
+        rows = request_log(chungus.home, since)
+        notes = [prompt_cache_note(procs.log_dir / "A.log")]
+    report(args, {k: merge(v) for k, v in results.items()}, rows, llamas, notes)
+
+
+def prompt_cache_note(log: Path) -> str:
+    """Whether llama-server's host-memory prompt cache was on (it says so at start-up)."""
+    text = log.read_text(errors="replace") if log.exists() else ""
+    state = "on" if "prompt cache is enabled" in text else "off (not announced in its log)"
+    return f"llama-server host-memory prompt cache: {state}; reuse is per slot (2 per server)"
+
+
+def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
+    """Command-line options."""
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
+    add = parser.add_argument
+    add("--conversations", type=int, default=8, help="conversations per round (default 8)")
+    add("--turns", type=int, default=4, help="turns per conversation (default 4)")
+    add("--concurrency", type=int, default=4, help="conversations in flight (default 4)")
+    add("--rounds", type=int, default=2, help="rounds, each running both routings (default 2)")
+    add("--system-tokens", type=int, default=250, help="system prompt length (default 250)")
+    add("--user-tokens", type=int, default=60, help="length of each user turn (default 60)")
+    add("--seed", type=int, default=1, help="seed for the texts (default 1)")
+    add("--health-interval", type=float, default=3.0, help="CHUNGUS_HEALTH_INTERVAL (default 3)")
+    add("--max-seconds", type=float, default=300, help="time cap per phase (default 300)")
+    add("--request-timeout", type=float, default=120, help="seconds per request (default 120)")
+    add("--no-swa-full", action="store_true", help="run llama-server without --swa-full")
+    add("--markdown", action="store_true", help="also print a markdown block for bench/RESULTS.md")
+    add("--keep-temp", action="store_true", help="keep logs and CHUNGUS_HOME; print where")
+    args = parser.parse_args(argv)
+    if min(args.conversations, args.turns, args.concurrency, args.rounds) < 1:
+        parser.error("--conversations, --turns, --concurrency and --rounds must be at least 1")
+    return args
+
+
+if __name__ == "__main__":
+    run_main(parse_args, run)
