@@ -135,6 +135,9 @@ CHUNGUS_FAILOVER_SECONDS = envfloat("CHUNGUS_FAILOVER_SECONDS", 30.0, minimum=0.
 CHUNGUS_QUEUE_MAX = envint("CHUNGUS_QUEUE_MAX", 256, minimum=0)
 CHUNGUS_QUEUE_TIMEOUT = envfloat("CHUNGUS_QUEUE_TIMEOUT", 30.0, minimum=0.0)
 
+# GPU inventory: this host through NVML, plus a declared (simulated) inventory file.
+CHUNGUS_INVENTORY = envstr("CHUNGUS_INVENTORY", "")
+
 # Default model: the packaged Gemma 3 270M on a local llama-server.
 CHUNGUS_DEFAULT_MODEL = envbool("CHUNGUS_DEFAULT_MODEL", True)
 CHUNGUS_DEFAULT_MODEL_NAME = envstr("CHUNGUS_DEFAULT_MODEL_NAME", "gemma3-270m")
