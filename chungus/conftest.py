@@ -18,6 +18,7 @@ from chungus.testing.processes import (
     stop_process,
     wait_http,
 )
+from chungus.testing.slurm import LocalSlurm
 
 FAKE_BEHAVIOURS = ("hang", "die", "error500", "garbage", "slow", "fake-ok")
 
@@ -66,3 +67,12 @@ def chungus(
     instance.start("--no-default-model")
     yield instance
     instance.stop()
+
+
+@pytest.fixture(scope="session")
+def slurm(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LocalSlurm]:
+    """A real single-node Slurm with two fake GPU devices (see chungus.testing.slurm)."""
+    cluster = LocalSlurm(tmp_path_factory.mktemp("slurm"))
+    cluster.start()
+    yield cluster
+    cluster.stop()

@@ -78,7 +78,7 @@ class LocalLauncher(Launcher):
                 LaunchState.EXITED, detail=f"exit code {code}\n{tail(handle.log_path)}"
             )
         address = f"http://{self.host}:{handle.spec.port}"
-        if await _healthy(address + handle.spec.health_path):
+        if await healthy(address + handle.spec.health_path):
             return LaunchStatus(LaunchState.READY, address=address)
         return LaunchStatus(LaunchState.STARTING, detail="waiting for the health check")
 
@@ -98,7 +98,8 @@ class LocalLauncher(Launcher):
             handle.log_file.close()
 
 
-async def _healthy(url: str) -> bool:
+async def healthy(url: str) -> bool:
+    """True when GET url answers 200 within two seconds."""
     try:
         timeout = aiohttp.ClientTimeout(total=2)
         async with aiohttp.ClientSession(timeout=timeout) as session, session.get(url) as response:
