@@ -1,0 +1,21 @@
+from chungus.fleet.vllm import VllmOptions, gpus_needed, vllm_command
+
+
+def test_it_builds_the_vllm_serve_command_line():
+    options = VllmOptions(
+        served_model_name="llama", tensor_parallel_size=4, pipeline_parallel_size=2,
+        max_model_len=8192, gpu_memory_utilization=0.85, distributed_backend="ray",
+    )  # fmt: skip
+    command = vllm_command("meta-llama/Llama-3.1-70B-Instruct", 8000, options)
+    assert command[:3] == ("vllm", "serve", "meta-llama/Llama-3.1-70B-Instruct")
+    pairs = dict(zip(command[3::2], command[4::2], strict=False))
+    assert pairs["--port"] == "8000" and pairs["--served-model-name"] == "llama"
+    assert pairs["--tensor-parallel-size"] == "4" and pairs["--pipeline-parallel-size"] == "2"
+    assert pairs["--max-model-len"] == "8192" and pairs["--gpu-memory-utilization"] == "0.85"
+    assert pairs["--distributed-executor-backend"] == "ray"
+    assert gpus_needed(options) == 8
+
+
+def test_optional_flags_are_left_out():
+    command = vllm_command("/models/x", 9000, VllmOptions(served_model_name="x"))
+    assert "--max-model-len" not in command and "--distributed-executor-backend" not in command

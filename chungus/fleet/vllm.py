@@ -1,0 +1,42 @@
+"""vLLM's OpenAI server: how to start it for a deployment (pure)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+
+@dataclass(frozen=True, slots=True)
+class VllmOptions:
+    served_model_name: str
+    tensor_parallel_size: int = 1
+    pipeline_parallel_size: int = 1
+    max_model_len: int | None = None
+    gpu_memory_utilization: float = 0.9
+    host: str = "0.0.0.0"
+    distributed_backend: str = ""  # "ray" for multi-node tensor/pipeline parallelism
+    extra: tuple[str, ...] = ()
+
+
+def vllm_command(
+    model: str, port: int, options: VllmOptions, binary: str = "vllm"
+) -> tuple[str, ...]:
+    """Return the `vllm serve` command line for one model (a local path or a Hugging Face id)."""
+    command = [
+        binary, "serve", model,
+        "--host", options.host,
+        "--port", str(port),
+        "--served-model-name", options.served_model_name,
+        "--tensor-parallel-size", str(options.tensor_parallel_size),
+        "--pipeline-parallel-size", str(options.pipeline_parallel_size),
+        "--gpu-memory-utilization", str(options.gpu_memory_utilization),
+    ]  # fmt: skip
+    if options.max_model_len:
+        command += ["--max-model-len", str(options.max_model_len)]
+    if options.distributed_backend:
+        command += ["--distributed-executor-backend", options.distributed_backend]
+    return (*command, *options.extra)
+
+
+def gpus_needed(options: VllmOptions) -> int:
+    """GPUs one replica occupies: tensor x pipeline parallel size."""
+    return options.tensor_parallel_size * options.pipeline_parallel_size
