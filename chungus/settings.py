@@ -138,6 +138,16 @@ CHUNGUS_QUEUE_TIMEOUT = envfloat("CHUNGUS_QUEUE_TIMEOUT", 30.0, minimum=0.0)
 # GPU inventory: this host through NVML, plus a declared (simulated) inventory file.
 CHUNGUS_INVENTORY = envstr("CHUNGUS_INVENTORY", "")
 
+# Deployments: the reconciler (one process at a time holds its lease), warm-up, cold starts.
+CHUNGUS_RECONCILE_SECONDS = envfloat("CHUNGUS_RECONCILE_SECONDS", 2.0, minimum=0.1)
+CHUNGUS_LEASE_SECONDS = envfloat("CHUNGUS_LEASE_SECONDS", 15.0, minimum=1.0)
+CHUNGUS_WARMUP_SECONDS = envfloat("CHUNGUS_WARMUP_SECONDS", 180.0, minimum=1.0)
+CHUNGUS_COLD_START_SECONDS = envfloat("CHUNGUS_COLD_START_SECONDS", 120.0, minimum=0.0)
+CHUNGUS_SLURM_PARTITION = envstr("CHUNGUS_SLURM_PARTITION", "")
+CHUNGUS_SLURM_ACCOUNT = envstr("CHUNGUS_SLURM_ACCOUNT", "")
+CHUNGUS_SLURM_TIME = envstr("CHUNGUS_SLURM_TIME", "")
+CHUNGUS_RAY_ADDRESS = envstr("CHUNGUS_RAY_ADDRESS", "auto")
+
 # Default model: the packaged Gemma 3 270M on a local llama-server.
 CHUNGUS_DEFAULT_MODEL = envbool("CHUNGUS_DEFAULT_MODEL", True)
 CHUNGUS_DEFAULT_MODEL_NAME = envstr("CHUNGUS_DEFAULT_MODEL_NAME", "gemma3-270m")

@@ -8,7 +8,7 @@ from django.db.models.signals import post_delete, post_save
 
 from chungus.core.models import ConfigVersion
 
-SNAPSHOTTED = ("accounts.ApiKey", "fleet.Model", "fleet.Backend")
+SNAPSHOTTED = ("accounts.ApiKey", "fleet.Model", "fleet.Backend", "fleet.Deployment")
 
 
 def _bump(sender: Any, **kwargs: Any) -> None:

@@ -62,3 +62,59 @@ class Backend(models.Model):
 
     def __str__(self) -> str:
         return f"{self.model.name} → {self.url}"
+
+
+class DeploymentState(models.TextChoices):
+    """pending → placing → starting → ready → draining → stopped, or failed (reason says why)."""
+
+    PENDING = "pending", "pending: waiting for room"
+    PLACING = "placing", "placing"
+    STARTING = "starting", "starting"
+    READY = "ready", "ready"
+    DRAINING = "draining", "draining"
+    STOPPED = "stopped", "stopped"
+    FAILED = "failed", "failed"
+
+
+class Deployment(models.Model):
+    """An engine CHUNGUS runs itself: what to serve, where it may run, how to keep it."""
+
+    name = models.CharField(max_length=200, unique=True, help_text="the model name it serves")
+    source = models.CharField(
+        max_length=500, help_text="'packaged', a GGUF path, or a Hugging Face id (vLLM)"
+    )
+    engine = models.CharField(max_length=20, choices=Engine.choices, default=Engine.LLAMACPP)
+    launcher = models.CharField(max_length=20, default="local")
+    replicas = models.PositiveSmallIntegerField(default=1)
+    gpus_per_replica = models.PositiveSmallIntegerField(default=0)
+    tensor_parallel = models.PositiveSmallIntegerField(default=1)
+    pipeline_parallel = models.PositiveSmallIntegerField(default=1)
+    context_length = models.PositiveIntegerField(default=4096)
+    memory_mb = models.PositiveIntegerField(default=0, help_text="estimated per GPU")
+    memory_note = models.CharField(max_length=300, blank=True, help_text="how it was estimated")
+    priority = models.SmallIntegerField(default=0)
+    always_warm = models.BooleanField(default=False)
+    idle_timeout_s = models.PositiveIntegerField(default=0, help_text="0: never unload")
+    desired = models.CharField(max_length=10, default="running")  # running | stopped
+    state = models.CharField(
+        max_length=20, choices=DeploymentState.choices, default=DeploymentState.PENDING
+    )
+    state_reason = models.CharField(max_length=1000, blank=True)
+    wake_requested_at = models.DateTimeField(null=True, blank=True)
+    warmed_at = models.DateTimeField(null=True, blank=True)
+    created_at = models.DateTimeField(default=timezone.now)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        ordering = ["name"]
+
+    def __str__(self) -> str:
+        return f"{self.name} ({self.state})"
+
+
+class Lease(models.Model):
+    """Who runs a control loop now: one holder at a time, renewed before it expires."""
+
+    name = models.CharField(max_length=100, unique=True)
+    holder = models.CharField(max_length=200)
+    expires_at = models.DateTimeField()

@@ -51,6 +51,7 @@ class Supervisor:
         self.backoff_cap = backoff_cap
         self.status = SupervisorState(since=time.monotonic())
         self.ready = asyncio.Event()
+        self.last_exit = ""  # the full reason the engine last ended, log lines included
         self._handle: Any = None
 
     def _set(self, state: str, detail: str = "", address: str | None = None) -> None:
@@ -63,6 +64,7 @@ class Supervisor:
         try:
             while True:
                 ended = await self._run_once()
+                self.last_exit = ended.detail
                 # A crash after a healthy run starts the backoff over.
                 failures = 1 if self.ready.is_set() else failures + 1
                 self.ready.clear()

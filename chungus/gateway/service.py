@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import time
-from collections.abc import AsyncGenerator
+from collections.abc import AsyncGenerator, Awaitable, Callable
 from dataclasses import dataclass
 from typing import Any
 
@@ -23,6 +23,7 @@ from chungus.gateway.errors import (
     GatewayTimeout,
     NotFound,
     PayloadTooLarge,
+    ServiceUnavailable,
 )
 from chungus.gateway.payload import Completion, parse_completion, prompt_text
 from chungus.gateway.ratelimit import RateLimiter
@@ -45,6 +46,7 @@ class GatewayOptions:
     log_prompts: bool = False
     max_attempts: int = 3  # backends tried for one request before the error reaches the client
     failover_seconds: float = 30.0  # no new attempt starts after this long
+    cold_start_seconds: float = 120.0  # how long a request waits for an unloaded model to start
 
 
 @dataclass(slots=True)
@@ -56,6 +58,7 @@ class Exchange:
     key: KeyInfo | None = None
     model: ModelInfo | None = None
     backend: BackendInfo | None = None
+    cold_start: float | None = None
 
 
 class EngineFailed(Exception):
@@ -77,6 +80,7 @@ class Gateway:
         logs: LogBuffer,
         adapters: dict[str, EngineAdapter],
         options: GatewayOptions,
+        wake: Callable[[str], Awaitable[None]] | None = None,
     ) -> None:
         self.store = store
         self.limiter = limiter
@@ -85,6 +89,7 @@ class Gateway:
         self.logs = logs
         self.adapters = adapters
         self.options = options
+        self.wake = wake
 
     async def complete(self, request: Request, endpoint: str, chat: bool) -> Response:
         x = Exchange(LogEntry(endpoint=endpoint, status=200), time.perf_counter())
@@ -94,6 +99,8 @@ class Gateway:
             guard = DisconnectGuard(request.receive)
             async with guard.watching():
                 response = await self._attempts(x, completion, endpoint)
+                if x.cold_start is not None:
+                    response.headers["x-chungus-cold-start-seconds"] = f"{x.cold_start:.1f}"
                 if isinstance(response, EventStream):
                     response.guard = guard
                     guard = None  # the stream owns the guard from here on
@@ -126,7 +133,52 @@ class Gateway:
             )
         authorize_model(key, model.name)
         await self.limiter.admit(key)
+        if not model.backends and model.deployed:
+            x.model = await self._wake(x, model.name)
         return completion
+
+    async def _wake(self, x: Exchange, name: str) -> ModelInfo:
+        """The model was unloaded for idleness: start it, and wait (bounded) until it serves."""
+        if self.wake is not None:
+            await self.wake(name)
+        started = time.monotonic()
+        while time.monotonic() - started < self.options.cold_start_seconds:
+            await asyncio.sleep(0.1)
+            model = self.store.current.models.get(name)
+            if model is not None and model.backends:
+                x.cold_start = time.monotonic() - started
+                return model
+        raise ServiceUnavailable(
+            f"The model '{name}' is starting and was not ready within "
+            f"{self.options.cold_start_seconds:.0f} s; retry shortly.",
+            code="model_starting",
+            headers={"Retry-After": "10"},
+        )
+
+    async def warm_up(self, name: str) -> int:
+        """Send the model a tiny request through the normal path, at warm-up priority, unbilled."""
+        body = {
+            "model": name,
+            "messages": [{"role": "user", "content": "what is 1 + 1"}],
+            "max_tokens": 4,
+        }
+        x = Exchange(
+            LogEntry(endpoint="warmup", status=200, model=name, key_name="warm-up"),
+            time.perf_counter(),
+        )
+        x.key, x.model = (
+            KeyInfo(id=0, name="warm-up", tier="warmup"),
+            self.store.current.models.get(name),
+        )
+        if x.model is None:
+            return 404
+        completion = Completion(body, name, stream=False, wants_usage=False, raw=orjson.dumps(body))
+        try:
+            response = await self._attempts(x, completion, "chat/completions")
+        except GatewayError as error:
+            self._finish(x, error.status, error.code or error.type)
+            return error.status
+        return response.status_code
 
     async def _attempts(self, x: Exchange, completion: Completion, endpoint: str) -> Response:
         """Try backends until one answers, within the attempt budget and deadline."""

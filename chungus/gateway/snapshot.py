@@ -46,6 +46,7 @@ class ModelInfo:
     backends: tuple[BackendInfo, ...]
     created: int = 0
     routing: str = "least-outstanding"
+    deployed: bool = False  # CHUNGUS runs it (a Deployment): a request may start it
 
 
 @dataclass(frozen=True, slots=True)
@@ -59,7 +60,7 @@ def load_snapshot() -> Snapshot:
     """Read keys, models and backends from the database (call off the hot path)."""
     from chungus.accounts.models import ApiKey
     from chungus.core.models import ConfigVersion
-    from chungus.fleet.models import Backend, Model
+    from chungus.fleet.models import Backend, Deployment, Model
 
     version = ConfigVersion.current()
     keys = {
@@ -89,9 +90,14 @@ def load_snapshot() -> Snapshot:
                 max_concurrency=b.max_concurrency,
             )
         )
+    deployed = set(Deployment.objects.filter(desired="running").values_list("name", flat=True))
     models = {
         m.name: ModelInfo(
-            m.name, tuple(backends.get(m.id, ())), int(m.created_at.timestamp()), m.routing
+            m.name,
+            tuple(backends.get(m.id, ())),
+            int(m.created_at.timestamp()),
+            m.routing,
+            m.name in deployed,
         )
         for m in Model.objects.all()
     }

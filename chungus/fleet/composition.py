@@ -1,0 +1,55 @@
+"""Building the reconciler and its launchers from settings (for the composition root)."""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable
+from pathlib import Path
+
+from django.conf import settings
+
+from chungus.fleet.inventory import inventory
+from chungus.fleet.launchers.base import Launcher
+from chungus.fleet.launchers.local import LocalLauncher
+from chungus.fleet.launchers.ray_launcher import RayLauncher, RayOptions
+from chungus.fleet.launchers.slurm import SlurmLauncher, SlurmOptions
+from chungus.fleet.reconciler import Reconciler
+from chungus.scheduling.placement import Gpu, Node
+
+
+def launchers(home: Path) -> dict[str, Launcher]:
+    logs = home / "logs"
+    slurm = SlurmOptions(
+        partition=settings.CHUNGUS_SLURM_PARTITION,
+        account=settings.CHUNGUS_SLURM_ACCOUNT,
+        time_limit=settings.CHUNGUS_SLURM_TIME,
+    )
+    return {
+        "local": LocalLauncher(logs),
+        "slurm": SlurmLauncher(logs, slurm),
+        "ray": RayLauncher(logs, RayOptions(address=settings.CHUNGUS_RAY_ADDRESS or None)),
+    }
+
+
+def placement_nodes() -> list[Node]:
+    """This host's GPUs first, then declared ones, as placement sees them."""
+    declared = Path(settings.CHUNGUS_INVENTORY) if settings.CHUNGUS_INVENTORY else None
+    return [
+        Node(host.name, tuple(Gpu(g.index, g.memory_total_mb) for g in host.gpus))
+        for host in inventory(declared)
+    ]
+
+
+def reconciler(
+    after_change: Callable[[], Awaitable[None]], warm: Callable[[str], Awaitable[int]]
+) -> Reconciler:
+    home = settings.CHUNGUS_HOME
+    return Reconciler(
+        launchers(home),
+        home,
+        placement_nodes,
+        after_change,
+        warm,
+        interval=settings.CHUNGUS_RECONCILE_SECONDS,
+        lease_seconds=settings.CHUNGUS_LEASE_SECONDS,
+        warmup_seconds=settings.CHUNGUS_WARMUP_SECONDS,
+    )

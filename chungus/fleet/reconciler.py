@@ -1,0 +1,255 @@
+"""The lifecycle control loop: one process at a time (a lease) makes deployments real.
+
+Each tick, for every deployment: place it on GPUs (swapping out idle ones when
+it does not fit), start its replicas on its launcher, watch them (a replica
+that keeps crashing fails the deployment with the engine's last log lines),
+stop it when it has been idle for its timeout (the next request starts it
+again), and send always-warm models a tiny request on schedule.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from asgiref.sync import sync_to_async
+
+from chungus.fleet import store
+from chungus.fleet.deployments import DeploymentPlan, launch_spec
+from chungus.fleet.launchers.base import Launcher
+from chungus.fleet.lease import holder_id, try_acquire
+from chungus.fleet.models import DeploymentState as S
+from chungus.fleet.supervisor import Supervisor
+from chungus.scheduling.placement import Cluster, Node, Work, decide
+
+logger = logging.getLogger("chungus.fleet")
+LEASE = "reconciler"
+
+
+@dataclass
+class Running:
+    supervisors: list[Supervisor]
+    tasks: list[asyncio.Task[None]]
+    priority: int
+    always_warm: bool
+    started: float = field(default_factory=time.monotonic)
+    ready_since: float | None = None
+    gpus: dict[int, tuple[int, ...]] = field(default_factory=dict)  # replica -> GPU indices
+    memory_mb: int = 0
+
+
+class Reconciler:
+    def __init__(
+        self,
+        launchers: dict[str, Launcher],
+        home: Path,
+        nodes: Callable[[], list[Node]],
+        after_change: Callable[[], Awaitable[None]],
+        warm: Callable[[str], Awaitable[int]],
+        *,
+        interval: float = 2.0,
+        lease_seconds: float = 15.0,
+        warmup_seconds: float = 180.0,
+        restart_limit: int = 3,
+    ) -> None:
+        self.launchers = launchers
+        self.home = home
+        self.nodes = nodes
+        self.after_change = after_change
+        self.warm = warm
+        self.interval = interval
+        self.lease_seconds = lease_seconds
+        self.warmup_seconds = warmup_seconds
+        self.restart_limit = restart_limit
+        self.holder = holder_id()
+        self.leader = False
+        self.running: dict[str, Running] = {}
+
+    async def run(self) -> None:
+        """Reconcile every `interval` seconds until cancelled; then stop what it started."""
+        try:
+            while True:
+                try:
+                    await self.tick()
+                except asyncio.CancelledError:
+                    raise
+                except Exception:
+                    logger.exception("reconcile tick failed")
+                await asyncio.sleep(self.interval)
+        finally:
+            for name in list(self.running):
+                await self.stop(name, S.STOPPED, "CHUNGUS stopped")
+            if self.leader:
+                await sync_to_async(store.release_lease)(LEASE, self.holder)
+
+    async def tick(self) -> None:
+        leader = await sync_to_async(try_acquire)(LEASE, self.holder, self.lease_seconds)
+        if leader and not self.leader:
+            logger.info("this process (%s) now reconciles deployments", self.holder)
+        if not leader and self.leader:
+            for name in list(self.running):  # another process reconciles now
+                await self.stop(name, S.PENDING, "handed over to another CHUNGUS process")
+        self.leader = leader
+        if leader:
+            for deployment in await sync_to_async(store.deployments)():
+                await self.reconcile(deployment)
+
+    async def reconcile(self, d: dict[str, Any]) -> None:
+        name, running = d["name"], self.running.get(d["name"])
+        if d["desired"] == "stopped":
+            if running is not None or d["state"] != S.STOPPED:
+                await self.stop(name, S.STOPPED, "stopped by the operator")
+            return
+        if running is not None:
+            await self.watch(d, running)
+            return
+        asleep = d["state"] in (S.STOPPED, S.FAILED) and d["state_reason"]
+        if asleep and not d["wake_requested_at"]:
+            return  # idle-stopped or failed: waits for a request (or a new deploy)
+        await self.start(d)
+
+    async def start(self, d: dict[str, Any]) -> None:
+        name = d["name"]
+        gpus: dict[int, tuple[int, ...]] = {i: () for i in range(d["replicas"])}
+        if d["gpus_per_replica"]:
+            placed = await self.place(d)
+            if placed is None:
+                return
+            gpus = placed
+        launcher = self.launchers.get(d["launcher"])
+        if launcher is None:
+            await self.set(name, S.FAILED, f"no launcher named {d['launcher']!r}")
+            return
+        plan = DeploymentPlan(
+            name, d["source"], d["engine"], d["gpus_per_replica"],
+            d["tensor_parallel"], d["pipeline_parallel"], d["context_length"],
+        )  # fmt: skip
+        try:
+            specs = [launch_spec(plan, self.home, i, gpus[i]) for i in range(d["replicas"])]
+        except (FileNotFoundError, ValueError) as exc:
+            await self.set(name, S.FAILED, str(exc))
+            return
+        running = Running(
+            [], [], d["priority"], d["always_warm"], gpus=gpus, memory_mb=d["memory_mb"]
+        )
+        for replica, spec in enumerate(specs):
+            supervisor = Supervisor(
+                launcher, spec, self._on_ready(name, d["engine"], replica, d["launcher"])
+            )
+            running.supervisors.append(supervisor)
+            running.tasks.append(asyncio.create_task(supervisor.run()))
+        self.running[name] = running
+        await self.set(
+            name, S.STARTING, f"starting {d['replicas']} replica(s) on {d['launcher']}", wake=False
+        )
+
+    async def place(self, d: dict[str, Any]) -> dict[int, tuple[int, ...]] | None:
+        """GPUs per replica, swapping out idle deployments if needed; None while it must wait."""
+        nodes = self.nodes()
+        cluster = Cluster(nodes)
+        local = nodes[0].name if nodes else ""
+        for other, running in self.running.items():
+            idle = (
+                0
+                if running.always_warm
+                else time.monotonic() - (running.ready_since or time.monotonic())
+            )
+            for replica, indices in running.gpus.items():
+                if indices:
+                    # Idle deployments may be swapped out, least recently used first.
+                    priority = running.priority - (1 if idle > 0 else 0)
+                    work = Work(
+                        f"{other}#{replica}", len(indices), running.memory_mb, priority, idle > 0
+                    )
+                    cluster.add(work, _assignment(work.id, local, indices))
+        asks = [
+            Work(f"{d['name']}#{i}", d["gpus_per_replica"], d["memory_mb"], d["priority"])
+            for i in range(d["replicas"])
+        ]
+        decision = decide(cluster, asks)
+        if decision.pending:
+            await self.set(d["name"], S.PENDING, next(iter(decision.pending.values())), wake=False)
+            for placed in decision.assignments:  # all replicas or none
+                cluster.remove(placed.work_id)
+            return None
+        for victim in {v.split("#")[0] for v in decision.evictions}:
+            await self.stop(victim, S.STOPPED, f"idle: swapped out to make room for {d['name']}")
+        return {int(a.work_id.split("#")[1]): a.gpu_indices for a in decision.assignments}
+
+    def _on_ready(
+        self, name: str, engine: str, replica: int, launcher: str
+    ) -> Callable[[str], Awaitable[None]]:
+        async def registered(address: str) -> None:
+            await sync_to_async(store.register_replica)(name, engine, replica, launcher, address)
+            await self.after_change()
+
+        return registered
+
+    async def watch(self, d: dict[str, Any], running: Running) -> None:
+        name, now = d["name"], time.monotonic()
+        statuses = [s.status for s in running.supervisors]
+        if all(s.ready.is_set() for s in running.supervisors):
+            if running.ready_since is None or d["state"] != S.READY:
+                running.ready_since = running.ready_since or now
+                await self.set(name, S.READY, f"{len(statuses)} replica(s) ready", wake=False)
+            await self._idle_or_warm(d, running, now)
+            return
+        failing = [
+            s
+            for s in running.supervisors
+            if s.status.restarts >= self.restart_limit and not s.ready.is_set()
+        ]
+        if failing:
+            await self.stop(
+                name,
+                S.FAILED,
+                f"crashed {failing[0].status.restarts} times: {failing[0].last_exit}",
+            )
+            return
+        detail = "; ".join(f"{s.state}: {s.detail}" if s.detail else s.state for s in statuses)
+        if d["state"] != S.STARTING or d["state_reason"] != detail[:1000]:
+            await self.set(name, S.STARTING, detail, wake=False)
+
+    async def _idle_or_warm(self, d: dict[str, Any], running: Running, now: float) -> None:
+        name = d["name"]
+        if running.always_warm:
+            warmed = d["warmed_at"]
+            if warmed is None or time.time() - warmed.timestamp() >= self.warmup_seconds:
+                status = await self.warm(name)
+                await sync_to_async(store.mark_warmed)(name)
+                logger.info("warm-up request to %s answered %s", name, status)
+            return
+        if not d["idle_timeout_s"]:
+            return
+        last = await sync_to_async(store.last_used)(name)
+        idle_for = min(
+            now - (running.ready_since or now), time.time() - last if last else float("inf")
+        )
+        if idle_for >= d["idle_timeout_s"]:
+            reason = f"idle for {d['idle_timeout_s']} s: unloaded; the next request starts it again"
+            await self.stop(name, S.STOPPED, reason)
+
+    async def stop(self, name: str, state: str, reason: str) -> None:
+        running = self.running.pop(name, None)
+        if running is not None:
+            for task in running.tasks:
+                task.cancel()
+            await asyncio.gather(*running.tasks, return_exceptions=True)
+            await sync_to_async(store.remove_replicas)(name)
+            await self.after_change()
+        await self.set(name, state, reason, wake=False)
+
+    async def set(self, name: str, state: str, reason: str, *, wake: bool = True) -> None:
+        logger.info("deployment %s: %s %s", name, state, reason)
+        await sync_to_async(store.set_state)(name, state, reason[:1000], keep_wake=wake)
+
+
+def _assignment(work_id: str, node: str, indices: tuple[int, ...]) -> Any:
+    from chungus.scheduling.placement import Assignment
+
+    return Assignment(work_id, node, indices)

@@ -1,0 +1,68 @@
+"""Database reads and writes for the reconciler (run off the event loop)."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+from django.utils import timezone
+
+from chungus.fleet.lease import release
+from chungus.fleet.models import Backend, Deployment
+from chungus.fleet.registry import register_managed_backend
+from chungus.gateway.models import RequestLog
+
+FIELDS = (
+    "name", "source", "engine", "launcher", "replicas", "gpus_per_replica", "tensor_parallel",
+    "pipeline_parallel", "context_length", "memory_mb", "priority", "always_warm",
+    "idle_timeout_s", "desired", "state", "state_reason", "wake_requested_at", "warmed_at",
+)  # fmt: skip
+
+
+def deployments() -> list[dict[str, Any]]:
+    return list(Deployment.objects.values(*FIELDS))
+
+
+def set_state(name: str, state: str, reason: str, keep_wake: bool = True) -> None:
+    changes: dict[str, Any] = {"state": state, "state_reason": reason, "updated_at": timezone.now()}
+    if not keep_wake:
+        changes["wake_requested_at"] = None
+    Deployment.objects.filter(name=name).update(**changes)
+
+
+def request_wake(name: str) -> None:
+    """A request arrived for a stopped deployment: ask the reconciler to start it."""
+    Deployment.objects.filter(name=name, wake_requested_at=None).update(
+        wake_requested_at=timezone.now()
+    )
+
+
+def mark_warmed(name: str) -> None:
+    Deployment.objects.filter(name=name).update(warmed_at=timezone.now())
+
+
+def last_used(name: str) -> float | None:
+    """When a client last asked for the model (warm-ups do not count)."""
+    row = (
+        RequestLog.objects.filter(model=name)
+        .exclude(endpoint="warmup")
+        .order_by("-created_at")
+        .values_list("created_at", flat=True)
+        .first()
+    )
+    return row.timestamp() if isinstance(row, datetime) else None
+
+
+def register_replica(name: str, engine: str, replica: int, launcher: str, address: str) -> None:
+    url = f"{address}/v1" if engine != "ollama" else address
+    register_managed_backend(
+        name, url, engine, f"deployment:{launcher}:{replica}", upstream_model=name
+    )
+
+
+def remove_replicas(name: str) -> None:
+    Backend.objects.filter(model__name=name, managed_by__startswith="deployment:").delete()
+
+
+def release_lease(name: str, holder: str) -> None:
+    release(name, holder)

@@ -1,0 +1,78 @@
+"""Deployments on the local launcher: idle unload, cold start on the next request, warm-up."""
+
+import sqlite3
+import time
+
+import httpx
+import pytest
+
+from chungus.testing.processes import chungus_instance
+
+SAY = [{"role": "user", "content": "hi"}]
+
+
+def states(instance):
+    with sqlite3.connect(instance.home / "chungus.sqlite3") as db:
+        return dict(db.execute("select name, state from fleet_deployment").fetchall())
+
+
+def wait_state(instance, name, state, seconds):
+    deadline = time.monotonic() + seconds
+    while time.monotonic() < deadline:
+        if states(instance).get(name) == state:
+            return
+        time.sleep(0.2)
+    raise AssertionError(
+        f"{name} never {state}: {states(instance)}\n{instance.cli('deployments', 'list').stdout}"
+    )
+
+
+@pytest.fixture(scope="module")
+def deployed(tmp_path_factory):
+    instance = chungus_instance(
+        tmp_path_factory.mktemp("deploy"),
+        CHUNGUS_RECONCILE_SECONDS="0.3",
+        CHUNGUS_WARMUP_SECONDS="1.5",
+        CHUNGUS_HEALTH_INTERVAL="0.5",
+    )
+    instance.cli("deploy", "sleepy", "--source", "packaged", "--idle-timeout", "4")
+    instance.cli("deploy", "warm", "--source", "packaged", "--always-warm", "--idle-timeout", "4")
+    key = instance.create_key("k")
+    instance.start("--no-default-model")
+    wait_state(instance, "sleepy", "ready", 60)
+    wait_state(instance, "warm", "ready", 60)
+    yield instance, {"Authorization": f"Bearer {key}"}
+    instance.stop()
+
+
+def chat(instance, headers, model):
+    body = {"model": model, "messages": SAY, "max_tokens": 4}
+    return httpx.post(
+        f"{instance.url}/v1/chat/completions", json=body, headers=headers, timeout=120
+    )
+
+
+def test_a_deployed_model_answers(deployed):
+    instance, headers = deployed
+    assert chat(instance, headers, "sleepy").status_code == 200
+    assert "ready" in instance.cli("deployments", "list").stdout
+
+
+def test_an_idle_deployment_is_unloaded_and_the_next_request_starts_it_again(deployed):
+    instance, headers = deployed
+    wait_state(instance, "sleepy", "stopped", 20)
+    assert "the next request starts it again" in instance.cli("deployments", "list").stdout
+    answer = chat(instance, headers, "sleepy")
+    assert answer.status_code == 200, answer.text
+    assert float(answer.headers["x-chungus-cold-start-seconds"]) > 0
+    wait_state(instance, "sleepy", "ready", 5)
+
+
+def test_an_always_warm_deployment_gets_warm_ups_and_never_idles_out(deployed):
+    instance, _ = deployed
+    time.sleep(5)
+    assert states(instance)["warm"] == "ready"
+    with sqlite3.connect(instance.home / "chungus.sqlite3") as db:
+        query = "select status, key_name from gateway_requestlog where endpoint = ? and model = ?"
+        warmups = db.execute(query, ("warmup", "warm")).fetchall()
+    assert len(warmups) >= 2 and set(warmups) == {(200, "warm-up")}
