@@ -116,11 +116,13 @@ class Reconciler:
     async def start(self, d: dict[str, Any]) -> None:
         name = d["name"]
         gpus: dict[int, tuple[int, ...]] = {i: () for i in range(d["replicas"])}
-        if d["gpus_per_replica"]:
+        if d["gpus_per_replica"] and d["launcher"] == "local":
             placed = await self.place(d)
             if placed is None:
                 return
             gpus = placed
+        elif d["gpus_per_replica"]:  # Slurm or Ray places it on its own cluster: ask for a count
+            gpus = {i: tuple(range(d["gpus_per_replica"])) for i in range(d["replicas"])}
         launcher = self.launchers.get(d["launcher"])
         if launcher is None:
             await self.set(name, S.FAILED, f"no launcher named {d['launcher']!r}")

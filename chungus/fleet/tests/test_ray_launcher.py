@@ -1,7 +1,6 @@
 """The Ray launcher on a real local Ray (two declared GPUs), running llama-server in an actor."""
 
 import asyncio
-import os
 
 import httpx
 import pytest
@@ -12,16 +11,6 @@ from chungus.fleet.launchers.ray_launcher import RayLauncher, RayOptions
 from chungus.fleet.llamacpp import LlamaServerOptions, llama_server_binary, llama_server_command
 from chungus.fleet.packaged import packaged_gguf
 from chungus.testing.processes import chungus_instance
-
-
-@pytest.fixture(scope="module")
-def ray_cluster():
-    os.environ["RAY_ENABLE_WINDOWS_OR_OSX_CLUSTER"] = "0"  # bind to 127.0.0.1 only
-    import ray
-
-    ray.init(address="local", num_cpus=2, num_gpus=2, include_dashboard=False, namespace="chungus")
-    yield ray
-    ray.shutdown()  # stops the local cluster this test process started, and nothing else
 
 
 async def wait_for(launcher, handle, state, seconds=90):
