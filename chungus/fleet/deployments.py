@@ -5,6 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from pathlib import Path
 
+from chungus.fleet.gguf_meta import gguf_metadata, kv_cache_bytes
 from chungus.fleet.launchers.base import LaunchSpec
 from chungus.fleet.launchers.local import free_port
 from chungus.fleet.llamacpp import LlamaServerOptions, llama_server_binary, llama_server_command
@@ -67,13 +68,22 @@ def estimate_memory_mb(
     source: str, engine: str, context_length: int, home: Path
 ) -> tuple[int, str]:
     """Memory per GPU for a deployment, with how it was estimated."""
-    if engine == "llamacpp":
-        try:
-            size = model_path(source, home).stat().st_size
-        except (FileNotFoundError, ImportError) as exc:
-            return 0, f"unknown: {exc}"
-        kv = context_length * 0.05  # MB: a rough KV-cache allowance per context token
-        total = int(size / MB * 1.1 + kv)
-        note = f"GGUF {size / MB:.0f} MB + 10% + KV cache for {context_length} tokens ≈ {total} MB"
-        return total, note
-    return 0, "not estimated: give --memory-mb (vLLM takes --gpu-memory-utilization of each GPU)"
+    if engine != "llamacpp":
+        return (
+            0,
+            "not estimated: give --memory-mb (vLLM takes --gpu-memory-utilization of each GPU)",
+        )
+    try:
+        path = model_path(source, home)
+        meta = gguf_metadata(path)
+    except (FileNotFoundError, ImportError, ValueError, OSError) as exc:
+        return 0, f"unknown: {exc}"
+    weights = path.stat().st_size / MB
+    kv = kv_cache_bytes(meta, context_length) / MB
+    total = int((weights + kv) * 1.1)
+    note = (
+        f"GGUF weights {weights:.0f} MB + KV cache {kv:.0f} MB "
+        f"({meta.get('block_count')} layers, {meta.get('attention.head_count_kv')} KV heads, "
+        f"{context_length} tokens, f16) + 10% for compute buffers = {total} MB"
+    )
+    return total, note

@@ -1,0 +1,88 @@
+"""Reading the few GGUF header fields a memory estimate needs, without loading the model.
+
+GGUF: magic "GGUF", u32 version, u64 tensor count, u64 key-value count, then the
+key-value pairs (u64-length string key, u32 type, value). Reading stops as soon
+as the wanted keys are found, before the large tokenizer arrays.
+"""
+
+from __future__ import annotations
+
+import struct
+from collections.abc import Mapping
+from pathlib import Path
+from typing import BinaryIO
+
+_SCALARS = {
+    0: "<B", 1: "<b", 2: "<H", 3: "<h", 4: "<I", 5: "<i",
+    6: "<f", 7: "<?", 10: "<Q", 11: "<q", 12: "<d",
+}  # fmt: skip
+STRING, ARRAY = 8, 9
+WANTED = ("block_count", "attention.head_count_kv", "attention.head_count", "attention.key_length",
+          "attention.value_length", "embedding_length", "context_length")  # fmt: skip
+
+
+def _read(handle: BinaryIO, fmt: str) -> int | float | bool:
+    size = struct.calcsize(fmt)
+    value: int | float | bool = struct.unpack(fmt, handle.read(size))[0]
+    return value
+
+
+def _string(handle: BinaryIO) -> str:
+    length = int(_read(handle, "<Q"))
+    return handle.read(length).decode("utf-8", errors="replace")
+
+
+def _value(handle: BinaryIO, kind: int) -> object:
+    if kind in _SCALARS:
+        return _read(handle, _SCALARS[kind])
+    if kind == STRING:
+        return _string(handle)
+    if kind == ARRAY:
+        item, count = int(_read(handle, "<I")), int(_read(handle, "<Q"))
+        if item in _SCALARS:
+            handle.seek(struct.calcsize(_SCALARS[item]) * count, 1)
+        else:
+            for _ in range(count):
+                _value(handle, item)
+        return None
+    raise ValueError(f"unknown GGUF value type {kind}")
+
+
+def gguf_metadata(path: Path) -> dict[str, object]:
+    """The architecture and the fields of WANTED (keys without the architecture prefix)."""
+    with path.open("rb") as handle:
+        if handle.read(4) != b"GGUF":
+            raise ValueError(f"{path} is not a GGUF file")
+        _read(handle, "<I")
+        _read(handle, "<Q")
+        pairs = int(_read(handle, "<Q"))
+        found: dict[str, object] = {}
+        architecture = ""
+        for _ in range(pairs):
+            key, kind = _string(handle), int(_read(handle, "<I"))
+            value = _value(handle, kind)
+            if key == "general.architecture":
+                architecture = str(value)
+            elif architecture and key.startswith(architecture + "."):
+                short = key[len(architecture) + 1 :]
+                if short in WANTED:
+                    found[short] = value
+            if architecture and all(k in found for k in WANTED if k != "attention.value_length"):
+                break
+        return {"architecture": architecture, **found}
+
+
+def kv_cache_bytes(meta: Mapping[str, object], context: int, bytes_per_value: int = 2) -> int:
+    """K and V for every layer and every KV head at this context length (f16 by default)."""
+    layers = _int(meta, "block_count")
+    heads = _int(meta, "attention.head_count_kv") or _int(meta, "attention.head_count")
+    key_dim = _int(meta, "attention.key_length") or (
+        _int(meta, "embedding_length") // max(1, _int(meta, "attention.head_count"))
+    )
+    value_dim = _int(meta, "attention.value_length") or key_dim
+    return layers * heads * (key_dim + value_dim) * bytes_per_value * context
+
+
+def _int(meta: Mapping[str, object], key: str) -> int:
+    value = meta.get(key)
+    return int(value) if isinstance(value, int | float) else 0
