@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import socket
 from collections.abc import Awaitable, Callable
 from pathlib import Path
 
@@ -31,11 +32,14 @@ def launchers(home: Path) -> dict[str, Launcher]:
 
 
 def placement_nodes() -> list[Node]:
-    """This host's GPUs first, then declared ones, as placement sees them."""
+    """This host first, then declared ones; a declared node named like this host gives it
+    simulated GPUs (for tests and planning on machines without any)."""
     declared = Path(settings.CHUNGUS_INVENTORY) if settings.CHUNGUS_INVENTORY else None
+    hosts = inventory(declared)
+    by_name = {host.name: host for host in hosts}  # declared ones come later and win
     return [
         Node(host.name, tuple(Gpu(g.index, g.memory_total_mb) for g in host.gpus))
-        for host in inventory(declared)
+        for host in by_name.values()
     ]
 
 
@@ -52,4 +56,6 @@ def reconciler(
         interval=settings.CHUNGUS_RECONCILE_SECONDS,
         lease_seconds=settings.CHUNGUS_LEASE_SECONDS,
         warmup_seconds=settings.CHUNGUS_WARMUP_SECONDS,
+        swap_idle_seconds=settings.CHUNGUS_SWAP_IDLE_SECONDS,
+        local_node=socket.gethostname(),
     )

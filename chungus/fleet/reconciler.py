@@ -39,6 +39,7 @@ class Running:
     always_warm: bool
     started: float = field(default_factory=time.monotonic)
     ready_since: float | None = None
+    ready_wall: float | None = None
     gpus: dict[int, tuple[int, ...]] = field(default_factory=dict)  # replica -> GPU indices
     memory_mb: int = 0
 
@@ -56,6 +57,8 @@ class Reconciler:
         lease_seconds: float = 15.0,
         warmup_seconds: float = 180.0,
         restart_limit: int = 3,
+        swap_idle_seconds: float = 30.0,
+        local_node: str = "",
     ) -> None:
         self.launchers = launchers
         self.home = home
@@ -66,6 +69,8 @@ class Reconciler:
         self.lease_seconds = lease_seconds
         self.warmup_seconds = warmup_seconds
         self.restart_limit = restart_limit
+        self.swap_idle_seconds = swap_idle_seconds
+        self.local_node = local_node
         self.holder = holder_id()
         self.leader = False
         self.running: dict[str, Running] = {}
@@ -152,21 +157,18 @@ class Reconciler:
 
     async def place(self, d: dict[str, Any]) -> dict[int, tuple[int, ...]] | None:
         """GPUs per replica, swapping out idle deployments if needed; None while it must wait."""
-        nodes = self.nodes()
+        nodes = [n for n in self.nodes() if n.name == self.local_node] or self.nodes()[:1]
         cluster = Cluster(nodes)
         local = nodes[0].name if nodes else ""
         for other, running in self.running.items():
-            idle = (
-                0
-                if running.always_warm
-                else time.monotonic() - (running.ready_since or time.monotonic())
-            )
+            idle = await self._idle_seconds(other, running)
             for replica, indices in running.gpus.items():
                 if indices:
                     # Idle deployments may be swapped out, least recently used first.
-                    priority = running.priority - (1 if idle > 0 else 0)
+                    swappable = not running.always_warm and idle >= self.swap_idle_seconds
+                    priority = running.priority - 1 - int(idle) if swappable else running.priority
                     work = Work(
-                        f"{other}#{replica}", len(indices), running.memory_mb, priority, idle > 0
+                        f"{other}#{replica}", len(indices), running.memory_mb, priority, swappable
                     )
                     cluster.add(work, _assignment(work.id, local, indices))
         asks = [
@@ -198,6 +200,7 @@ class Reconciler:
         if all(s.ready.is_set() for s in running.supervisors):
             if running.ready_since is None or d["state"] != S.READY:
                 running.ready_since = running.ready_since or now
+                running.ready_wall = running.ready_wall or time.time()
                 await self.set(name, S.READY, f"{len(statuses)} replica(s) ready", wake=False)
             await self._idle_or_warm(d, running, now)
             return
@@ -235,6 +238,12 @@ class Reconciler:
         if idle_for >= d["idle_timeout_s"]:
             reason = f"idle for {d['idle_timeout_s']} s: unloaded; the next request starts it again"
             await self.stop(name, S.STOPPED, reason)
+
+    async def _idle_seconds(self, name: str, running: Running) -> float:
+        """Seconds since the deployment last served a request (or became ready)."""
+        last = await sync_to_async(store.last_used)(name)
+        since = max(last or 0.0, running.ready_wall or time.time())
+        return max(0.0, time.time() - since)
 
     async def stop(self, name: str, state: str, reason: str) -> None:
         running = self.running.pop(name, None)
