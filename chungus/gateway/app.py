@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import asyncio
 import logging
 from collections.abc import Callable
+from dataclasses import asdict
 from typing import Any
 
 import orjson
@@ -19,7 +21,7 @@ from chungus.gateway import catalog
 from chungus.gateway.errors import GatewayError, MethodNotAllowed, NotFound, error_envelope
 from chungus.gateway.responses import error_response
 from chungus.gateway.service import Gateway
-from chungus.gateway.status import fleet_status
+from chungus.gateway.status import fleet_status, require_admin
 
 logger = logging.getLogger("chungus.gateway")
 PREFIXES = ("/v1", "/api/v1")
@@ -62,6 +64,11 @@ def data_plane_routes(gateway: Gateway, readiness: Callable[[], dict[str, Any]])
         snapshot, auth = gateway.store.current, request.headers.get("authorization")
         return _json(fleet_status(snapshot, gateway.admission, auth))
 
+    async def nodes(request: Request) -> Response:
+        require_admin(gateway.store.current, request.headers.get("authorization"))
+        hosts = await asyncio.to_thread(read_inventory)
+        return _json({"object": "fleet.nodes", "nodes": [asdict(host) for host in hosts]})
+
     async def healthz(request: Request) -> Response:
         return _json({"status": "ok"})
 
@@ -73,6 +80,7 @@ def data_plane_routes(gateway: Gateway, readiness: Callable[[], dict[str, Any]])
         Route("/healthz", healthz),
         Route("/readyz", readyz),
         Route("/api/fleet/status", status),
+        Route("/api/fleet/nodes", nodes),
     ]
     for prefix in PREFIXES:
         routes += [
@@ -108,6 +116,18 @@ async def _crash(request: Request, exc: Exception) -> Response:
         "The server had an error processing your request.", "api_error", None, "internal_error"
     )
     return Response(orjson.dumps(envelope), 500, media_type="application/json")
+
+
+def read_inventory() -> list[Any]:
+    """This host and the declared ones (NVML calls block: run in a thread)."""
+    from pathlib import Path
+
+    from django.conf import settings
+
+    from chungus.fleet.inventory import inventory
+
+    declared = settings.CHUNGUS_INVENTORY
+    return inventory(Path(declared) if declared else None)
 
 
 def static_files() -> StaticFiles:

@@ -12,15 +12,20 @@ from chungus.gateway.routing.admission import Admission
 from chungus.gateway.snapshot import Snapshot
 
 
-def fleet_status(
-    snapshot: Snapshot, admission: Admission, authorization: str | None
-) -> dict[str, Any]:
-    """Return the fleet as this process sees it; only keys owned by a superuser may look."""
+def require_admin(snapshot: Snapshot, authorization: str | None) -> None:
+    """Only API keys owned by a superuser may look at the fleet."""
     key = authenticate(snapshot, authorization, time.time())
     if not key.admin:
         raise ModelNotAllowed(
             "Fleet status needs an API key owned by a superuser.", code="admin_only"
         )
+
+
+def fleet_status(
+    snapshot: Snapshot, admission: Admission, authorization: str | None
+) -> dict[str, Any]:
+    """Return the fleet as this process sees it."""
+    require_admin(snapshot, authorization)
     now = time.monotonic()
     models = []
     for model in snapshot.models.values():

@@ -73,3 +73,11 @@ def test_nothing_secret_leaks_into_the_status(watched):
     ).text
     assert all(secret not in text for secret in watched.keys.values())
     assert os.environ.get("DJANGO_SUPERUSER_PASSWORD", "pw-for-tests") not in text
+
+
+def test_the_nodes_endpoint_lists_this_host_to_an_admin_key(watched):
+    headers = {"Authorization": f"Bearer {watched.keys['admin']}"}
+    nodes = httpx.get(f"{watched.url}/api/fleet/nodes", headers=headers).json()["nodes"]
+    assert nodes[0]["gpus"] == [] and nodes[0]["cpus"] >= 1
+    plain = {"Authorization": f"Bearer {watched.keys['plain']}"}
+    assert httpx.get(f"{watched.url}/api/fleet/nodes", headers=plain).status_code == 403
