@@ -91,8 +91,9 @@ class ChungusProcess:
 def chungus_instance(home: Path, **env: str) -> ChungusProcess:
     """Prepare (migrate) a CHUNGUS instance with its own home; start it with .start()."""
     home.mkdir(parents=True, exist_ok=True)
+    inherited = {k: v for k, v in os.environ.items() if k != "DATABASE_URL"}  # own SQLite unless told
     full_env = {
-        **os.environ,
+        **inherited,
         "CHUNGUS_HOME": str(home),
         "CHUNGUS_REFRESH_SECONDS": "0.1",
         "CHUNGUS_LOG_FLUSH_SECONDS": "0.2",
