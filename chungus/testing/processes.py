@@ -91,7 +91,8 @@ class ChungusProcess:
 def chungus_instance(home: Path, **env: str) -> ChungusProcess:
     """Prepare (migrate) a CHUNGUS instance with its own home; start it with .start()."""
     home.mkdir(parents=True, exist_ok=True)
-    inherited = {k: v for k, v in os.environ.items() if k != "DATABASE_URL"}  # own SQLite unless told
+    # Each instance has its own SQLite unless the test names a database.
+    inherited = {k: v for k, v in os.environ.items() if k != "DATABASE_URL"}
     full_env = {
         **inherited,
         "CHUNGUS_HOME": str(home),
