@@ -22,15 +22,19 @@ from django.core.asgi import get_asgi_application  # noqa: E402
 from starlette.applications import Starlette  # noqa: E402
 from starlette.types import ASGIApp  # noqa: E402
 
+from chungus.fleet import store as fleet_store  # noqa: E402
+from chungus.fleet.composition import reconciler  # noqa: E402
 from chungus.fleet.default_model import LAUNCHER, default_model_supervisor  # noqa: E402
 from chungus.fleet.health_record import record_health  # noqa: E402
 from chungus.fleet.llamacpp import LlamaServerOptions  # noqa: E402
+from chungus.fleet.reconciler import Reconciler  # noqa: E402
 from chungus.fleet.registry import remove_managed_backends  # noqa: E402
 from chungus.fleet.supervisor import Supervisor  # noqa: E402
 from chungus.gateway.app import build_asgi  # noqa: E402
 from chungus.gateway.engines.registry import adapters  # noqa: E402
 from chungus.gateway.ratelimit import RateLimiter, make_storage  # noqa: E402
 from chungus.gateway.requestlog import LogBuffer  # noqa: E402
+from chungus.gateway.retention import run_retention  # noqa: E402
 from chungus.gateway.routing.admission import Admission  # noqa: E402
 from chungus.gateway.routing.health import HealthMonitor  # noqa: E402
 from chungus.gateway.service import Gateway, GatewayOptions  # noqa: E402
@@ -46,6 +50,7 @@ class Runtime:
 
     gateway: Gateway
     health: HealthMonitor
+    reconciler: Reconciler | None = None
     default_model: Supervisor | None = None
     tasks: list[asyncio.Task[Any]] = field(default_factory=list)
     started: bool = False
@@ -71,7 +76,10 @@ class Runtime:
             asyncio.create_task(gateway.store.follow(settings.CHUNGUS_REFRESH_SECONDS)),
             asyncio.create_task(gateway.logs.run(settings.CHUNGUS_LOG_FLUSH_SECONDS)),
             asyncio.create_task(self.health.run()),
+            asyncio.create_task(run_retention(settings.CHUNGUS_LOG_RETENTION_DAYS)),
         ]
+        if self.reconciler is not None:
+            self.tasks.append(asyncio.create_task(self.reconciler.run()))
         if self.default_model is not None:
             self.tasks.append(asyncio.create_task(self.default_model.run()))
         self.started = True
@@ -116,7 +124,9 @@ def build_runtime(*, default_model: bool | None = None) -> tuple[Starlette, Runt
             log_prompts=settings.CHUNGUS_LOG_PROMPTS,
             max_attempts=settings.CHUNGUS_MAX_ATTEMPTS,
             failover_seconds=settings.CHUNGUS_FAILOVER_SECONDS,
+            cold_start_seconds=settings.CHUNGUS_COLD_START_SECONDS,
         ),
+        wake=sync_to_async(fleet_store.request_wake, thread_sensitive=False),
     )
     health = HealthMonitor(
         store,
@@ -126,7 +136,7 @@ def build_runtime(*, default_model: bool | None = None) -> tuple[Starlette, Runt
         timeout=settings.CHUNGUS_HEALTH_TIMEOUT,
         on_change=sync_to_async(record_health, thread_sensitive=False),
     )
-    runtime = Runtime(gateway, health)
+    runtime = Runtime(gateway, health, reconciler(store.reload, gateway.warm_up))
     if settings.CHUNGUS_DEFAULT_MODEL if default_model is None else default_model:
         options = LlamaServerOptions(
             alias=settings.CHUNGUS_DEFAULT_MODEL_NAME,

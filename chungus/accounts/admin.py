@@ -1,6 +1,6 @@
 from django.contrib import admin
 
-from chungus.accounts.models import ApiKey
+from chungus.accounts.models import ApiKey, UserQuota
 
 
 @admin.register(ApiKey)
@@ -19,3 +19,10 @@ class ApiKeyAdmin(admin.ModelAdmin):
     list_filter = ("is_active", "owner")
     search_fields = ("name", "prefix")
     readonly_fields = ("prefix", "key_hash", "created_at", "revoked_at")
+
+
+@admin.register(UserQuota)
+class UserQuotaAdmin(admin.ModelAdmin):
+    list_display = ("user", "max_keys", "max_rpm", "max_tpm")
+    search_fields = ("user__username",)
+    autocomplete_fields = ("user",)

@@ -1,11 +1,13 @@
-"""API keys with their limits."""
+"""API keys with their limits, and what each user may give their own keys."""
 
 from __future__ import annotations
 
 from django.conf import settings
+from django.contrib.auth.models import User
 from django.db import models
 from django.utils import timezone
 
+from chungus.accounts.quota import DEFAULT_QUOTA, Quota
 from chungus.accounts.secrets import hash_secret, new_secret, visible_prefix
 
 
@@ -55,3 +57,34 @@ class ApiKey(models.Model):
         self.is_active = False
         self.revoked_at = timezone.now()
         self.save(update_fields=["is_active", "revoked_at"])
+
+
+class UserQuota(models.Model):
+    """An operator's limits on the keys a user issues for themselves (defaults when absent)."""
+
+    user = models.OneToOneField(
+        settings.AUTH_USER_MODEL, related_name="key_quota", on_delete=models.CASCADE
+    )
+    max_keys = models.PositiveIntegerField(
+        default=DEFAULT_QUOTA.max_keys, help_text="active keys the user may hold at once"
+    )
+    max_rpm = models.PositiveIntegerField(
+        default=DEFAULT_QUOTA.max_rpm, help_text="highest requests per minute for one key"
+    )
+    max_tpm = models.PositiveIntegerField(
+        default=DEFAULT_QUOTA.max_tpm, help_text="highest tokens per minute for one key"
+    )
+
+    class Meta:
+        verbose_name = "user key quota"
+
+    def __str__(self) -> str:
+        return f"quota of {self.user}"
+
+    @classmethod
+    def for_user(cls, user: User) -> Quota:
+        """Return the user's quota, or the defaults when the operator set none."""
+        row = cls.objects.filter(user=user).first()
+        if row is None:
+            return DEFAULT_QUOTA
+        return Quota(max_keys=row.max_keys, max_rpm=row.max_rpm, max_tpm=row.max_tpm)

@@ -7,22 +7,6 @@ from django.http import HttpRequest, HttpResponse, JsonResponse
 from chungus.gateway.errors import error_envelope
 
 
-def home(request: HttpRequest) -> HttpResponse:
-    return JsonResponse(
-        {
-            "name": "CHUNGUS",
-            "openai_base_url": request.build_absolute_uri("/v1"),
-            "endpoints": [
-                "/v1/chat/completions",
-                "/v1/completions",
-                "/v1/models",
-                "/healthz",
-                "/readyz",
-            ],
-        }
-    )
-
-
 def not_found(request: HttpRequest, exception: Exception | None = None) -> HttpResponse:
     envelope = error_envelope(
         f"Unknown path: {request.path}", "invalid_request_error", None, "unknown_url"

@@ -1,7 +1,11 @@
-from django.urls import path
+from django.urls import URLPattern, URLResolver, path
 
-from chungus.core import views as core_views
+from chungus.dashboard import views
 
-urlpatterns = [
-    path("", core_views.home, name="home"),
+urlpatterns: list[URLPattern | URLResolver] = [
+    path("", views.home, name="home"),
+    path("partials/models/", views.home_models, name="home-models"),
+    path("dashboard/", views.dashboard, name="dashboard"),
+    path("dashboard/partials/backends/", views.backends, name="dashboard-backends"),
+    path("playground/", views.playground, name="playground"),
 ]

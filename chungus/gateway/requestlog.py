@@ -33,10 +33,15 @@ class LogEntry:
 
 
 def write_entries(entries: list[LogEntry]) -> None:
-    """Insert a batch of entries (runs off the event loop)."""
-    from chungus.gateway.models import RequestLog
+    """Insert a batch of entries and add it to the chart rollups (runs off the event loop)."""
+    from django.db import transaction
 
-    RequestLog.objects.bulk_create([RequestLog(**asdict(e)) for e in entries], batch_size=500)
+    from chungus.gateway.models import RequestLog
+    from chungus.gateway.rollups import aggregate, apply_rollups
+
+    with transaction.atomic():  # rows and rollups together: a retried batch never counts twice
+        RequestLog.objects.bulk_create([RequestLog(**asdict(e)) for e in entries], batch_size=500)
+        apply_rollups(aggregate(entries))
 
 
 class LogBuffer:

@@ -1,0 +1,156 @@
+"""Request and response bodies of the management API (pydantic, via ninja)."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Annotated
+
+from ninja import Field, Schema
+from pydantic import ConfigDict, StringConstraints
+
+from chungus.accounts.models import ApiKey, Priority
+from chungus.fleet.models import Engine, Routing
+
+PositiveInt = Annotated[int, Field(gt=0, le=2_147_483_647)]  # fits PositiveIntegerField
+ModelName = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=200)]
+KeyName = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=100)]
+
+
+class Strict(Schema):
+    """A request body: unknown fields are refused, so a typo is not silently ignored."""
+
+    model_config = ConfigDict(extra="forbid")
+
+
+# Models and backends.
+
+
+class BackendOut(Schema):
+    id: int
+    url: str
+    engine: str
+    upstream_model: str
+    max_concurrency: int
+    managed_by: str
+    health: str
+    health_reason: str
+    health_checked_at: datetime | None
+
+
+class ModelOut(Schema):
+    id: int
+    name: str
+    routing: str
+    created_at: datetime
+    backends: list[BackendOut]
+
+
+class ModelList(Schema):
+    models: list[ModelOut]
+
+
+class ModelReply(Schema):
+    model: ModelOut
+
+
+class ModelCreate(Strict):
+    name: ModelName = Field(description="the model name clients send")
+    url: Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=490)] = (
+        Field(description="the engine's base URL; a bare http://host:port gets /v1")
+    )
+    engine: Engine = Engine.OPENAI
+    upstream_model: Annotated[str, StringConstraints(strip_whitespace=True, max_length=200)] = (
+        Field("", description="model id the engine expects (default: name)")
+    )
+    max_concurrency: PositiveInt = Field(64, description="requests at once on this backend")
+    routing: Routing | None = Field(None, description="how the model's backends share requests")
+
+
+class ModelUpdate(Strict):
+    name: ModelName | None = None
+    routing: Routing | None = None
+
+
+# API keys.
+
+
+class KeyOut(Schema):
+    id: int
+    name: str
+    prefix: str
+    owner: str | None = Field(description="the owner's username")
+    rpm: int | None
+    rph: int | None
+    tpm: int | None
+    allowed_models: list[str]
+    priority: str
+    expires_at: datetime | None
+    is_active: bool
+    created_at: datetime
+
+    @staticmethod
+    def resolve_owner(key: ApiKey) -> str | None:
+        return key.owner.get_username() if key.owner else None
+
+
+class KeyList(Schema):
+    keys: list[KeyOut]
+
+
+class KeyReply(Schema):
+    key: KeyOut
+
+
+class KeyIssued(Schema):
+    key: KeyOut
+    secret: str = Field(description="the key itself: shown in this response only")
+
+
+class KeyCreate(Strict):
+    name: KeyName
+    rpm: PositiveInt | None = Field(None, description="requests per minute (null: no limit)")
+    rph: PositiveInt | None = Field(None, description="requests per hour (null: no limit)")
+    tpm: PositiveInt | None = Field(None, description="tokens per minute (null: no limit)")
+    allowed_models: list[ModelName] = Field(default_factory=list, description="empty: all")
+    priority: Priority = Priority.INTERACTIVE
+    expires_at: datetime | None = Field(None, description="ISO 8601; without a zone, UTC")
+    owner: str | None = Field(None, description="username of the user who owns the key")
+
+
+class KeyUpdate(Strict):
+    """Only the fields sent change; null clears a limit or the expiry."""
+
+    rpm: PositiveInt | None = None
+    rph: PositiveInt | None = None
+    tpm: PositiveInt | None = None
+    allowed_models: list[ModelName] = Field(default_factory=list, description="empty: all")
+    priority: Priority = Priority.INTERACTIVE
+    expires_at: datetime | None = None
+    is_active: bool = Field(True, description="false revokes the key, for good")
+
+
+# Shared.
+
+
+class Deleted(Schema):
+    deleted: bool
+
+
+class ErrorDetail(Schema):
+    message: str
+    type: str
+    param: str | None
+    code: str | None
+
+
+class ErrorReply(Schema):
+    error: ErrorDetail
+
+
+def errors(*statuses: int) -> dict[int, type[ErrorReply]]:
+    """Return the `{status: ErrorReply}` responses an operation documents.
+
+    Every operation can answer 401 (no credentials) and 403 (not a superuser, or a
+    failed CSRF check); the others are the operation's own.
+    """
+    return dict.fromkeys(sorted({401, 403, *statuses}), ErrorReply)

@@ -1,0 +1,167 @@
+"""What the management API does to models, backends and keys; the views only translate.
+
+Every change goes through the ORM's save() and delete(), so the configuration
+version is bumped (chungus.core.signals) and serving processes reload.
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+
+from django.contrib.auth import get_user_model
+from django.contrib.auth.models import AbstractBaseUser
+from django.core.management.base import CommandError
+from django.db import IntegrityError, transaction
+from django.db.models import QuerySet
+from django.utils import timezone
+
+from chungus.accounts.models import ApiKey
+from chungus.api.errors import Conflict
+from chungus.api.schemas import KeyCreate, KeyUpdate, ModelCreate, ModelUpdate
+from chungus.fleet.management.commands.models import normalize_base_url
+from chungus.fleet.models import Backend, Model
+from chungus.gateway.errors import InvalidRequest, NotFound
+
+# Models and backends.
+
+
+def models() -> QuerySet[Model]:
+    return Model.objects.prefetch_related("backends")
+
+
+def get_model(model_id: int) -> Model:
+    model = models().filter(pk=model_id).first()
+    if model is None:
+        raise NotFound(f"No model with id {model_id}.")
+    return model
+
+
+def add_backend(data: ModelCreate) -> Model:
+    """Create the model unless it exists, then add the backend (like `chungus models add`)."""
+    try:
+        url = normalize_base_url(data.url)
+    except CommandError as exc:
+        raise InvalidRequest(str(exc).removeprefix("--"), param="url", code="invalid_url") from None
+    try:
+        with transaction.atomic():
+            model, _ = Model.objects.get_or_create(name=data.name)
+            if data.routing and data.routing != model.routing:
+                model.routing = data.routing
+                model.save(update_fields=["routing"])
+            if model.backends.filter(url=url).exists():
+                raise Conflict(f"Model {model.name!r} already has the backend {url}.", param="url")
+            Backend.objects.create(
+                model=model,
+                url=url,
+                engine=data.engine,
+                upstream_model=data.upstream_model,
+                max_concurrency=data.max_concurrency,
+            )
+    except IntegrityError:  # a concurrent request added the same thing first
+        raise Conflict(f"Model {data.name!r} already has the backend {url}.", param="url") from None
+    return get_model(model.pk)
+
+
+def update_model(model_id: int, data: ModelUpdate) -> Model:
+    model = get_model(model_id)
+    changed = {field: value for field, value in data if value is not None}
+    name = changed.get("name")
+    if name and Model.objects.filter(name=name).exclude(pk=model.pk).exists():
+        raise Conflict(f"A model named {name!r} exists already.", param="name")
+    for field, value in changed.items():
+        setattr(model, field, value)
+    if changed:
+        try:
+            model.save(update_fields=list(changed))
+        except IntegrityError:
+            raise Conflict(f"A model named {model.name!r} exists already.", param="name") from None
+    return model
+
+
+def delete_model(model_id: int) -> None:
+    get_model(model_id).delete()
+
+
+def delete_backend(model_id: int, backend_id: int) -> None:
+    backend = Backend.objects.filter(pk=backend_id, model_id=model_id).first()
+    if backend is None:
+        raise NotFound(f"Model {model_id} has no backend with id {backend_id}.")
+    backend.delete()
+
+
+# API keys.
+
+
+def keys() -> QuerySet[ApiKey]:
+    return ApiKey.objects.select_related("owner")
+
+
+def get_key(key_id: int) -> ApiKey:
+    key = keys().filter(pk=key_id).first()
+    if key is None:
+        raise NotFound(f"No API key with id {key_id}.")
+    return key
+
+
+def issue_key(data: KeyCreate) -> tuple[ApiKey, str]:
+    """Create a key; return it with its secret, which is never stored or shown again."""
+    if ApiKey.objects.filter(name=data.name).exists():
+        raise Conflict(f"A key named {data.name!r} exists already.", param="name")
+    fields = data.model_dump(exclude={"name", "owner", "expires_at"})
+    try:
+        return ApiKey.issue(
+            data.name, **fields, expires_at=_expiry(data.expires_at), owner=_owner(data.owner)
+        )
+    except IntegrityError:
+        raise Conflict(f"A key named {data.name!r} exists already.", param="name") from None
+
+
+def update_key(key_id: int, data: KeyUpdate) -> ApiKey:
+    """Change the fields that were sent; is_active false revokes the key."""
+    key = get_key(key_id)
+    changes = data.model_dump(include=data.model_fields_set)
+    active = changes.pop("is_active", None)
+    if active and not key.is_active:
+        raise InvalidRequest(
+            "A revoked key stays revoked: create a new key instead.",
+            param="is_active",
+            code="key_revoked",
+        )
+    if "expires_at" in changes:
+        changes["expires_at"] = _expiry(changes["expires_at"])
+    for field, value in changes.items():
+        setattr(key, field, value)
+    if changes:
+        key.save(update_fields=list(changes))
+    if active is False and key.is_active:
+        key.revoke()
+    return key
+
+
+def delete_key(key_id: int) -> None:
+    get_key(key_id).delete()
+
+
+def _expiry(value: datetime | None) -> datetime | None:
+    """Read a zoneless time as UTC, as the CLI does; refuse a time already past."""
+    if value is None:
+        return None
+    if value.tzinfo is None:
+        value = value.replace(tzinfo=UTC)
+    if value <= timezone.now():
+        raise InvalidRequest(
+            f"expires_at {value.isoformat()} is in the past.",
+            param="expires_at",
+            code="in_the_past",
+        )
+    return value
+
+
+def _owner(username: str | None) -> AbstractBaseUser | None:
+    if username is None:
+        return None
+    users = get_user_model().objects
+    user = users.filter(**{users.model.USERNAME_FIELD: username}).first()
+    if user is None:
+        raise InvalidRequest(f"No user named {username!r}.", param="owner", code="unknown_user")
+    return user

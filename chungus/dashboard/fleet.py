@@ -1,0 +1,45 @@
+"""What the pages show of models and backends, read from the database."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from chungus.fleet.models import Backend, Model
+
+
+@dataclass(frozen=True, slots=True)
+class PublicModel:
+    """A model as anyone may see it: no backend addresses."""
+
+    name: str
+    engines: list[str]
+    healthy: int
+    backends: int
+
+    @property
+    def state(self) -> str:
+        if self.backends and self.healthy == self.backends:
+            return "healthy"
+        return "degraded" if self.healthy else "unavailable"
+
+
+def public_models() -> list[PublicModel]:
+    """Every model with how many of its backends were healthy at the last check."""
+    rows = []
+    for model in Model.objects.prefetch_related("backends"):
+        backends: list[Backend] = list(model.backends.all())
+        rows.append(
+            PublicModel(
+                name=model.name,
+                engines=sorted({b.get_engine_display() for b in backends}),
+                # "unknown" means not checked yet; such a backend is still in rotation.
+                healthy=sum(b.health in ("healthy", "unknown") for b in backends),
+                backends=len(backends),
+            )
+        )
+    return rows
+
+
+def models_with_backends() -> list[Model]:
+    """Every model with its backends, for the operator."""
+    return list(Model.objects.prefetch_related("backends"))

@@ -1,0 +1,89 @@
+"""Who may see which page (Django's test client; the browser tests drive the pages)."""
+
+import pytest
+
+from chungus.accounts.models import ApiKey
+from chungus.dashboard.tests.conftest import signed_in
+from chungus.fleet.models import Backend, Model
+
+pytestmark = pytest.mark.django_db  # also run on PostgreSQL by scripts/test
+
+OPERATOR_PAGES = ["/dashboard/", "/dashboard/partials/backends/"]
+PUBLIC_PAGES = ["/", "/partials/models/"]
+
+
+@pytest.fixture
+def fleet(db):
+    model = Model.objects.create(name="gemma")
+    Backend.objects.create(model=model, url="http://10.1.2.3:8080/v1", health="healthy")
+    Backend.objects.create(model=model, url="http://10.1.2.4:8080/v1", health="unhealthy")
+    return model
+
+
+@pytest.mark.parametrize("path", PUBLIC_PAGES)
+def test_the_home_page_is_public_and_shows_models_and_their_health(fleet, path):
+    response = signed_in(None).get(path)
+    assert response.status_code == 200
+    assert b"gemma" in response.content and b"1 of 2 up" in response.content
+    assert b"degraded" in response.content
+
+
+def test_the_home_page_does_not_reveal_backend_addresses(fleet):
+    assert b"10.1.2.3" not in signed_in(None).get("/").content
+
+
+def test_the_home_page_shows_how_to_call_it(fleet):
+    content = signed_in(None).get("/").content
+    assert b"http://testserver/v1" in content
+    assert b"curl http://testserver/v1/chat/completions" in content
+    assert b"from openai import OpenAI" in content
+
+
+@pytest.mark.parametrize("path", [*OPERATOR_PAGES, "/playground/"])
+def test_anonymous_visitors_are_sent_to_sign_in(db, path):
+    response = signed_in(None).get(path)
+    assert response.status_code == 302
+    assert response["Location"] == f"/accounts/login/?next={path}"
+
+
+@pytest.mark.parametrize("path", OPERATOR_PAGES)
+def test_users_who_are_not_operators_are_refused(member, path):
+    response = signed_in(member).get(path)
+    assert response.status_code == 403 and b"Operators only" in response.content
+
+
+@pytest.mark.parametrize("path", OPERATOR_PAGES)
+def test_operators_see_the_operator_pages(operator, fleet, path):
+    response = signed_in(operator).get(path)
+    assert response.status_code == 200
+    assert b"http://10.1.2.3:8080/v1" in response.content
+
+
+def test_the_dashboard_sets_the_csrf_cookie_its_scripts_send_back(operator):
+    response = signed_in(operator).get("/dashboard/")
+    assert "csrftoken" in response.cookies
+
+
+def test_the_dashboard_page_carries_no_key_or_secret(operator, member):
+    key, secret = ApiKey.issue("members-key", owner=member)
+    content = signed_in(operator).get("/dashboard/").content
+    assert secret.encode() not in content and key.key_hash.encode() not in content
+
+
+def test_signed_in_users_get_the_playground(member):
+    response = signed_in(member).get("/playground/")
+    assert response.status_code == 200 and "csrftoken" in response.cookies
+    assert b"Create a playground key" in response.content
+
+
+def test_the_navigation_shows_operator_links_to_operators_only(operator, member):
+    assert b'href="/dashboard/"' in signed_in(operator).get("/").content
+    assert b'href="/dashboard/"' not in signed_in(member).get("/").content
+    assert b'href="/dashboard/"' not in signed_in(None).get("/").content
+
+
+@pytest.mark.parametrize("who", ["anonymous", "member"])
+def test_a_live_table_whose_session_ended_reloads_the_page(member, who):
+    client = signed_in(member if who == "member" else None)
+    response = client.get("/dashboard/partials/backends/", headers={"HX-Request": "true"})
+    assert response.status_code == 204 and response["HX-Refresh"] == "true"

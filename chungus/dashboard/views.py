@@ -1,0 +1,50 @@
+"""The home page, the operator dashboard and the playground."""
+
+from __future__ import annotations
+
+from django.contrib.auth.decorators import login_required
+from django.http import HttpRequest, HttpResponse
+from django.shortcuts import render
+from django.views.decorators.csrf import ensure_csrf_cookie
+
+from chungus.dashboard.access import superuser_required
+from chungus.dashboard.fleet import models_with_backends, public_models
+from chungus.fleet.models import Engine, Routing
+
+
+def home(request: HttpRequest) -> HttpResponse:
+    models = public_models()
+    context = {
+        "models": models,
+        "base_url": request.build_absolute_uri("/v1"),
+        "example_model": models[0].name if models else "MODEL",
+    }
+    return render(request, "dashboard/home.html", context)
+
+
+def home_models(request: HttpRequest) -> HttpResponse:
+    """The home page's model table alone, for htmx to refresh."""
+    return render(request, "dashboard/_public_models.html", {"models": public_models()})
+
+
+@ensure_csrf_cookie
+@superuser_required
+def dashboard(request: HttpRequest) -> HttpResponse:
+    context = {
+        "models": models_with_backends(),
+        "engines": Engine.choices,
+        "routings": Routing.choices,
+    }
+    return render(request, "dashboard/dashboard.html", context)
+
+
+@superuser_required
+def backends(request: HttpRequest) -> HttpResponse:
+    """The dashboard's backend table alone, for htmx to refresh."""
+    return render(request, "dashboard/_backends.html", {"models": models_with_backends()})
+
+
+@ensure_csrf_cookie
+@login_required
+def playground(request: HttpRequest) -> HttpResponse:
+    return render(request, "dashboard/playground.html")
