@@ -87,6 +87,8 @@ else:
                 "transaction_mode": "IMMEDIATE",
                 "timeout": 20,
             },
+            # A file, not memory, so tests with several threads share one test database.
+            "TEST": {"NAME": str(CHUNGUS_HOME / "test.sqlite3")},
         }
     }
 

@@ -23,26 +23,16 @@ def wait_idle(llama, seconds):
     return False
 
 
-def wait_busy(llama, seconds):
-    deadline = time.monotonic() + seconds
-    while busy_slots(llama) == 0:
-        if time.monotonic() > deadline:
-            return False
-        time.sleep(0.05)
-    return True
-
-
 def test_closing_a_stream_cancels_the_generation(chungus, llama):
     assert wait_idle(llama, 30)
     headers = {"Authorization": f"Bearer {chungus.keys['main']}"}
     with httpx.stream("POST", f"{chungus.url}/v1/chat/completions", json={**LONG, "stream": True},
                       headers=headers, timeout=30) as response:  # fmt: skip
-        lines = [line for _, line in zip(range(6), response.iter_lines(), strict=False)]
-        assert response.status_code == 200, lines
-        assert wait_busy(llama, 1), lines
-    closed = time.monotonic()
+        lines = [line for _, line in zip(range(8), response.iter_lines(), strict=False)]
+        assert response.status_code == 200
+        assert sum('"content":"' in line for line in lines) >= 2, "the engine was generating"
+    # 1,500 tokens take over a minute here: a slot still busy after 5 s was not cancelled.
     assert wait_idle(llama, 5), "llama-server kept generating after the client left"
-    assert time.monotonic() - closed < 5
 
 
 def test_abandoning_a_non_streamed_request_closes_the_upstream_request(chungus, fake_engine):

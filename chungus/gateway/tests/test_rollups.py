@@ -99,8 +99,6 @@ def test_write_entries_stores_raw_rows_and_their_rollups_together():
 
 @pytest.mark.django_db(transaction=True)
 def test_concurrent_writers_to_the_same_cells_lose_no_counts():
-    if connection.vendor == "sqlite" and connection.settings_dict["NAME"].startswith("file:"):
-        pytest.skip("threads need a database file: in-memory SQLite is one connection")
     threads, batches, start = 4, 10, threading.Barrier(4)
 
     def writer(n: int) -> None:
