@@ -25,7 +25,6 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import contextlib
 import os
 import random
 import shutil
@@ -38,12 +37,14 @@ import time
 from collections import Counter
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
 import aiohttp
 import orjson
-from overhead import Harness, Processes, free_port, machine_info, percentile
+from overhead import Harness, Processes, free_port
+from report import machine_info, percentile
 
 from chungus.fleet.llamacpp import LlamaServerOptions, llama_server_binary, llama_server_command
 from chungus.fleet.packaged import packaged_gguf
@@ -52,22 +53,30 @@ BENCH = Path(__file__).resolve().parent
 ROOT = BENCH.parent
 CHUNGUS = ROOT / ".venv" / "bin" / "chungus"
 ROUTINGS = {"rr": "round-robin", "ca": "cache-affinity"}
+HEADER = (
+    "routing|turns|err|ttft p50 ms|ttft p99 ms|latency p50 ms|prompt sent|evaluated|evaluated %"
+    "|server evaluated|req/s|completion tok/s|backends"
+)
 Popen = subprocess.Popen[bytes]
 WORDS = (
-    "account answer apple army autumn balance basket battle bell berry bird blade board "
-    "boat bone book border bottle branch bread brick bridge brother bucket button cable "
-    "camera candle canvas carpet castle cattle chain chalk cheese circle cloud coast "
-    "coffee collar copper cotton country cousin crystal curtain cushion desert dinner "
-    "doctor dragon drawer engine evening farmer feather fence field finger flower forest "
-    "garden garlic glass glove harbor hammer harvest helmet island jacket kettle kitchen "
-    "ladder lantern leather lemon letter library lizard market meadow mirror monkey "
-    "morning mountain needle number ocean office orange oven paper pencil pepper picture "
-    "pillow planet pocket potato powder prison puzzle rabbit railway river rocket saddle "
-    "salmon school season shadow shelter silver sister socket spider spring station "
-    "stomach story street sugar summer sunset table teacher thunder ticket tiger tomato "
-    "tower travel tunnel turtle umbrella valley village violin wagon water window winter"
-).split()
-VERBS = "keeps finds carries paints counts follows builds opens watches trades mends".split()
+    "account", "answer", "apple", "army", "autumn", "balance", "basket", "battle", "bell",
+    "berry", "bird", "blade", "board", "boat", "bone", "book", "border", "bottle", "branch",
+    "bread", "brick", "bridge", "brother", "bucket", "button", "cable", "camera", "candle",
+    "canvas", "carpet", "castle", "cattle", "chain", "chalk", "cheese", "circle", "cloud",
+    "coast", "coffee", "collar", "copper", "cotton", "country", "cousin", "crystal", "curtain",
+    "cushion", "desert", "dinner", "doctor", "dragon", "drawer", "engine", "evening", "farmer",
+    "feather", "fence", "field", "finger", "flower", "forest", "garden", "garlic", "glass",
+    "glove", "harbor", "hammer", "harvest", "helmet", "island", "jacket", "kettle", "kitchen",
+    "ladder", "lantern", "leather", "lemon", "letter", "library", "lizard", "market", "meadow",
+    "mirror", "monkey", "morning", "mountain", "needle", "number", "ocean", "office", "orange",
+    "oven", "paper", "pencil", "pepper", "picture", "pillow", "planet", "pocket", "potato",
+    "powder", "prison", "puzzle", "rabbit", "railway", "river", "rocket", "saddle", "salmon",
+    "school", "season", "shadow", "shelter", "silver", "sister", "socket", "spider", "spring",
+    "station", "stomach", "story", "street", "sugar", "summer", "sunset", "table", "teacher",
+    "thunder", "ticket", "tiger", "tomato", "tower", "travel", "tunnel", "turtle", "umbrella",
+    "valley", "village", "violin", "wagon", "water", "window", "winter",
+)  # fmt: skip
+VERBS = ("keeps", "finds", "carries", "paints", "counts", "follows", "builds", "opens", "mends")
 
 
 def sentence(rng: random.Random) -> str:
@@ -143,16 +152,24 @@ class Fleet:
         return await self.h.procs.run(f"cli-{self.starts['cli']}", [str(CHUNGUS), *args], env, 120)
 
     async def start_chungus(
-        self, models: dict[str, list[str]], routing: dict[str, str], env: dict[str, str]
+        self,
+        models: dict[str, list[str]],
+        routing: dict[str, str],
+        env: dict[str, str],
+        max_concurrency: int = 0,
     ) -> Chungus:
-        """Register `models` (name -> backend URLs) with `routing`, create a key, serve."""
+        """Register `models` (name -> backend URLs) with `routing`, create a key, serve
+        (max_concurrency per backend: 0 leaves CHUNGUS's default)."""
         home = self.h.tmp / "chungus-home"
         home.mkdir()
         await self.cli(home, "migrate", "-v", "0")
         for name, urls in models.items():
             for url in urls:
                 add = ["models", "add", name, "--url", url + "/v1", "--engine", "llamacpp"]
-                await self.cli(home, *add, "--upstream-model", "gemma", "--routing", routing[name])
+                add += ["--upstream-model", "gemma", "--routing", routing[name]]
+                if max_concurrency:
+                    add += ["--max-concurrency", str(max_concurrency)]
+                await self.cli(home, *add)
         key = (await self.cli(home, "keys", "create", "--name", "bench")).strip().splitlines()[-1]
         port = free_port()
         full_env = os.environ | {"CHUNGUS_HOME": str(home), **env}
@@ -169,10 +186,15 @@ class Fleet:
             "DJANGO_SUPERUSER_PASSWORD": "bench-" + os.urandom(8).hex(),
         }
         argv = [str(CHUNGUS), "createsuperuser", "--noinput", "--username", "admin"]
-        await self.h.procs.run("createsuperuser", [*argv, "--email", "a@b.c"], env, 120)
+        await self.h.procs.run("createsuperuser", [*argv, "--email", "admin@example.com"], env, 120)
         out = await self.cli(chungus.home, "keys", "create", "--name", "adm", "--owner", "admin")
         chungus.admin_key = out.strip().splitlines()[-1].strip()
         return chungus.admin_key
+
+
+def load_note(before: tuple[float, float, float]) -> str:
+    """The 1-minute load average at the start and the end: other work on the machine."""
+    return f"load average (1 min) {before[0]:.1f} at the start, {os.getloadavg()[0]:.1f} at the end"
 
 
 def request_log(home: Path, since: str = "") -> list[dict[str, Any]]:
@@ -255,6 +277,8 @@ class Turn:
     evaluated: int | None = None  # llama.cpp timings.prompt_n: prompt tokens actually computed
     completion_tokens: int = 0
     error: str | None = None
+    started: float = 0.0  # wall clock, to find the request in CHUNGUS's log
+    backend: str = ""  # from the request log
 
 
 @dataclass
@@ -363,7 +387,7 @@ async def chat_turn(
         "stream": True,
         "stream_options": {"include_usage": True},
     }
-    start = time.perf_counter()
+    start, started = time.perf_counter(), time.time()
     try:
         async with session.post(
             chungus.url + "/v1/chat/completions", data=orjson.dumps(body), headers=chungus.headers
@@ -375,7 +399,7 @@ async def chat_turn(
                 result, reply = await read_chat_stream(resp, start)
     except (aiohttp.ClientError, TimeoutError, ValueError) as exc:
         result, reply = Turn("", 0, 0, 0, error=type(exc).__name__), ""
-    result.latency = time.perf_counter() - start
+    result.latency, result.started = time.perf_counter() - start, started
     return result, reply
 
 
@@ -390,7 +414,7 @@ async def run_phase(
     start = time.perf_counter()
     deadline = start + args.max_seconds
 
-    async def worker() -> None:
+    async def worker(rng: random.Random) -> None:
         while pending and time.perf_counter() < deadline:
             conv = pending.pop(0)
             messages = [{"role": "system", "content": system}]
@@ -407,8 +431,11 @@ async def run_phase(
                 if result.error is not None:
                     break  # the conversation cannot go on without its answer
                 messages.append({"role": "assistant", "content": reply})
+                if t + 1 < len(texts.users[conv]):
+                    await asyncio.sleep(rng.uniform(0, 2 * args.think_ms) / 1000)
 
-    await asyncio.gather(*(worker() for _ in range(args.concurrency)))
+    seeds = [args.seed * 1000 + round_ * 100 + w for w in range(args.concurrency)]
+    await asyncio.gather(*(worker(random.Random(seed)) for seed in seeds))
     phase.wall = time.perf_counter() - start
     phase.capped = phase.capped or bool(pending)
     after = [await metric(h.session, ll.url, "llamacpp:prompt_tokens_total") for ll in llamas]
@@ -434,12 +461,6 @@ def merge(phases: list[Phase]) -> Phase:
         server_evaluated=sum(p.server_evaluated for p in phases),
         capped=any(p.capped for p in phases),
     )
-
-
-HEADER = (
-    "routing|turns|err|ttft p50 ms|ttft p99 ms|latency p50 ms|prompt sent|evaluated|evaluated %"
-    "|server evaluated|req/s|completion tok/s|backends"
-)
 
 
 def summary_row(key: str, phase: Phase, backends: str) -> list[str]:
@@ -506,6 +527,45 @@ def backend_split(rows: list[dict[str, Any]], model: str, llamas: list[Llama]) -
     return " ".join(f"{names.get(b, b)}:{n}" for b, n in sorted(counts.items()))
 
 
+def stamp(created_at: str) -> float:
+    """A request-log created_at (UTC, as SQLite stores it) as seconds since the epoch."""
+    return datetime.fromisoformat(created_at).replace(tzinfo=UTC).timestamp()
+
+
+def attach_backends(phase: Phase, rows: list[dict[str, Any]], model: str) -> None:
+    """Find each turn's row in the request log (same prompt tokens, nearest start) and
+    note the backend that served it."""
+    free = [(stamp(r["created_at"]), r) for r in rows if r["model"] == model]
+    for turn in sorted(phase.turns, key=lambda t: t.started):
+        same = [(abs(s - turn.started), i) for i, (s, r) in enumerate(free)
+                if r["prompt_tokens"] == turn.prompt_tokens and turn.error is None]  # fmt: skip
+        if same and min(same)[0] < 2.0:
+            turn.backend = free.pop(min(same)[1])[1]["backend"]
+
+
+def stickiness(phase: Phase) -> str:
+    """How often a turn went to the previous turn's backend, and what that saved."""
+    by_conv = {(t.round, t.conversation, t.turn): t for t in phase.turns}
+    stayed: list[int] = []
+    moved: list[int] = []
+    for t in phase.turns:
+        before = by_conv.get((t.round, t.conversation, t.turn - 1))
+        if before is None or not (t.backend and before.backend) or t.evaluated is None:
+            continue
+        (stayed if t.backend == before.backend else moved).append(t.evaluated)
+    if not stayed + moved:
+        return "no later turns matched in the request log"
+
+    def mean(values: list[int]) -> str:
+        return f"{sum(values) / len(values):.0f}" if values else "-"
+
+    return (
+        f"turns 2+ on the previous turn's backend: {len(stayed)}/{len(stayed) + len(moved)}"
+        f" ({100 * len(stayed) / len(stayed + moved):.0f}%); mean tokens evaluated"
+        f" {mean(stayed)} when it stayed, {mean(moved)} when it moved"
+    )
+
+
 def log_anomalies(rows: list[dict[str, Any]]) -> list[str]:
     """Request-log rows that were not a clean first-attempt success."""
     bad = [r for r in rows if r["status"] != 200 or r["attempts"] > 1]
@@ -524,6 +584,9 @@ def report(
     notes: list[str],
 ) -> None:
     """Print the tables, the ratios, anomalies and, with --markdown, a block for RESULTS.md."""
+    for key in ROUTINGS:
+        attach_backends(phases[key], rows, f"gemma-{key}")
+        notes = [*notes, f"{ROUTINGS[key]}: {stickiness(phases[key])}"]
     table = [summary_row(k, phases[k], backend_split(rows, f"gemma-{k}", llamas)) for k in ROUTINGS]
     turn_header = "turn|rr ttft p50|rr sent|rr evaluated|ca ttft p50|ca sent|ca evaluated"
     turn_table = per_turn_rows(phases, args.turns)
@@ -543,8 +606,11 @@ def report(
             f"- workload: {args.rounds} rounds x {args.conversations} conversations x"
             f" {args.turns} turns per routing, {args.concurrency} conversations in flight,"
             f" system prompt ~{args.system_tokens} tokens, user turns ~{args.user_tokens}"
-            f" tokens, max_tokens 16, temperature 0; 2 llama-servers (1 thread, 2 slots,"
-            f" --swa-full); CHUNGUS_HEALTH_INTERVAL={args.health_interval:g}\n"
+            f" tokens, think time {args.think_ms:g} ms (mean), max_tokens 16, temperature 0;"
+            f" 2 llama-servers (1 thread, 2 slots,"
+            f" --swa-full); CHUNGUS max-concurrency per backend"
+            f" {args.max_concurrency or 'default (64)'}, CHUNGUS_HEALTH_INTERVAL"
+            f"={args.health_interval:g}\n"
         )
         print(markdown_table(HEADER, table) + "\n")
         print(markdown_table(turn_header, turn_table) + "\n")
@@ -561,9 +627,11 @@ def ratio_lines(phases: dict[str, Phase]) -> list[str]:
         return percentile(ttfts, 0.5), percentile(ttfts, 0.99), evaluated, len(ok) / p.wall
 
     rr, ca = stats(phases["rr"]), stats(phases["ca"])
+    change = 100 * (1 - ca[0] / rr[0])
     return [
         f"cache-affinity / round-robin: TTFT p50 {ca[0] / rr[0]:.2f}"
-        f" ({100 * (1 - ca[0] / rr[0]):+.0f}% lower), TTFT p99 {ca[1] / rr[1]:.2f},"
+        f" ({abs(change):.0f}% {'lower' if change >= 0 else 'higher'}),"
+        f" TTFT p99 {ca[1] / rr[1]:.2f},"
         f" prompt tokens evaluated {ca[2] / rr[2]:.2f}, requests/s {ca[3] / rr[3]:.2f}",
     ]
 
@@ -582,10 +650,11 @@ async def run(args: argparse.Namespace, procs: Processes, tmp: Path) -> None:
         }
         models = {f"gemma-{k}": urls for k in ROUTINGS}
         chungus = await fleet.start_chungus(
-            models, {f"gemma-{k}": v for k, v in ROUTINGS.items()}, env
+            models, {f"gemma-{k}": v for k, v in ROUTINGS.items()}, env, args.max_concurrency
         )
         since = time.strftime("%Y-%m-%d %H:%M:%S", time.gmtime())
         await warm_up(h, llamas)
+        load = os.getloadavg()
         results: dict[str, list[Phase]] = {k: [] for k in ROUTINGS}
         for round_ in range(args.rounds):
             texts = await make_texts(session, llamas[0].url, args, round_)
@@ -603,7 +672,7 @@ async def run(args: argparse.Namespace, procs: Processes, tmp: Path) -> None:
                 )
         await asyncio.sleep(1.0)  # the request log is written every 0.2 s
         rows = request_log(chungus.home, since)
-        notes = [prompt_cache_note(procs.log_dir / "A.log")]
+        notes = [prompt_cache_note(procs.log_dir / "A.log"), load_note(load)]
     report(args, {k: merge(v) for k, v in results.items()}, rows, llamas, notes)
 
 
@@ -623,10 +692,22 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     add("--conversations", type=int, default=8, help="conversations per round (default 8)")
     add("--turns", type=int, default=4, help="turns per conversation (default 4)")
     add("--concurrency", type=int, default=4, help="conversations in flight (default 4)")
-    add("--rounds", type=int, default=2, help="rounds, each running both routings (default 2)")
+    add("--rounds", type=int, default=4, help="rounds, each running both routings (default 4)")
     add("--system-tokens", type=int, default=250, help="system prompt length (default 250)")
     add("--user-tokens", type=int, default=60, help="length of each user turn (default 60)")
+    add(
+        "--think-ms",
+        type=float,
+        default=0,
+        help="mean pause between a conversation's turns, uniform in [0, 2x] (default 0)",
+    )
     add("--seed", type=int, default=1, help="seed for the texts (default 1)")
+    add(
+        "--max-concurrency",
+        type=int,
+        default=0,
+        help="CHUNGUS --max-concurrency per backend (default: CHUNGUS's own, 64; 2 = the slots)",
+    )
     add("--health-interval", type=float, default=3.0, help="CHUNGUS_HEALTH_INTERVAL (default 3)")
     add("--max-seconds", type=float, default=300, help="time cap per phase (default 300)")
     add("--request-timeout", type=float, default=120, help="seconds per request (default 120)")

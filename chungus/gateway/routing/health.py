@@ -50,6 +50,9 @@ class HealthMonitor:
         self.on_change = on_change
         self.read_load = read_load
         self.checked: dict[int, float] = {}
+        # What was last recorded per backend: the data plane trips breakers too, so
+        # compare with this, not with the state before this probe.
+        self.recorded: dict[int, Health] = {}
 
     async def run(self) -> None:
         """Probe until cancelled."""
@@ -65,7 +68,6 @@ class HealthMonitor:
             return
         result = await probe(session, backend.root + adapter.health_path)
         breaker = self.admission.breaker(backend.id)
-        before = breaker.state
         if result.ok:
             breaker.success()
             if self.read_load and backend.engine in ("llamacpp", "vllm"):
@@ -73,7 +75,12 @@ class HealthMonitor:
         else:
             breaker.failure(time.monotonic(), result.reason, fatal=result.fatal)
         self.checked[backend.id] = time.time()
-        if breaker.state is not before and breaker.state is not Health.PROBING:
+        state = breaker.state
+        if (
+            state is not self.recorded.get(backend.id, Health.UNKNOWN)
+            and state is not Health.PROBING
+        ):
+            self.recorded[backend.id] = state
             logger.info("backend %s is %s %s", backend.url, breaker.state, breaker.reason)
             self.admission.dispatch_all()
             if self.on_change is not None:
