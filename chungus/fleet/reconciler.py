@@ -25,7 +25,7 @@ from chungus.fleet.launchers.base import Launcher
 from chungus.fleet.lease import holder_id, try_acquire
 from chungus.fleet.models import DeploymentState as S
 from chungus.fleet.supervisor import Supervisor
-from chungus.scheduling.placement import Cluster, Node, Work, decide
+from chungus.scheduling.placement import Assignment, Cluster, Node, Work, decide
 
 logger = logging.getLogger("chungus.fleet")
 LEASE = "reconciler"
@@ -170,7 +170,7 @@ class Reconciler:
                     work = Work(
                         f"{other}#{replica}", len(indices), running.memory_mb, priority, swappable
                     )
-                    cluster.add(work, _assignment(work.id, local, indices))
+                    cluster.add(work, Assignment(work.id, local, indices))
         asks = [
             Work(f"{d['name']}#{i}", d["gpus_per_replica"], d["memory_mb"], d["priority"])
             for i in range(d["replicas"])
@@ -258,9 +258,3 @@ class Reconciler:
     async def set(self, name: str, state: str, reason: str, *, wake: bool = True) -> None:
         logger.info("deployment %s: %s %s", name, state, reason)
         await sync_to_async(store.set_state)(name, state, reason[:1000], keep_wake=wake)
-
-
-def _assignment(work_id: str, node: str, indices: tuple[int, ...]) -> Any:
-    from chungus.scheduling.placement import Assignment
-
-    return Assignment(work_id, node, indices)

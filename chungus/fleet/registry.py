@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from django.db import transaction
 
-from chungus.fleet.models import Backend, Engine, Model
+from chungus.fleet.models import Backend, Model
 
 
 def register_managed_backend(
@@ -36,6 +36,3 @@ def remove_managed_backends(model_name: str, launcher: str) -> int:
     """Drop a launcher's backends for a model (on clean shutdown)."""
     deleted, _ = Backend.objects.filter(model__name=model_name, managed_by=launcher).delete()
     return deleted
-
-
-__all__ = ["Engine", "register_managed_backend", "remove_managed_backends"]

@@ -225,7 +225,7 @@ class Gateway:
         try:
             data = await response.read()
         except Exception as exc:
-            raise self._failed(backend, transport_error(exc, url)) from None
+            raise self._failed(backend, transport_error(exc)) from None
         finally:
             response.release()
         try:
@@ -298,7 +298,7 @@ class Gateway:
         except Exception as exc:
             # Bytes already reached the client, so the status line is sent:
             # end the stream with an error event rather than hang or cut it.
-            error = transport_error(exc, str(response.url))
+            error = transport_error(exc)
             status, error_type = error.status, error.code or error.type
             if x.backend is not None:
                 self.admission.breaker(x.backend.id).failure(time.monotonic(), error.message)

@@ -53,7 +53,7 @@ class Upstream:
         except _STALE_CONNECTION:
             return await self._send(self.fresh, url, body, headers)
         except Exception as exc:
-            raise transport_error(exc, url) from exc
+            raise transport_error(exc) from exc
 
     async def _send(
         self, session: aiohttp.ClientSession, url: str, body: bytes, headers: Mapping[str, str]
@@ -61,10 +61,10 @@ class Upstream:
         try:
             return await session.post(url, data=body, headers=headers)
         except Exception as exc:
-            raise transport_error(exc, url) from exc
+            raise transport_error(exc) from exc
 
 
-def transport_error(exc: BaseException, url: str) -> GatewayError:
+def transport_error(exc: BaseException) -> GatewayError:
     """Map an aiohttp failure to the error the client sees."""
     if isinstance(exc, GatewayError):
         return exc
