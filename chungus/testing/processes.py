@@ -12,6 +12,8 @@ import urllib.request
 from dataclasses import dataclass, field
 from pathlib import Path
 
+import httpx
+
 from chungus.fleet.launchers.local import free_port
 from chungus.fleet.llamacpp import LlamaServerOptions, llama_server_binary, llama_server_command
 from chungus.fleet.packaged import packaged_gguf
@@ -75,6 +77,15 @@ class ChungusProcess:
         )
         self.keys[name] = secret
         return secret
+
+    def chat(self, key: str, model: str, timeout: float = 60) -> httpx.Response:
+        """Send a tiny chat completion through this instance."""
+        return httpx.post(
+            f"{self.url}/v1/chat/completions",
+            headers={"Authorization": f"Bearer {key}"},
+            json={"model": model, "messages": [{"role": "user", "content": "hi"}], "max_tokens": 4},
+            timeout=timeout,
+        )
 
     def start(self, *serve_args: str, ready_timeout: float = 60) -> None:
         with self.log.open("ab") as log:

@@ -4,18 +4,8 @@ import os
 import subprocess
 import time
 
-import httpx
-
 from chungus.fleet.tests.test_deployments import states, wait_state
 from chungus.testing.processes import chungus_instance
-
-SAY = [{"role": "user", "content": "hi"}]
-
-
-def chat(instance, key, model):
-    body = {"model": model, "messages": SAY, "max_tokens": 4}
-    headers = {"Authorization": f"Bearer {key}"}
-    return httpx.post(f"{instance.url}/v1/chat/completions", json=body, headers=headers, timeout=60)
 
 
 def test_a_slurm_deployment_serves_a_chat_and_stopping_it_leaves_no_job(tmp_path, slurm):
@@ -25,7 +15,7 @@ def test_a_slurm_deployment_serves_a_chat_and_stopping_it_leaves_no_job(tmp_path
     instance.start("--no-default-model")
     try:
         wait_state(instance, "on-slurm", "ready", 90)
-        assert chat(instance, key, "on-slurm").status_code == 200
+        assert instance.chat(key, "on-slurm").status_code == 200
         instance.cli("deployments", "stop", "on-slurm")
         wait_state(instance, "on-slurm", "stopped", 30)
     finally:
@@ -45,7 +35,7 @@ def test_a_ray_deployment_serves_a_chat_and_stopping_it_kills_its_actor(tmp_path
     instance.start("--no-default-model")
     try:
         wait_state(instance, "on-ray", "ready", 120)
-        assert chat(instance, key, "on-ray").status_code == 200
+        assert instance.chat(key, "on-ray").status_code == 200
         instance.cli("deployments", "stop", "on-ray")
         wait_state(instance, "on-ray", "stopped", 30)
         deadline = time.monotonic() + 20

@@ -3,12 +3,9 @@
 import sqlite3
 import time
 
-import httpx
 import pytest
 
 from chungus.testing.processes import chungus_instance
-
-SAY = [{"role": "user", "content": "hi"}]
 
 
 def states(instance):
@@ -41,28 +38,21 @@ def deployed(tmp_path_factory):
     instance.start("--no-default-model")
     wait_state(instance, "sleepy", "ready", 60)
     wait_state(instance, "warm", "ready", 60)
-    yield instance, {"Authorization": f"Bearer {key}"}
+    yield instance, key
     instance.stop()
 
 
-def chat(instance, headers, model):
-    body = {"model": model, "messages": SAY, "max_tokens": 4}
-    return httpx.post(
-        f"{instance.url}/v1/chat/completions", json=body, headers=headers, timeout=120
-    )
-
-
 def test_a_deployed_model_answers(deployed):
-    instance, headers = deployed
-    assert chat(instance, headers, "sleepy").status_code == 200
+    instance, key = deployed
+    assert instance.chat(key, "sleepy", timeout=120).status_code == 200
     assert "ready" in instance.cli("deployments", "list").stdout
 
 
 def test_an_idle_deployment_is_unloaded_and_the_next_request_starts_it_again(deployed):
-    instance, headers = deployed
+    instance, key = deployed
     wait_state(instance, "sleepy", "stopped", 20)
     assert "the next request starts it again" in instance.cli("deployments", "list").stdout
-    answer = chat(instance, headers, "sleepy")
+    answer = instance.chat(key, "sleepy", timeout=120)
     assert answer.status_code == 200, answer.text
     assert float(answer.headers["x-chungus-cold-start-seconds"]) > 0
     wait_state(instance, "sleepy", "ready", 5)

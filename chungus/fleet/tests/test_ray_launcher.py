@@ -45,16 +45,7 @@ async def test_an_engine_runs_in_a_detached_actor_serves_chungus_and_is_killed(
         key = instance.create_key("k")
         instance.start("--no-default-model")
         try:
-            answer = httpx.post(
-                f"{instance.url}/v1/chat/completions",
-                headers={"Authorization": f"Bearer {key}"},
-                json={
-                    "model": "gemma",
-                    "messages": [{"role": "user", "content": "hi"}],
-                    "max_tokens": 4,
-                },
-                timeout=60,
-            )
+            answer = instance.chat(key, "gemma")
         finally:
             instance.stop()
         assert answer.status_code == 200

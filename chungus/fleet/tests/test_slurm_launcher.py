@@ -5,8 +5,6 @@ import os
 import subprocess
 from pathlib import Path
 
-import httpx
-
 from chungus.fleet.launchers.base import LaunchSpec, LaunchState
 from chungus.fleet.launchers.local import free_port
 from chungus.fleet.launchers.slurm import SlurmLauncher, SlurmOptions, job_script, parse_fields
@@ -78,16 +76,7 @@ async def test_an_engine_runs_as_a_slurm_job_serves_a_chat_through_chungus_and_l
         key = instance.create_key("k")
         instance.start("--no-default-model")
         try:
-            answer = httpx.post(
-                f"{instance.url}/v1/chat/completions",
-                headers={"Authorization": f"Bearer {key}"},
-                json={
-                    "model": "gemma",
-                    "messages": [{"role": "user", "content": "hi"}],
-                    "max_tokens": 4,
-                },
-                timeout=60,
-            )
+            answer = instance.chat(key, "gemma")
         finally:
             instance.stop()
         assert answer.status_code == 200 and answer.json()["usage"]["completion_tokens"] > 0
