@@ -36,19 +36,19 @@ from typing import Any
 
 import aiohttp
 import orjson
-from overhead import Harness, Processes
-from report import machine_info, percentile
-from routing import (
+from fleet import (
     Chungus,
     Fleet,
     Llama,
     load_note,
     markdown_table,
     request_log,
-    run_main,
     stamp,
     text_table,
 )
+from harness import Processes, run_main
+from overhead import Harness
+from report import machine_info, percentile
 
 HEALTH_INTERVAL = 1.0
 WINDOWS = ("before kill", "A down", "after restart")

@@ -13,18 +13,10 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import contextlib
 import math
 import os
-import shlex
-import shutil
-import signal
-import socket
-import subprocess
 import sys
-import tempfile
 import time
-from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -32,73 +24,12 @@ from typing import Any
 import aiohttp
 import orjson
 from fake_upstream import CONTENT, stream_text
+from harness import Check, Popen, Processes, cpu_seconds, free_port, run_main
 from report import Cell, Cells, Outcome, Target, report
 
 BENCH = Path(__file__).resolve().parent
 ROOT = BENCH.parent
 MODES = ("nonstream", "stream")
-Check = Callable[[], Awaitable[str | None]]  # None when ready, else why not
-Popen = subprocess.Popen[bytes]
-
-
-class Processes:
-    """Subprocesses started by the bench, each in its own process group, stopped together."""
-
-    def __init__(self, log_dir: Path) -> None:
-        self.log_dir = log_dir
-        self.started: list[Popen] = []
-
-    def start(self, name: str, argv: list[str], env: dict[str, str] | None = None) -> Popen:
-        """Start a process in its own group, stdout to <name>.out and stderr to <name>.log."""
-        with (
-            open(self.log_dir / f"{name}.log", "wb") as log,
-            open(self.log_dir / f"{name}.out", "wb") as out,
-        ):
-            proc = subprocess.Popen(
-                argv,
-                stdin=subprocess.DEVNULL,
-                stdout=out,
-                stderr=log,
-                env=env,
-                start_new_session=True,
-            )
-        self.started.append(proc)
-        return proc
-
-    async def run(self, name: str, argv: list[str], env: dict[str, str], timeout: float) -> str:
-        """Run a command to its end without blocking the loop; return its stdout."""
-        proc = self.start(name, argv, env)
-        deadline = time.monotonic() + timeout
-        while proc.poll() is None and time.monotonic() < deadline:
-            await asyncio.sleep(0.05)
-        out = (self.log_dir / f"{name}.out").read_text(errors="replace")
-        if proc.returncode is None:
-            raise RuntimeError(f"{shlex.join(argv)} still running after {timeout:.0f} s")
-        if proc.returncode != 0:
-            raise RuntimeError(
-                f"{shlex.join(argv)} failed ({proc.returncode}):\n{out}{self.tail(name)}"
-            )
-        return out
-
-    def tail(self, name: str, lines: int = 30) -> str:
-        """The last lines a process wrote to stdout and stderr."""
-        text = "".join(
-            (self.log_dir / f"{name}.{ext}").read_text(errors="replace") for ext in ("out", "log")
-        )
-        return "\n".join(text.splitlines()[-lines:])
-
-    def stop_all(self) -> None:
-        """SIGTERM each group we started, then SIGKILL what is left after 10 s."""
-        alive = [p for p in self.started if p.poll() is None]
-        for proc in alive:
-            os.killpg(proc.pid, signal.SIGTERM)
-        deadline = time.monotonic() + 10
-        for proc in alive:
-            try:
-                proc.wait(max(0.1, deadline - time.monotonic()))
-            except subprocess.TimeoutExpired:
-                os.killpg(proc.pid, signal.SIGKILL)
-                proc.wait()
 
 
 @dataclass
@@ -149,34 +80,6 @@ class Harness:
             return None
 
         return check
-
-
-def free_port() -> int:
-    """A TCP port free on 127.0.0.1 right now."""
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
-
-
-def cpu_seconds(pid: int) -> float:
-    """User + system CPU seconds of a process and its live descendants (Linux /proc)."""
-    parents: dict[int, int] = {}
-    times: dict[int, float] = {}
-    for entry in filter(str.isdigit, os.listdir("/proc")):
-        try:
-            stat = Path(f"/proc/{entry}/stat").read_text()
-        except OSError:
-            continue
-        fields = stat[stat.rindex(")") + 2 :].split()
-        parents[int(entry)] = int(fields[1])
-        times[int(entry)] = (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
-    tree, frontier = {pid}, [pid]
-    while frontier:
-        parent = frontier.pop()
-        children = [c for c, ppid in parents.items() if ppid == parent and c not in tree]
-        tree.update(children)
-        frontier.extend(children)
-    return sum(times.get(p, 0.0) for p in tree)
 
 
 def chat_payload(stream: bool) -> bytes:
@@ -385,11 +288,7 @@ async def measure(h: Harness, targets: list[Target]) -> Cells:
 
 
 async def run(args: argparse.Namespace, procs: Processes, tmp: Path) -> None:
-    """Start everything, measure, report; SIGINT and SIGTERM cancel cleanly."""
-    task, loop = asyncio.current_task(), asyncio.get_running_loop()
-    assert task is not None
-    for sig in (signal.SIGINT, signal.SIGTERM):
-        loop.add_signal_handler(sig, task.cancel)
+    """Start everything, measure, report (run_main makes SIGINT and SIGTERM cancel it)."""
     timeout = aiohttp.ClientTimeout(total=args.request_timeout)
     connector = aiohttp.TCPConnector(limit=0, ttl_dns_cache=None)
     async with aiohttp.ClientSession(
@@ -436,35 +335,7 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
 
 
 def main() -> None:
-    """Entry point: run the bench, always stopping what it started."""
-    args = parse_args()
-    # A shell may start us with SIGINT ignored; make sure Ctrl-C reaches us.
-    signal.signal(signal.SIGINT, signal.default_int_handler)
-    tmp = Path(tempfile.mkdtemp(prefix="chungus-bench-"))
-    procs = Processes(tmp)
-    code = 0
-    try:
-        runner: Callable[[Any], None] = asyncio.run
-        with contextlib.suppress(ImportError):
-            import uvloop
-
-            runner = uvloop.run
-        runner(run(args, procs, tmp))
-    except RuntimeError as exc:
-        print(f"error: {exc}", file=sys.stderr)
-        code = 1
-    except (KeyboardInterrupt, asyncio.CancelledError):
-        print("interrupted", file=sys.stderr)
-        code = 130
-    finally:
-        for sig in (signal.SIGINT, signal.SIGTERM):
-            signal.signal(sig, signal.SIG_IGN)  # cleanup must not be cut short
-        procs.stop_all()
-        if args.keep_temp:
-            print(f"logs and CHUNGUS_HOME kept in {tmp}", file=sys.stderr)
-        else:
-            shutil.rmtree(tmp, ignore_errors=True)
-    sys.exit(code)
+    run_main(parse_args, run)
 
 
 if __name__ == "__main__":

@@ -27,31 +27,31 @@ import argparse
 import asyncio
 import os
 import random
-import shutil
-import signal
-import sqlite3
 import subprocess
 import sys
-import tempfile
 import time
 from collections import Counter
-from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
 import aiohttp
 import orjson
-from overhead import Harness, Processes, free_port
+from fleet import (
+    Chungus,
+    Fleet,
+    Llama,
+    load_note,
+    markdown_table,
+    metric,
+    request_log,
+    stamp,
+    text_table,
+)
+from harness import Processes, run_main
+from overhead import Harness
 from report import machine_info, percentile
 
-from chungus.fleet.llamacpp import LlamaServerOptions, llama_server_binary, llama_server_command
-from chungus.fleet.packaged import packaged_gguf
-
-BENCH = Path(__file__).resolve().parent
-ROOT = BENCH.parent
-CHUNGUS = ROOT / ".venv" / "bin" / "chungus"
 ROUTINGS = {"rr": "round-robin", "ca": "cache-affinity"}
 HEADER = (
     "routing|turns|err|ttft p50 ms|ttft p99 ms|latency p50 ms|prompt sent|evaluated|evaluated %"
@@ -86,178 +86,6 @@ def sentence(rng: random.Random) -> str:
 
 
 # ---------------------------------------------------------------- fleet helpers (shared)
-
-
-@dataclass
-class Llama:
-    """One llama-server we started: its port and command line (to restart it on the same port)."""
-
-    name: str
-    port: int
-    argv: list[str]
-    proc: Popen
-
-    @property
-    def url(self) -> str:
-        return f"http://127.0.0.1:{self.port}"
-
-
-@dataclass
-class Chungus:
-    """`chungus serve` with its home (request log), a client key and the process."""
-
-    home: Path
-    url: str
-    key: str
-    proc: Popen
-    admin_key: str = ""
-
-    @property
-    def headers(self) -> dict[str, str]:
-        return {"Authorization": f"Bearer {self.key}", "Content-Type": "application/json"}
-
-
-@dataclass
-class Fleet:
-    """Starts llama-servers and CHUNGUS through one Processes registry (stopped together)."""
-
-    h: Harness
-    models_home: Path
-    starts: Counter[str] = field(default_factory=Counter)
-
-    async def start_llama(self, name: str, swa_full: bool, port: int | None = None) -> Llama:
-        """Start the packaged model like chungus.testing.processes.start_llama_server does
-        (1 thread, 2 slots, 4096 context, --metrics), but in its own process group."""
-        port = port or free_port()
-        options = LlamaServerOptions(
-            alias="gemma", threads=1, parallel=2, context=4096, swa_full=swa_full
-        )
-        gguf = packaged_gguf(self.models_home)
-        argv = list(llama_server_command(llama_server_binary(), gguf, port, options))
-        return await self.run_llama(name, port, argv)
-
-    async def run_llama(self, name: str, port: int, argv: list[str], timeout: float = 90) -> Llama:
-        """Start (or restart) a llama-server with this command line; return it healthy."""
-        self.starts[name] += 1
-        log_name = name if self.starts[name] == 1 else f"{name}-{self.starts[name]}"
-        proc = self.h.procs.start(log_name, argv)
-        url = f"http://127.0.0.1:{port}"
-        await self.h.wait_until(log_name, proc, self.h.http_ok(url + "/health"), timeout)
-        return Llama(name, port, argv, proc)
-
-    async def cli(self, home: Path, *args: str) -> str:
-        """Run `chungus ARGS` against `home`; return its stdout."""
-        env = os.environ | {"CHUNGUS_HOME": str(home)}
-        self.starts["cli"] += 1
-        return await self.h.procs.run(f"cli-{self.starts['cli']}", [str(CHUNGUS), *args], env, 120)
-
-    async def start_chungus(
-        self,
-        models: dict[str, list[str]],
-        routing: dict[str, str],
-        env: dict[str, str],
-        max_concurrency: int = 0,
-    ) -> Chungus:
-        """Register `models` (name -> backend URLs) with `routing`, create a key, serve
-        (max_concurrency per backend: 0 leaves CHUNGUS's default)."""
-        home = self.h.tmp / "chungus-home"
-        home.mkdir()
-        await self.cli(home, "migrate", "-v", "0")
-        for name, urls in models.items():
-            for url in urls:
-                add = ["models", "add", name, "--url", url + "/v1", "--engine", "llamacpp"]
-                add += ["--upstream-model", "gemma", "--routing", routing[name]]
-                if max_concurrency:
-                    add += ["--max-concurrency", str(max_concurrency)]
-                await self.cli(home, *add)
-        key = (await self.cli(home, "keys", "create", "--name", "bench")).strip().splitlines()[-1]
-        port = free_port()
-        full_env = os.environ | {"CHUNGUS_HOME": str(home), **env}
-        serve = [str(CHUNGUS), "serve", "--host", "127.0.0.1", "--port", str(port)]
-        proc = self.h.procs.start("chungus", [*serve, "--no-default-model"], full_env)
-        url = f"http://127.0.0.1:{port}"
-        await self.h.wait_until("chungus", proc, self.h.http_ok(url + "/readyz"), 60)
-        return Chungus(home, url, key.strip(), proc)
-
-    async def admin_key(self, chungus: Chungus) -> str:
-        """A key owned by a superuser, for GET /api/fleet/status."""
-        env = os.environ | {
-            "CHUNGUS_HOME": str(chungus.home),
-            "DJANGO_SUPERUSER_PASSWORD": "bench-" + os.urandom(8).hex(),
-        }
-        argv = [str(CHUNGUS), "createsuperuser", "--noinput", "--username", "admin"]
-        await self.h.procs.run("createsuperuser", [*argv, "--email", "admin@example.com"], env, 120)
-        out = await self.cli(chungus.home, "keys", "create", "--name", "adm", "--owner", "admin")
-        chungus.admin_key = out.strip().splitlines()[-1].strip()
-        return chungus.admin_key
-
-
-def load_note(before: tuple[float, float, float]) -> str:
-    """The 1-minute load average at the start and the end: other work on the machine."""
-    return f"load average (1 min) {before[0]:.1f} at the start, {os.getloadavg()[0]:.1f} at the end"
-
-
-def request_log(home: Path, since: str = "") -> list[dict[str, Any]]:
-    """Rows of CHUNGUS's request log (oldest first), read-only."""
-    db = sqlite3.connect(f"file:{home / 'chungus.sqlite3'}?mode=ro", uri=True, timeout=10)
-    db.row_factory = sqlite3.Row
-    try:
-        rows = db.execute(
-            "SELECT created_at, model, backend, status, attempts, stream, latency_ms, ttft_ms,"
-            " prompt_tokens, completion_tokens, error_type FROM gateway_requestlog"
-            " WHERE created_at >= ? ORDER BY created_at",
-            (since,),
-        ).fetchall()
-    finally:
-        db.close()
-    return [dict(r) for r in rows]
-
-
-async def metric(session: aiohttp.ClientSession, url: str, name: str) -> float:
-    """One sample's value from a llama-server's /metrics (0 when absent)."""
-    async with session.get(url + "/metrics") as resp:
-        text = await resp.text()
-    for line in text.splitlines():
-        if line.startswith(name + " ") or line.startswith(name + "{"):
-            return float(line.rsplit(" ", 1)[1])
-    return 0.0
-
-
-def run_main(
-    parse: Callable[[], argparse.Namespace],
-    body: Callable[[argparse.Namespace, Processes, Path], Awaitable[None]],
-) -> None:
-    """Run `body` under asyncio, always stopping what it started (also on Ctrl-C, SIGTERM)."""
-    args = parse()
-    signal.signal(signal.SIGINT, signal.default_int_handler)
-    tmp = Path(tempfile.mkdtemp(prefix="chungus-bench-"))
-    procs = Processes(tmp)
-
-    async def guarded() -> None:
-        task, loop = asyncio.current_task(), asyncio.get_running_loop()
-        assert task is not None
-        for sig in (signal.SIGINT, signal.SIGTERM):
-            loop.add_signal_handler(sig, task.cancel)
-        await body(args, procs, tmp)
-
-    code = 0
-    try:
-        asyncio.run(guarded())
-    except RuntimeError as exc:
-        print(f"error: {exc}", file=sys.stderr)
-        code = 1
-    except (KeyboardInterrupt, asyncio.CancelledError):
-        print("interrupted", file=sys.stderr)
-        code = 130
-    finally:
-        for sig in (signal.SIGINT, signal.SIGTERM):
-            signal.signal(sig, signal.SIG_IGN)  # cleanup must not be cut short
-        procs.stop_all()
-        if args.keep_temp:
-            print(f"logs and CHUNGUS_HOME kept in {tmp}", file=sys.stderr)
-        else:
-            shutil.rmtree(tmp, ignore_errors=True)
-    sys.exit(code)
 
 
 # ---------------------------------------------------------------- the routing workload
@@ -506,30 +334,11 @@ def per_turn_rows(phases: dict[str, Phase], turns: int) -> list[list[str]]:
     return out
 
 
-def text_table(header: str, table: list[list[str]]) -> str:
-    """Align rows under a |-separated header for a terminal."""
-    lines = [header.split("|"), *table]
-    widths = [max(len(r[i]) for r in lines) for i in range(len(lines[0]))]
-    text = ["  ".join(c.rjust(w) for c, w in zip(r, widths, strict=True)) for r in lines]
-    return "\n".join([text[0], "-" * len(text[0]), *text[1:]])
-
-
-def markdown_table(header: str, table: list[list[str]]) -> str:
-    """The same rows as a markdown table."""
-    lines = [f"| {header.replace('|', ' | ')} |", "|---" + "|---:" * (header.count("|")) + "|"]
-    return "\n".join([*lines, *("| " + " | ".join(row) + " |" for row in table)])
-
-
 def backend_split(rows: list[dict[str, Any]], model: str, llamas: list[Llama]) -> str:
     """How a model's requests were spread over the servers (from CHUNGUS's request log)."""
     counts = Counter(r["backend"] for r in rows if r["model"] == model)
     names = {ll.url + "/v1": ll.name for ll in llamas}
     return " ".join(f"{names.get(b, b)}:{n}" for b, n in sorted(counts.items()))
-
-
-def stamp(created_at: str) -> float:
-    """A request-log created_at (UTC, as SQLite stores it) as seconds since the epoch."""
-    return datetime.fromisoformat(created_at).replace(tzinfo=UTC).timestamp()
 
 
 def attach_backends(phase: Phase, rows: list[dict[str, Any]], model: str) -> None:
