@@ -29,6 +29,7 @@ from chungus.fleet.health_record import record_health  # noqa: E402
 from chungus.fleet.llamacpp import LlamaServerOptions  # noqa: E402
 from chungus.fleet.reconciler import Reconciler  # noqa: E402
 from chungus.fleet.registry import remove_managed_backends  # noqa: E402
+from chungus.fleet.sampling import run_sampler  # noqa: E402
 from chungus.fleet.supervisor import Supervisor  # noqa: E402
 from chungus.gateway.app import build_asgi  # noqa: E402
 from chungus.gateway.engines.registry import adapters  # noqa: E402
@@ -77,6 +78,9 @@ class Runtime:
             asyncio.create_task(gateway.logs.run(settings.CHUNGUS_LOG_FLUSH_SECONDS)),
             asyncio.create_task(self.health.run()),
             asyncio.create_task(run_retention(settings.CHUNGUS_LOG_RETENTION_DAYS)),
+            asyncio.create_task(
+                run_sampler(settings.CHUNGUS_INVENTORY_SAMPLE_SECONDS, settings.CHUNGUS_INVENTORY)
+            ),
         ]
         if self.reconciler is not None:
             self.tasks.append(asyncio.create_task(self.reconciler.run()))

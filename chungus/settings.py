@@ -139,6 +139,8 @@ CHUNGUS_QUEUE_TIMEOUT = envfloat("CHUNGUS_QUEUE_TIMEOUT", 30.0, minimum=0.0)
 
 # GPU inventory: this host through NVML, plus a declared (simulated) inventory file.
 CHUNGUS_INVENTORY = envstr("CHUNGUS_INVENTORY", "")
+# Seconds between inventory samples for the dashboard's GPU chart; 0 turns sampling off.
+CHUNGUS_INVENTORY_SAMPLE_SECONDS = envfloat("CHUNGUS_INVENTORY_SAMPLE_SECONDS", 30.0, minimum=0.0)
 
 # Deployments: the reconciler (one process at a time holds its lease), warm-up, cold starts.
 CHUNGUS_RECONCILE_SECONDS = envfloat("CHUNGUS_RECONCILE_SECONDS", 2.0, minimum=0.1)

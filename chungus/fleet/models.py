@@ -118,3 +118,26 @@ class Lease(models.Model):
     name = models.CharField(max_length=100, unique=True)
     holder = models.CharField(max_length=200)
     expires_at = models.DateTimeField()
+
+
+class InventorySample(models.Model):
+    """One node's GPU (or, with gpu=HOST, the node itself) at one moment, for the charts.
+
+    The host row reuses the GPU columns: memory is the host's RAM and utilization its CPU
+    (null when unknown, as for declared hosts). Time is Unix seconds, so charts can bucket
+    it with integer arithmetic that SQLite and PostgreSQL agree on.
+    """
+
+    HOST = -1  # `gpu` of the row for the node's CPU and memory
+
+    time = models.BigIntegerField(db_index=True, help_text="Unix time, seconds")
+    node = models.CharField(max_length=200)
+    gpu = models.SmallIntegerField(help_text="GPU index; -1 for the host's CPU and memory")
+    declared = models.BooleanField(default=False, help_text="from the declared inventory")
+    memory_used_mb = models.PositiveIntegerField()
+    memory_total_mb = models.PositiveIntegerField()
+    utilization_pct = models.PositiveSmallIntegerField(null=True)
+    temperature_c = models.SmallIntegerField(null=True)
+
+    def __str__(self) -> str:
+        return f"{self.node}/{self.gpu} at {self.time}"

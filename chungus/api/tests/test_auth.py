@@ -23,6 +23,7 @@ ENDPOINTS = [
     ("POST", "/api/keys/{key}/update/"),
     ("POST", "/api/keys/{key}/delete/"),
     ("GET", "/api/chart-data/"),
+    ("GET", "/api/fleet/gpu-history/"),
 ]
 POSTS = [endpoint for endpoint in ENDPOINTS if endpoint[0] == "POST"]
 

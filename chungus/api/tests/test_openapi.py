@@ -19,6 +19,7 @@ OPERATIONS = {
     ("post", "/api/keys/{key_id}/update/"),
     ("post", "/api/keys/{key_id}/delete/"),
     ("get", "/api/chart-data/"),
+    ("get", "/api/fleet/gpu-history/"),
 }
 
 

@@ -28,12 +28,19 @@ CHARTED = """() => {
   const keys = Chart.getChart("chart-keys")?.data.labels || [];
   return rpm?.data.some((v) => v > 0) && keys.some((k) => k.startsWith("playground-"));
 }"""
+# This host has no GPU: the GPU chart draws its memory and CPU instead.
+HOST_CHARTED = """() => (Chart.getChart("chart-gpus")?.data.datasets || [])
+  .some((d) => d.label.endsWith(" memory") && d.data.some((v) => v > 0))"""
 
 
 @pytest.fixture(scope="module")
 def site(tmp_path_factory: pytest.TempPathFactory, llama: LlamaServer) -> Iterator[ChungusProcess]:
     """CHUNGUS with `gemma` on the real llama-server, an operator and an outsider."""
-    instance = chungus_instance(tmp_path_factory.mktemp("ui"), CHUNGUS_HEALTH_INTERVAL="0.5")
+    instance = chungus_instance(
+        tmp_path_factory.mktemp("ui"),
+        CHUNGUS_HEALTH_INTERVAL="0.5",
+        CHUNGUS_INVENTORY_SAMPLE_SECONDS="1",
+    )
     instance.env["DJANGO_SUPERUSER_PASSWORD"] = PASSWORD
     instance.cli("createsuperuser", "--noinput", "--username", "operator", "--email", "o@ex.org")
     create_user = "from django.contrib.auth.models import User; User.objects.create_user"
@@ -128,8 +135,13 @@ def test_an_operator_issues_a_key_adds_a_backend_chats_and_sees_it_charted(site,
     page.wait_for_function(CHARTED, timeout=20_000)
     expect(page.locator('[data-total="requests"] .value')).not_to_have_text("0")
     expect(page.locator("[data-inflight]").first).to_have_text("0")
+    page.wait_for_function(HOST_CHARTED)
+    expect(page.locator("#gpu-note")).to_have_text(
+        "no GPUs in the inventory; host CPU and memory shown"
+    )
     page.click("#window-select [data-window='24h']")
     page.wait_for_function("() => Chart.getChart('chart-rpm').data.labels.length === 96")
+    page.wait_for_function("() => Chart.getChart('chart-gpus').data.labels.length === 96")
     shot(page, "dashboard")
 
     page.goto(f"{site.url}/accounts/keys/")
@@ -161,7 +173,8 @@ def test_an_outsider_sees_none_of_it(site, page):
     assert "operators-own" not in page.content()
     shot(page, "dashboard-outsider")
 
-    for path in ("/api/keys/", "/api/models/", "/api/chart-data/?window=1h"):
+    api = ("/api/keys/", "/api/models/", "/api/chart-data/?window=1h", "/api/fleet/gpu-history/")
+    for path in api:
         answer = page.request.get(site.url + path)
         assert answer.status == 403 and "operators-own" not in answer.text()
 

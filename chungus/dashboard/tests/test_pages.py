@@ -87,3 +87,8 @@ def test_a_live_table_whose_session_ended_reloads_the_page(member, who):
     client = signed_in(member if who == "member" else None)
     response = client.get("/dashboard/partials/backends/", headers={"HX-Request": "true"})
     assert response.status_code == 204 and response["HX-Refresh"] == "true"
+
+
+def test_the_dashboard_has_the_gpu_chart(operator):
+    content = signed_in(operator).get("/dashboard/").content
+    assert b'id="chart-gpus"' in content and b"chungus/js/gpus.js" in content
