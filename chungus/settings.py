@@ -152,6 +152,8 @@ CHUNGUS_SLURM_PARTITION = envstr("CHUNGUS_SLURM_PARTITION", "")
 CHUNGUS_SLURM_ACCOUNT = envstr("CHUNGUS_SLURM_ACCOUNT", "")
 CHUNGUS_SLURM_TIME = envstr("CHUNGUS_SLURM_TIME", "")
 CHUNGUS_RAY_ADDRESS = envstr("CHUNGUS_RAY_ADDRESS", "auto")
+# `ollama` for Ollama deployments: a path, or a name looked up on PATH (on the node that runs it).
+CHUNGUS_OLLAMA_BINARY = envstr("CHUNGUS_OLLAMA_BINARY", "ollama")
 
 # Default model: the packaged Gemma 3 270M on a local llama-server.
 CHUNGUS_DEFAULT_MODEL = envbool("CHUNGUS_DEFAULT_MODEL", True)

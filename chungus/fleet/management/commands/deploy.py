@@ -6,11 +6,13 @@ import argparse
 from typing import Any
 
 from django.conf import settings
+from django.core.management.base import CommandError
 from django.db import transaction
 
 from chungus.core.commandline import ChungusCommand, positive_int
 from chungus.fleet.deployments import estimate_memory_mb
 from chungus.fleet.models import Deployment, DeploymentState, Engine, Model
+from chungus.fleet.ollama import name_problem
 
 
 class Command(ChungusCommand):
@@ -21,10 +23,13 @@ class Command(ChungusCommand):
         parser.add_argument(
             "--source",
             default="packaged",
-            help="'packaged', a GGUF path, or a Hugging Face id (vLLM)",
+            help="'packaged', a GGUF path, a Hugging Face id (vLLM) "
+            "or a model in Ollama's library (Ollama, e.g. llama3.2:1b)",
         )
         parser.add_argument(
-            "--engine", choices=[Engine.LLAMACPP, Engine.VLLM], default=Engine.LLAMACPP
+            "--engine",
+            choices=[Engine.LLAMACPP, Engine.VLLM, Engine.OLLAMA],
+            default=Engine.LLAMACPP,
         )
         parser.add_argument("--launcher", choices=["local", "slurm", "ray"], default="local")
         parser.add_argument("--replicas", type=positive_int, default=1)
@@ -45,6 +50,8 @@ class Command(ChungusCommand):
         )
 
     def handle(self, *args: Any, **o: Any) -> None:
+        if o["engine"] == Engine.OLLAMA and name_problem(o["name"]):
+            raise CommandError(name_problem(o["name"]))  # Ollama serves it under this name
         memory, note = estimate_memory_mb(
             o["source"], o["engine"], o["context"], settings.CHUNGUS_HOME
         )
