@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from pathlib import Path
 
 
 @dataclass(frozen=True, slots=True)
@@ -40,3 +41,32 @@ def vllm_command(
 def gpus_needed(options: VllmOptions) -> int:
     """GPUs one replica occupies: tensor x pipeline parallel size."""
     return options.tensor_parallel_size * options.pipeline_parallel_size
+
+
+BACKEND_FLAG = "--distributed-executor-backend"
+
+
+def is_vllm_serve(command: tuple[str, ...]) -> bool:
+    """Whether a command line starts vLLM's OpenAI server (`vllm serve`, or `python -m` a
+    module of vLLM or a stand-in for it named so)."""
+    if len(command) >= 2 and Path(command[0]).name == "vllm":
+        return command[1] == "serve"
+    if len(command) >= 3 and command[1] == "-m":
+        return any("vllm" in part for part in command[2].split("."))
+    return False
+
+
+def with_ray_backend(command: tuple[str, ...]) -> tuple[str, ...]:
+    """The vLLM command with `--distributed-executor-backend ray` exactly once, replacing
+    any other backend (the Ray launcher reserves the GPUs as Ray bundles; only Ray's
+    executor uses them)."""
+    out: list[str] = []
+    skip = False
+    for arg in command:
+        if skip:
+            skip = False
+        elif arg == BACKEND_FLAG:
+            skip = True
+        elif not arg.startswith(BACKEND_FLAG + "="):
+            out.append(arg)
+    return (*out, BACKEND_FLAG, "ray")

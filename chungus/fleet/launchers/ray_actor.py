@@ -1,14 +1,26 @@
-"""The Ray actor that runs one engine process on whichever node Ray placed it.
+"""The Ray actors that run one engine on whichever node Ray placed them.
 
 Kept apart from the launcher so that Ray's workers import only this small module.
-Ray sets CUDA_VISIBLE_DEVICES for the GPUs it gave the actor; the engine inherits it.
+
+- EngineActor runs the engine as a child process. Ray sets CUDA_VISIBLE_DEVICES
+  for the GPUs it gave the actor; the engine inherits it.
+- InProcessEngineActor runs a Python engine (vLLM across GPUs) inside the actor's
+  own process. vLLM uses the caller's placement group only when the process that
+  parses its arguments is a Ray actor (`is_in_ray_actor()` in vllm/engine/arg_utils.py);
+  a child process would be a new Ray driver, which belongs to no placement group,
+  and vLLM would reserve a second set of GPUs next to the ones we hold.
 """
 
 from __future__ import annotations
 
 import os
+import runpy
 import socket
 import subprocess
+import sys
+import traceback
+from collections.abc import Callable
+from importlib.metadata import entry_points
 from pathlib import Path
 from typing import Any
 
@@ -47,6 +59,70 @@ class EngineActor:
             except subprocess.TimeoutExpired:
                 self.process.kill()
                 self.process.wait()
+
+
+class InProcessEngineActor:
+    """Call `where()` first, then `serve()`: it holds the actor until the engine ends.
+
+    The actor has one thread (Ray runs its tasks on the process's main thread), so the
+    engine can install its signal handlers; while it serves, the actor answers nothing
+    else, and it is stopped by `ray.kill` and by removing its placement group.
+    """
+
+    def __init__(self, command: list[str], env: dict[str, str], log_path: str) -> None:
+        self.command = command
+        self.env = env
+        self.log_path = Path(log_path)
+
+    def where(self) -> dict[str, Any]:
+        return {"host": _node_ip(), "pid": os.getpid()}
+
+    def serve(self) -> int:
+        """Run the engine until it ends; return its exit code."""
+        self.log_path.parent.mkdir(parents=True, exist_ok=True)
+        log = os.open(self.log_path, os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o644)
+        sys.stdout.flush()
+        sys.stderr.flush()
+        os.dup2(log, 1)  # this process is the engine's now: its output goes to the log
+        os.dup2(log, 2)
+        os.environ.update(self.env)
+        try:
+            main, argv = in_process_entry(self.command)
+            sys.argv = argv
+            main()
+        except SystemExit as exc:
+            if exc.code is None or isinstance(exc.code, int):
+                return exc.code or 0
+            print(exc.code, file=sys.stderr)
+            return 1
+        except BaseException:
+            traceback.print_exc()
+            return 1
+        finally:
+            sys.stdout.flush()
+            sys.stderr.flush()
+        return 0
+
+    def tail(self) -> str:
+        return _tail(self.log_path)
+
+
+def in_process_entry(command: list[str]) -> tuple[Callable[[], object], list[str]]:
+    """What to call, and the sys.argv to give it, to run a command in this process:
+    `python -m MODULE ...` or a Python console script such as `vllm serve ...`."""
+    if len(command) >= 3 and command[1] == "-m":
+        module = command[2]
+        return lambda: runpy.run_module(module, run_name="__main__", alter_sys=True), [
+            module,
+            *command[3:],
+        ]
+    program = Path(command[0]).name if command else ""
+    for script in entry_points(group="console_scripts", name=program):
+        return script.load(), [program, *command[1:]]
+    raise ValueError(
+        f"{program or 'an empty command'} is neither `python -m MODULE` nor a Python console "
+        "script installed on this Ray node: it cannot run inside the Ray actor"
+    )
 
 
 def _node_ip() -> str:

@@ -1,29 +1,51 @@
 """The Ray launcher: each replica is a detached Ray actor that runs the engine on its node.
 
-The actor asks Ray for `num_gpus` = the spec's GPU count, so Ray picks the node
-and the cards (and sets CUDA_VISIBLE_DEVICES); `ray.kill` ends the actor and the
-engine with it. vLLM's own multi-node tensor/pipeline parallelism runs on the
-same Ray cluster.
+One GPU or none: the actor asks Ray for `num_gpus` = the spec's GPU count, so Ray
+picks the node and the cards (and sets CUDA_VISIBLE_DEVICES); the engine is the
+actor's child process, and `ray.kill` ends the actor and the engine with it.
+
+vLLM on several GPUs (tensor x pipeline parallel, on one node or across several):
+1. launch reserves a placement group of one {"GPU": 1} bundle per GPU, strategy PACK:
+   Ray fills one node and spills to others only when it must, as vLLM does when it
+   reserves GPUs itself (STRICT_PACK would make a model larger than a node impossible;
+   vLLM warns when tensor-parallel workers span nodes). The group belongs to this
+   process's Ray job, so if CHUNGUS dies, Ray frees the GPUs.
+2. poll answers STARTING "waiting for 8 GPUs in the Ray cluster: 2 available" until
+   the group is placed, or EXITED once `placement_timeout_s` has passed.
+3. Once placed, the driver actor goes on bundle 0 with no GPU of its own and runs
+   `vllm serve ... --distributed-executor-backend ray` inside its own process (see
+   ray_actor.InProcessEngineActor for why not a child process); vLLM takes the
+   placement group it runs in and starts one worker per bundle, one GPU each.
+4. An engine that ends, and terminate, kill the actor and remove the placement group,
+   which kills vLLM's workers in it.
 """
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
+import time
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 from chungus.fleet.launchers.base import Launcher, LaunchSpec, LaunchState, LaunchStatus
 from chungus.fleet.launchers.local import healthy
+from chungus.fleet.vllm import is_vllm_serve, with_ray_backend
 
 
 @dataclass(slots=True)
 class RayHandle:
     spec: LaunchSpec
-    actor: Any
+    actor: Any  # None until the placement group, if any, is placed
     name: str
     stopped: bool = False
+    placement_group: Any = None
+    placed: Any = None  # the placement group's ready() reference
+    deadline: float = 0.0  # when to give up waiting for the placement group
+    host: str = ""
+    serving: Any = None  # InProcessEngineActor.serve's reference: resolves when the engine ends
+    ended: LaunchStatus | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -31,7 +53,24 @@ class RayOptions:
     address: str | None = "auto"  # None: use the Ray this process already joined
     namespace: str = "chungus"
     num_cpus: float = 1.0
+    placement_strategy: str = "PACK"  # or STRICT_PACK: tensor parallel within one node only
+    placement_timeout_s: float = 90.0  # under the supervisor's 120 s, so its reason is ours
     init: dict[str, Any] = field(default_factory=dict)
+
+
+def engine_bundles(gpus: int, driver_cpus: float) -> list[dict[str, float]]:
+    """One bundle per GPU for vLLM's workers (they ask for no CPU); the first also holds
+    the CPUs of the driver actor, which runs on it."""
+    bundles = [{"GPU": 1.0} for _ in range(gpus)]
+    if driver_cpus:
+        bundles[0]["CPU"] = driver_cpus
+    return bundles
+
+
+def pending_reason(needed: int, available: float, total: float) -> str:
+    """Why a multi-GPU engine has not started yet, from the cluster's GPU counts."""
+    reason = f"waiting for {needed} GPUs in the Ray cluster: {available:g} available"
+    return reason if total >= needed else f"{reason}, {total:g} in all"
 
 
 class RayLauncher(Launcher):
@@ -53,11 +92,22 @@ class RayLauncher(Launcher):
             )
         return ray
 
+    def _log_path(self, spec: LaunchSpec) -> str:
+        return str(self.log_dir / f"{spec.name}-ray.log")
+
     async def launch(self, spec: LaunchSpec) -> RayHandle:
         ray = await self._ray()
+        name = f"chungus-{spec.name}"
+        if len(spec.gpus) > 1 and is_vllm_serve(spec.command):
+            bundles = engine_bundles(len(spec.gpus), self.options.num_cpus)
+            group = ray.util.placement_group(
+                bundles, strategy=self.options.placement_strategy, name=name
+            )
+            deadline = time.monotonic() + self.options.placement_timeout_s
+            return RayHandle(spec, None, name, placement_group=group, placed=group.ready(),
+                             deadline=deadline)  # fmt: skip
         from chungus.fleet.launchers.ray_actor import EngineActor
 
-        name = f"chungus-{spec.name}"
         remote = ray.remote(EngineActor).options(
             name=name,
             namespace=self.options.namespace,
@@ -66,14 +116,26 @@ class RayLauncher(Launcher):
             num_cpus=self.options.num_cpus,
             max_restarts=0,
         )
-        log_path = str(self.log_dir / f"{spec.name}-ray.log")
-        actor = remote.remote(list(spec.command), dict(spec.env), log_path)
+        actor = remote.remote(list(spec.command), dict(spec.env), self._log_path(spec))
         await actor.start.remote()
         return RayHandle(spec, actor, name)
 
     async def poll(self, handle: RayHandle) -> LaunchStatus:
         if handle.stopped:
             return LaunchStatus(LaunchState.STOPPED)
+        if handle.ended is not None:
+            return handle.ended
+        ray = await self._ray()
+        if handle.placement_group is not None:
+            status = await self._poll_placed(ray, handle)
+        else:
+            status = await self._poll_child(handle)
+        if status.state is LaunchState.EXITED:
+            handle.ended = status
+            await self._release(ray, handle)  # frees the name, the GPUs and the group
+        return status
+
+    async def _poll_child(self, handle: RayHandle) -> LaunchStatus:
         try:
             status = await asyncio.wait_for(handle.actor.status.remote(), 10)
         except Exception as exc:  # the actor died, or its node did
@@ -81,17 +143,84 @@ class RayLauncher(Launcher):
         if status["exit_code"] is not None:
             detail = f"engine exited with {status['exit_code']}\n{status['log_tail']}"
             return LaunchStatus(LaunchState.EXITED, detail=detail)
-        address = f"http://{status['host']}:{handle.spec.port}"
+        return await self._health(handle, status["host"])
+
+    async def _poll_placed(self, ray: Any, handle: RayHandle) -> LaunchStatus:
+        if handle.actor is None:
+            placed, _ = ray.wait([handle.placed], timeout=0)
+            if not placed:
+                return self._waiting(ray, handle)
+            try:
+                await self._start_driver(ray, handle)
+            except Exception as exc:
+                return LaunchStatus(LaunchState.EXITED, detail=f"driver actor failed: {exc}")
+        done, _ = ray.wait([handle.serving], timeout=0)
+        if not done:
+            return await self._health(handle, handle.host)
+        try:
+            detail = f"engine exited with {await handle.serving}"
+        except Exception as exc:  # the actor died, or its node did
+            detail = f"actor {handle.name} is gone: {exc}"
+        with contextlib.suppress(Exception):
+            detail += "\n" + await asyncio.wait_for(handle.actor.tail.remote(), 10)
+        return LaunchStatus(LaunchState.EXITED, detail=detail)
+
+    def _waiting(self, ray: Any, handle: RayHandle) -> LaunchStatus:
+        reason = pending_reason(
+            len(handle.spec.gpus),
+            ray.available_resources().get("GPU", 0),
+            ray.cluster_resources().get("GPU", 0),
+        )
+        if time.monotonic() < handle.deadline:
+            return LaunchStatus(LaunchState.STARTING, detail=reason)
+        timeout = self.options.placement_timeout_s
+        return LaunchStatus(LaunchState.EXITED, detail=f"gave up after {timeout:g} s {reason}")
+
+    async def _start_driver(self, ray: Any, handle: RayHandle) -> None:
+        from ray.util.scheduling_strategies import PlacementGroupSchedulingStrategy
+
+        from chungus.fleet.launchers.ray_actor import InProcessEngineActor
+
+        on_first_bundle = PlacementGroupSchedulingStrategy(
+            placement_group=handle.placement_group,
+            placement_group_bundle_index=0,
+            placement_group_capture_child_tasks=True,
+        )
+        remote = ray.remote(InProcessEngineActor).options(
+            name=handle.name,
+            namespace=self.options.namespace,
+            lifetime="detached",
+            num_gpus=0,  # vLLM's workers take the bundles' GPUs
+            num_cpus=self.options.num_cpus,
+            max_restarts=0,
+            scheduling_strategy=on_first_bundle,
+        )
+        command = with_ray_backend(handle.spec.command)
+        spec = handle.spec
+        handle.actor = remote.remote(list(command), dict(spec.env), self._log_path(spec))
+        handle.host = (await asyncio.wait_for(handle.actor.where.remote(), 60))["host"]
+        handle.serving = handle.actor.serve.remote()
+
+    async def _health(self, handle: RayHandle, host: str) -> LaunchStatus:
+        address = f"http://{host}:{handle.spec.port}"
         if await healthy(address + handle.spec.health_path):
             return LaunchStatus(LaunchState.READY, address=address)
-        return LaunchStatus(LaunchState.STARTING, detail=f"engine loading on {status['host']}")
+        return LaunchStatus(LaunchState.STARTING, detail=f"engine loading on {host}")
+
+    async def _release(self, ray: Any, handle: RayHandle) -> None:
+        if handle.actor is not None:
+            with contextlib.suppress(Exception):  # already gone
+                ray.kill(handle.actor, no_restart=True)
+        if handle.placement_group is not None:
+            with contextlib.suppress(Exception):  # already removed
+                ray.util.remove_placement_group(handle.placement_group)
 
     async def terminate(self, handle: RayHandle) -> None:
         if handle.stopped:
             return
         handle.stopped = True
         ray = await self._ray()
-        with contextlib.suppress(Exception):  # already gone: killing it below is enough
-            await asyncio.wait_for(handle.actor.stop.remote(), 20)
-        with contextlib.suppress(Exception):
-            ray.kill(handle.actor, no_restart=True)
+        if handle.placement_group is None and handle.ended is None:
+            with contextlib.suppress(Exception):  # already gone: killing it below is enough
+                await asyncio.wait_for(handle.actor.stop.remote(), 20)
+        await self._release(ray, handle)

@@ -1,4 +1,10 @@
-from chungus.fleet.vllm import VllmOptions, gpus_needed, vllm_command
+from chungus.fleet.vllm import (
+    VllmOptions,
+    gpus_needed,
+    is_vllm_serve,
+    vllm_command,
+    with_ray_backend,
+)
 
 
 def test_it_builds_the_vllm_serve_command_line():
@@ -19,3 +25,22 @@ def test_it_builds_the_vllm_serve_command_line():
 def test_optional_flags_are_left_out():
     command = vllm_command("/models/x", 9000, VllmOptions(served_model_name="x"))
     assert "--max-model-len" not in command and "--distributed-executor-backend" not in command
+
+
+def test_the_ray_backend_flag_is_there_exactly_once_whatever_the_command_had():
+    plain = vllm_command("/m", 9000, VllmOptions(served_model_name="x"))
+    with_mp = vllm_command("/m", 9000, VllmOptions(served_model_name="x", distributed_backend="mp"))
+    for command in (plain, with_mp, (*plain, "--distributed-executor-backend=mp")):
+        ray = with_ray_backend(command)
+        assert ray == (*plain, "--distributed-executor-backend", "ray")
+    assert with_ray_backend(with_ray_backend(plain)) == with_ray_backend(plain)
+
+
+def test_it_tells_vllm_servers_from_other_engines():
+    assert is_vllm_serve(vllm_command("m", 1, VllmOptions(served_model_name="m")))
+    assert is_vllm_serve(("/opt/venv/bin/vllm", "serve", "m"))
+    assert is_vllm_serve(("python", "-m", "vllm.entrypoints.openai.api_server", "--model", "m"))
+    assert is_vllm_serve(("python", "-m", "chungus.testing.fake_vllm_ray", "serve", "m"))
+    assert not is_vllm_serve(("vllm", "bench", "m"))
+    assert not is_vllm_serve(("llama-server", "-m", "model.gguf"))
+    assert not is_vllm_serve(("python", "-m", "chungus.testing.fake_engine"))
