@@ -140,7 +140,9 @@ def build_runtime(*, default_model: bool | None = None) -> tuple[Starlette, Runt
         timeout=settings.CHUNGUS_HEALTH_TIMEOUT,
         on_change=sync_to_async(record_health, thread_sensitive=False),
     )
-    runtime = Runtime(gateway, health, reconciler(store.reload, gateway.warm_up))
+    runtime = Runtime(
+        gateway, health, reconciler(store.reload, gateway.warm_up, admission.in_flight_on)
+    )
     if settings.CHUNGUS_DEFAULT_MODEL if default_model is None else default_model:
         options = LlamaServerOptions(
             alias=settings.CHUNGUS_DEFAULT_MODEL_NAME,

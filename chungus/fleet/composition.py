@@ -8,6 +8,7 @@ from pathlib import Path
 
 from django.conf import settings
 
+from chungus.fleet.drain import DrainPolicy, InFlight
 from chungus.fleet.inventory import inventory
 from chungus.fleet.launchers.base import Launcher
 from chungus.fleet.launchers.local import LocalLauncher
@@ -44,7 +45,9 @@ def placement_nodes() -> list[Node]:
 
 
 def reconciler(
-    after_change: Callable[[], Awaitable[None]], warm: Callable[[str], Awaitable[int]]
+    after_change: Callable[[], Awaitable[None]],
+    warm: Callable[[str], Awaitable[int]],
+    in_flight: InFlight,
 ) -> Reconciler:
     home = settings.CHUNGUS_HOME
     return Reconciler(
@@ -58,4 +61,9 @@ def reconciler(
         warmup_seconds=settings.CHUNGUS_WARMUP_SECONDS,
         swap_idle_seconds=settings.CHUNGUS_SWAP_IDLE_SECONDS,
         local_node=socket.gethostname(),
+        in_flight=in_flight,
+        # At least two snapshot reloads, so every process has stopped routing to it.
+        drain_policy=DrainPolicy(
+            grace=2 * settings.CHUNGUS_REFRESH_SECONDS, timeout=settings.CHUNGUS_DRAIN_SECONDS
+        ),
     )

@@ -4,7 +4,9 @@ Each tick, for every deployment: place it on GPUs (swapping out idle ones when
 it does not fit), start its replicas on its launcher, watch them (a replica
 that keeps crashing fails the deployment with the engine's last log lines),
 stop it when it has been idle for its timeout (the next request starts it
-again), and send always-warm models a tiny request on schedule.
+again), and send always-warm models a tiny request on schedule. A ready
+deployment that is stopped (by the operator, idling out, or swapped out) drains
+first: it leaves routing and finishes its requests in flight (see drain.py).
 """
 
 from __future__ import annotations
@@ -21,6 +23,7 @@ from asgiref.sync import sync_to_async
 
 from chungus.fleet import store
 from chungus.fleet.deployments import DeploymentPlan, launch_spec
+from chungus.fleet.drain import DrainPolicy, InFlight, Replica, drain
 from chungus.fleet.launchers.base import Launcher
 from chungus.fleet.lease import holder_id, try_acquire
 from chungus.fleet.models import DeploymentState as S
@@ -42,6 +45,8 @@ class Running:
     ready_wall: float | None = None
     gpus: dict[int, tuple[int, ...]] = field(default_factory=dict)  # replica -> GPU indices
     memory_mb: int = 0
+    engine: str = ""
+    drain: asyncio.Task[None] | None = None
 
 
 class Reconciler:
@@ -59,6 +64,8 @@ class Reconciler:
         restart_limit: int = 3,
         swap_idle_seconds: float = 30.0,
         local_node: str = "",
+        in_flight: InFlight | None = None,
+        drain_policy: DrainPolicy | None = None,
     ) -> None:
         self.launchers = launchers
         self.home = home
@@ -74,6 +81,9 @@ class Reconciler:
         self.holder = holder_id()
         self.leader = False
         self.running: dict[str, Running] = {}
+        self.draining: dict[str, Running] = {}  # out of routing, finishing requests in flight
+        self.in_flight: InFlight = in_flight or (lambda backend_ids: 0)
+        self.drain_policy = drain_policy or DrainPolicy()
 
     async def run(self) -> None:
         """Reconcile every `interval` seconds until cancelled; then stop what it started."""
@@ -87,6 +97,7 @@ class Reconciler:
                     logger.exception("reconcile tick failed")
                 await asyncio.sleep(self.interval)
         finally:
+            await self._abort_drains(S.STOPPED, "CHUNGUS stopped")
             for name in list(self.running):
                 await self.stop(name, S.STOPPED, "CHUNGUS stopped")
             if self.leader:
@@ -97,18 +108,24 @@ class Reconciler:
         if leader and not self.leader:
             logger.info("this process (%s) now reconciles deployments", self.holder)
         if not leader and self.leader:
+            await self._abort_drains(S.PENDING, "handed over to another CHUNGUS process")
             for name in list(self.running):  # another process reconciles now
                 await self.stop(name, S.PENDING, "handed over to another CHUNGUS process")
         self.leader = leader
+        # Drains that ended are forgotten before reading: their final state is written.
+        for name in [n for n, r in self.draining.items() if r.drain and r.drain.done()]:
+            del self.draining[name]
         if leader:
             for deployment in await sync_to_async(store.deployments)():
                 await self.reconcile(deployment)
 
     async def reconcile(self, d: dict[str, Any]) -> None:
         name, running = d["name"], self.running.get(d["name"])
+        if name in self.draining:
+            return  # the drain task ends it
         if d["desired"] == "stopped":
             if running is not None or d["state"] != S.STOPPED:
-                await self.stop(name, S.STOPPED, "stopped by the operator")
+                await self.stop(name, S.STOPPED, "stopped by the operator", drain=True)
             return
         if running is not None:
             await self.watch(d, running)
@@ -142,7 +159,13 @@ class Reconciler:
             await self.set(name, S.FAILED, str(exc))
             return
         running = Running(
-            [], [], d["priority"], d["always_warm"], gpus=gpus, memory_mb=d["memory_mb"]
+            [],
+            [],
+            d["priority"],
+            d["always_warm"],
+            gpus=gpus,
+            memory_mb=d["memory_mb"],
+            engine=d["engine"],
         )
         for replica, spec in enumerate(specs):
             supervisor = Supervisor(
@@ -160,12 +183,16 @@ class Reconciler:
         nodes = [n for n in self.nodes() if n.name == self.local_node] or self.nodes()[:1]
         cluster = Cluster(nodes)
         local = nodes[0].name if nodes else ""
-        for other, running in self.running.items():
-            idle = await self._idle_seconds(other, running)
+        for other, running in [*self.running.items(), *self.draining.items()]:
+            idle = 0.0 if other in self.draining else await self._idle_seconds(other, running)
             for replica, indices in running.gpus.items():
                 if indices:
                     # Idle deployments may be swapped out, least recently used first.
-                    swappable = not running.always_warm and idle >= self.swap_idle_seconds
+                    swappable = (
+                        not running.always_warm
+                        and idle >= self.swap_idle_seconds
+                        and other not in self.draining
+                    )
                     priority = running.priority - 1 - int(idle) if swappable else running.priority
                     work = Work(
                         f"{other}#{replica}", len(indices), running.memory_mb, priority, swappable
@@ -175,14 +202,22 @@ class Reconciler:
             Work(f"{d['name']}#{i}", d["gpus_per_replica"], d["memory_mb"], d["priority"])
             for i in range(d["replicas"])
         ]
-        decision = decide(cluster, asks)
+        # While swapped-out deployments drain, wait for them rather than evict more.
+        decision = decide(cluster, asks, allow_eviction=not self.draining)
         if decision.pending:
-            await self.set(d["name"], S.PENDING, next(iter(decision.pending.values())), wake=False)
+            reason = next(iter(decision.pending.values()))
+            if self.draining:
+                reason = f"waiting for {', '.join(sorted(self.draining))} to drain; {reason}"
+            await self.set(d["name"], S.PENDING, reason, wake=False)
             for placed in decision.assignments:  # all replicas or none
                 cluster.remove(placed.work_id)
             return None
         for victim in {v.split("#")[0] for v in decision.evictions}:
-            await self.stop(victim, S.STOPPED, f"idle: swapped out to make room for {d['name']}")
+            await self.stop(
+                victim, S.STOPPED, f"idle: swapped out to make room for {d['name']}", drain=True
+            )
+        if decision.evictions:
+            return None  # placed once the swapped-out ones have drained
         return {int(a.work_id.split("#")[1]): a.gpu_indices for a in decision.assignments}
 
     def _on_ready(
@@ -237,7 +272,7 @@ class Reconciler:
         )
         if idle_for >= d["idle_timeout_s"]:
             reason = f"idle for {d['idle_timeout_s']} s: unloaded; the next request starts it again"
-            await self.stop(name, S.STOPPED, reason)
+            await self.stop(name, S.STOPPED, reason, drain=True)
 
     async def _idle_seconds(self, name: str, running: Running) -> float:
         """Seconds since the deployment last served a request (or became ready)."""
@@ -245,15 +280,63 @@ class Reconciler:
         since = max(last or 0.0, running.ready_wall or time.time())
         return max(0.0, time.time() - since)
 
-    async def stop(self, name: str, state: str, reason: str) -> None:
+    async def stop(self, name: str, state: str, reason: str, *, drain: bool = False) -> None:
+        """Stop a deployment; with `drain`, a ready one first finishes its requests in flight
+        (in a task of its own, so other deployments are reconciled meanwhile)."""
         running = self.running.pop(name, None)
-        if running is not None:
-            for task in running.tasks:
-                task.cancel()
-            await asyncio.gather(*running.tasks, return_exceptions=True)
-            await sync_to_async(store.remove_replicas)(name)
-            await self.after_change()
+        if running is None:
+            await self.set(name, state, reason, wake=False)
+            return
+        ready = any(s.ready.is_set() for s in running.supervisors)
+        if drain and ready and self.drain_policy.timeout > 0:
+            self.draining[name] = running
+            running.drain = asyncio.create_task(self._drain(name, running, state, reason))
+            return
+        await self._end(name, running)
         await self.set(name, state, reason, wake=False)
+
+    async def _drain(self, name: str, running: Running, state: str, reason: str) -> None:
+        removed = await sync_to_async(store.remove_replicas)(name)
+        await self.after_change()
+        replicas = [
+            Replica(
+                address,
+                running.engine,
+                tuple(i for i, url in removed if url.startswith(address)),
+            )
+            for address in (s.status.address for s in running.supervisors)
+            if address
+        ]
+        doing = f"{reason}; draining"
+
+        async def progress(text: str) -> None:
+            await self.set(name, S.DRAINING, f"{doing}: {text}")
+
+        await self.set(name, S.DRAINING, doing)  # keeps requests to wake it meanwhile
+        try:
+            ended = await drain(replicas, self.in_flight, self.drain_policy, progress)
+        finally:
+            await self._end(name, running)
+        await self.set(name, state, f"{reason} ({ended})")
+
+    async def _abort_drains(self, state: str, reason: str) -> None:
+        """Stop draining deployments at once (this process stops reconciling)."""
+        draining = [
+            (n, r.drain) for n, r in self.draining.items() if r.drain and not r.drain.done()
+        ]
+        for _, task in draining:
+            task.cancel()
+        await asyncio.gather(*(task for _, task in draining), return_exceptions=True)
+        self.draining.clear()
+        for name, _ in draining:
+            await self.set(name, state, reason, wake=False)
+
+    async def _end(self, name: str, running: Running) -> None:
+        for task in running.tasks:
+            task.cancel()
+        await asyncio.gather(*running.tasks, return_exceptions=True)
+        await sync_to_async(store.remove_replicas)(name)
+        await self.after_change()
 
     async def set(self, name: str, state: str, reason: str, *, wake: bool = True) -> None:
         logger.info("deployment %s: %s %s", name, state, reason)

@@ -60,8 +60,12 @@ def register_replica(name: str, engine: str, replica: int, launcher: str, addres
     )
 
 
-def remove_replicas(name: str) -> None:
-    Backend.objects.filter(model__name=name, managed_by__startswith="deployment:").delete()
+def remove_replicas(name: str) -> list[tuple[int, str]]:
+    """Take the deployment's replicas out of routing; return their (backend id, URL)."""
+    replicas = Backend.objects.filter(model__name=name, managed_by__startswith="deployment:")
+    removed = list(replicas.values_list("id", "url"))
+    replicas.delete()
+    return removed
 
 
 def release_lease(name: str, holder: str) -> None:

@@ -82,4 +82,9 @@ def transport_error(exc: BaseException) -> GatewayError:
             code="backend_unreachable",
             headers={"Retry-After": "1"},
         )
+    if isinstance(exc, aiohttp.ClientPayloadError | aiohttp.ServerDisconnectedError):
+        return BadGateway(
+            "The model backend closed the connection before finishing its answer.",
+            code="backend_disconnected",
+        )
     return BadGateway(f"The model backend failed: {type(exc).__name__}.")

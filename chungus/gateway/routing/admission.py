@@ -155,6 +155,10 @@ class Admission:
                 waiter.future.cancel()
             raise
 
+    def in_flight_on(self, backend_ids: Iterable[int]) -> int:
+        """Requests this process has in flight on these backends (for draining)."""
+        return sum(self.in_flight.get(i, 0) for i in backend_ids)
+
     def release(self, model_name: str, backend: BackendInfo) -> None:
         """A request on `backend` finished: hand its place to the next waiter."""
         self.in_flight[backend.id] = max(0, self.in_flight.get(backend.id, 1) - 1)

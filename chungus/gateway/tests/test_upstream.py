@@ -1,7 +1,9 @@
 """The pooled upstream client against a real llama-server."""
 
+import aiohttp
+
 from chungus.gateway.errors import ServiceUnavailable
-from chungus.gateway.upstream import Upstream
+from chungus.gateway.upstream import Upstream, transport_error
 
 CHAT = b'{"model": "gemma", "messages": [{"role": "user", "content": "hi"}], "max_tokens": 2'
 
@@ -39,3 +41,9 @@ async def test_a_backend_nobody_listens_on_is_unavailable():
             raise AssertionError("expected ServiceUnavailable")
     finally:
         await upstream.close()
+
+
+def test_a_backend_hanging_up_mid_answer_is_named_in_words_not_exception_names():
+    error = transport_error(aiohttp.ClientPayloadError("Response payload is not completed"))
+    assert error.status == 502 and error.code == "backend_disconnected"
+    assert "closed the connection before finishing its answer" in str(error)
