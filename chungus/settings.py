@@ -164,3 +164,5 @@ CHUNGUS_LLAMA_THREADS = envint("CHUNGUS_LLAMA_THREADS", 1, minimum=1)
 CHUNGUS_LLAMA_PARALLEL = envint("CHUNGUS_LLAMA_PARALLEL", 2, minimum=1)
 CHUNGUS_LLAMA_CONTEXT = envint("CHUNGUS_LLAMA_CONTEXT", 4096, minimum=256)
 CHUNGUS_MODEL_READY_TIMEOUT = envfloat("CHUNGUS_MODEL_READY_TIMEOUT", 120.0, minimum=1.0)
+# vLLM and Ollama deployments may download their weights before their health check passes.
+CHUNGUS_ENGINE_READY_TIMEOUT = envfloat("CHUNGUS_ENGINE_READY_TIMEOUT", 1800.0, minimum=1.0)

@@ -63,6 +63,12 @@ def reconciler(
         local_node=socket.gethostname(),
         in_flight=in_flight,
         # At least two snapshot reloads, so every process has stopped routing to it.
+        # vLLM loads (and may download) large weights, Ollama pulls its model first.
+        ready_timeouts={
+            "llamacpp": settings.CHUNGUS_MODEL_READY_TIMEOUT,
+            "vllm": settings.CHUNGUS_ENGINE_READY_TIMEOUT,
+            "ollama": settings.CHUNGUS_ENGINE_READY_TIMEOUT,
+        },
         drain_policy=DrainPolicy(
             grace=2 * settings.CHUNGUS_REFRESH_SECONDS, timeout=settings.CHUNGUS_DRAIN_SECONDS
         ),

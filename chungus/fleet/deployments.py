@@ -65,7 +65,12 @@ def launch_spec(
         raise ValueError(
             f"CHUNGUS cannot launch {plan.engine} engines yet; register them as backends"
         )
-    options = LlamaServerOptions(alias=plan.name, threads=plan.threads, context=plan.context_length)
+    options = LlamaServerOptions(
+        alias=plan.name,
+        threads=plan.threads,
+        context=plan.context_length,
+        host="127.0.0.1" if plan.launcher in ("", "local") else "0.0.0.0",  # CHUNGUS is elsewhere
+    )
     command = llama_server_command(
         llama_server_binary(), model_path(plan.source, home), port, options
     )

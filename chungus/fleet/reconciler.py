@@ -32,6 +32,7 @@ from chungus.scheduling.placement import Assignment, Cluster, Node, Work, decide
 
 logger = logging.getLogger("chungus.fleet")
 LEASE = "reconciler"
+DEFAULT_READY_TIMEOUT = 120.0
 
 
 @dataclass
@@ -66,6 +67,7 @@ class Reconciler:
         local_node: str = "",
         in_flight: InFlight | None = None,
         drain_policy: DrainPolicy | None = None,
+        ready_timeouts: dict[str, float] | None = None,
     ) -> None:
         self.launchers = launchers
         self.home = home
@@ -84,6 +86,7 @@ class Reconciler:
         self.draining: dict[str, Running] = {}  # out of routing, finishing requests in flight
         self.in_flight: InFlight = in_flight or (lambda backend_ids: 0)
         self.drain_policy = drain_policy or DrainPolicy()
+        self.ready_timeouts = ready_timeouts or {}  # engine -> seconds to pass its health check
 
     async def run(self) -> None:
         """Reconcile every `interval` seconds until cancelled; then stop what it started."""
@@ -152,6 +155,7 @@ class Reconciler:
         plan = DeploymentPlan(
             name, d["source"], d["engine"], d["gpus_per_replica"],
             d["tensor_parallel"], d["pipeline_parallel"], d["context_length"],
+            launcher=d["launcher"],
         )  # fmt: skip
         try:
             specs = [launch_spec(plan, self.home, i, gpus[i]) for i in range(d["replicas"])]
@@ -169,7 +173,10 @@ class Reconciler:
         )
         for replica, spec in enumerate(specs):
             supervisor = Supervisor(
-                launcher, spec, self._on_ready(name, d["engine"], replica, d["launcher"])
+                launcher,
+                spec,
+                self._on_ready(name, d["engine"], replica, d["launcher"]),
+                ready_timeout=self.ready_timeouts.get(d["engine"], DEFAULT_READY_TIMEOUT),
             )
             running.supervisors.append(supervisor)
             running.tasks.append(asyncio.create_task(supervisor.run()))

@@ -5,6 +5,7 @@ import time
 
 import pytest
 
+from chungus.fleet.deployments import DeploymentPlan, launch_spec
 from chungus.testing.processes import chungus_instance
 
 
@@ -66,3 +67,10 @@ def test_an_always_warm_deployment_gets_warm_ups_and_never_idles_out(deployed):
         query = "select status, key_name from gateway_requestlog where endpoint = ? and model = ?"
         warmups = db.execute(query, ("warmup", "warm")).fetchall()
     assert len(warmups) >= 2 and set(warmups) == {(200, "warm-up")}
+
+
+@pytest.mark.parametrize(("launcher", "host"), [("local", "127.0.0.1"), ("slurm", "0.0.0.0")])
+def test_llama_server_listens_where_chungus_can_reach_it(tmp_path, launcher, host):
+    plan = DeploymentPlan("m", "packaged", "llamacpp", 0, launcher=launcher)
+    command = launch_spec(plan, tmp_path, 0, ()).command
+    assert command[command.index("--host") + 1] == host
