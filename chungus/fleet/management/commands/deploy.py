@@ -9,7 +9,7 @@ from django.conf import settings
 from django.core.management.base import CommandError
 from django.db import transaction
 
-from chungus.core.commandline import ChungusCommand, positive_int
+from chungus.core.commandline import ChungusCommand, non_negative_int, positive_int
 from chungus.fleet.deployments import estimate_memory_mb
 from chungus.fleet.models import Deployment, DeploymentState, Engine, Model
 from chungus.fleet.ollama import name_problem
@@ -33,18 +33,24 @@ class Command(ChungusCommand):
         )
         parser.add_argument("--launcher", choices=["local", "slurm", "ray"], default="local")
         parser.add_argument("--replicas", type=positive_int, default=1)
-        parser.add_argument("--gpus", type=int, default=0, help="GPUs per replica (0: CPU)")
+        parser.add_argument(
+            "--gpus",
+            type=non_negative_int,
+            help="GPUs per replica (0: CPU; vLLM: tensor x pipeline parallel size)",
+        )
         parser.add_argument("--tensor-parallel", type=positive_int, default=1)
         parser.add_argument("--pipeline-parallel", type=positive_int, default=1)
         parser.add_argument("--context", type=positive_int, default=4096, help="context length")
-        parser.add_argument("--memory-mb", type=int, help="memory per GPU (default: estimated)")
+        parser.add_argument(
+            "--memory-mb", type=non_negative_int, help="memory per GPU (default: estimated)"
+        )
         parser.add_argument("--priority", type=int, default=0, help="higher may evict lower")
         parser.add_argument(
             "--always-warm", action="store_true", help="never unload; warm up on schedule"
         )
         parser.add_argument(
             "--idle-timeout",
-            type=int,
+            type=non_negative_int,
             default=0,
             help="seconds without requests before unloading (0: never)",
         )
@@ -52,6 +58,9 @@ class Command(ChungusCommand):
     def handle(self, *args: Any, **o: Any) -> None:
         if o["engine"] == Engine.OLLAMA and name_problem(o["name"]):
             raise CommandError(name_problem(o["name"]))  # Ollama serves it under this name
+        o["gpus"] = gpus_per_replica(
+            o["engine"], o["gpus"], o["tensor_parallel"], o["pipeline_parallel"]
+        )
         memory, note = estimate_memory_mb(
             o["source"], o["engine"], o["context"], settings.CHUNGUS_HOME
         )
@@ -77,3 +86,20 @@ class Command(ChungusCommand):
         self.stdout.write(
             f"{verb} {deployment.name!r} ({note}); `chungus deployments list` shows its state."
         )
+
+
+def gpus_per_replica(engine: str, gpus: int | None, tensor: int, pipeline: int) -> int:
+    """GPUs one replica takes; vLLM's parallel sizes must multiply to it."""
+    if engine != Engine.VLLM:
+        if tensor * pipeline > 1:
+            raise CommandError("--tensor-parallel and --pipeline-parallel are for vLLM deployments")
+        return gpus or 0
+    needed = tensor * pipeline
+    if gpus == 0 and needed == 1:
+        return 0  # vLLM's CPU build
+    if gpus is not None and gpus != needed:
+        raise CommandError(
+            f"vLLM runs one worker per GPU: --gpus {gpus} does not match "
+            f"--tensor-parallel {tensor} x --pipeline-parallel {pipeline} = {needed}"
+        )
+    return needed
