@@ -34,6 +34,7 @@ from collections.abc import Iterator
 from pathlib import Path
 from types import FrameType
 
+from chungus.fleet.launchers.children import die_with_parent
 from chungus.fleet.ollama import describe_progress, find_binary, manifest_path, same_model
 from chungus.fleet.ollama_api import OllamaApi, OllamaError, sha256_digest
 
@@ -58,7 +59,7 @@ def main(argv: list[str] | None = None) -> int:
     models_dir.mkdir(parents=True, exist_ok=True)
     try:
         command = [find_binary(args.serve[0]), *args.serve[1:]]
-        server = subprocess.Popen(command, preexec_fn=_die_with_parent)
+        server = subprocess.Popen(command, preexec_fn=die_with_parent)
     except OSError as exc:  # not installed (FileNotFoundError says how to fix it), not runnable
         say(f"cannot start {' '.join(args.serve)}: {exc}")
         return 127
@@ -213,15 +214,6 @@ def _forget(manifest: Path) -> None:
 
 def _stop(signum: int, frame: FrameType | None) -> None:
     raise Stop
-
-
-def _die_with_parent() -> None:
-    """In the child: get SIGTERM if the wrapper dies, even by SIGKILL (Linux only)."""
-    if sys.platform.startswith("linux"):
-        import ctypes
-
-        with contextlib.suppress(OSError, AttributeError):
-            ctypes.CDLL(None).prctl(1, signal.SIGTERM)  # PR_SET_PDEATHSIG
 
 
 if __name__ == "__main__":

@@ -14,6 +14,7 @@ from typing import IO
 import aiohttp
 
 from chungus.fleet.launchers.base import Launcher, LaunchSpec, LaunchState, LaunchStatus
+from chungus.fleet.launchers.children import die_with_parent
 
 
 def free_port(host: str = "127.0.0.1") -> int:
@@ -66,6 +67,7 @@ class LocalLauncher(Launcher):
             stderr=asyncio.subprocess.STDOUT,
             env=env,
             start_new_session=True,  # a Ctrl-C in our terminal is ours to pass on, not theirs
+            preexec_fn=die_with_parent,  # and if CHUNGUS is killed, its engines end too
         )
         return LocalHandle(spec, process, log_path, log_file)
 

@@ -24,6 +24,8 @@ from importlib.metadata import entry_points
 from pathlib import Path
 from typing import Any
 
+from chungus.fleet.launchers.children import die_with_parent
+
 
 class EngineActor:
     def __init__(self, command: list[str], env: dict[str, str], log_path: str) -> None:
@@ -37,7 +39,11 @@ class EngineActor:
         self.log_path.parent.mkdir(parents=True, exist_ok=True)
         with self.log_path.open("ab") as log:
             self.process = subprocess.Popen(
-                self.command, stdout=log, stderr=subprocess.STDOUT, env={**os.environ, **self.env}
+                self.command,
+                stdout=log,
+                stderr=subprocess.STDOUT,
+                env={**os.environ, **self.env},
+                preexec_fn=die_with_parent,
             )
         return self.status()
 

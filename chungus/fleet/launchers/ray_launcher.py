@@ -1,4 +1,7 @@
-"""The Ray launcher: each replica is a detached Ray actor that runs the engine on its node.
+"""The Ray launcher: each replica is a Ray actor that runs the engine on its node.
+
+Actors and placement groups belong to this process's Ray job: if CHUNGUS dies, Ray
+ends its engines and frees their GPUs (the CHUNGUS that takes over starts its own).
 
 One GPU or none: the actor asks Ray for `num_gpus` = the spec's GPU count, so Ray
 picks the node and the cards (and sets CUDA_VISIBLE_DEVICES); the engine is the
@@ -8,8 +11,7 @@ vLLM on several GPUs (tensor x pipeline parallel, on one node or across several)
 1. launch reserves a placement group of one {"GPU": 1} bundle per GPU, strategy PACK:
    Ray fills one node and spills to others only when it must, as vLLM does when it
    reserves GPUs itself (STRICT_PACK would make a model larger than a node impossible;
-   vLLM warns when tensor-parallel workers span nodes). The group belongs to this
-   process's Ray job, so if CHUNGUS dies, Ray frees the GPUs.
+   vLLM warns when tensor-parallel workers span nodes).
 2. poll answers STARTING "waiting for 8 GPUs in the Ray cluster: 2 available" until
    the group is placed, or EXITED once `placement_timeout_s` has passed.
 3. Once placed, the driver actor goes on bundle 0 with no GPU of its own and runs
@@ -111,7 +113,6 @@ class RayLauncher(Launcher):
         remote = ray.remote(EngineActor).options(
             name=name,
             namespace=self.options.namespace,
-            lifetime="detached",
             num_gpus=len(spec.gpus),
             num_cpus=self.options.num_cpus,
             max_restarts=0,
@@ -189,7 +190,6 @@ class RayLauncher(Launcher):
         remote = ray.remote(InProcessEngineActor).options(
             name=handle.name,
             namespace=self.options.namespace,
-            lifetime="detached",
             num_gpus=0,  # vLLM's workers take the bundles' GPUs
             num_cpus=self.options.num_cpus,
             max_restarts=0,

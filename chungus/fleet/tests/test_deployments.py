@@ -14,6 +14,12 @@ def states(instance):
         return dict(db.execute("select name, state from fleet_deployment").fetchall())
 
 
+def reason(instance, name):
+    with sqlite3.connect(instance.home / "chungus.sqlite3") as db:
+        query = "select state_reason from fleet_deployment where name = ?"
+        return db.execute(query, (name,)).fetchone()[0]
+
+
 def wait_state(instance, name, state, seconds):
     deadline = time.monotonic() + seconds
     while time.monotonic() < deadline:

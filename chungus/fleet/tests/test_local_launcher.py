@@ -3,8 +3,11 @@
 import asyncio
 import os
 import signal
+import subprocess
+import sys
 
 import httpx
+import psutil
 
 from chungus.fleet.launchers.base import LaunchSpec, LaunchState
 from chungus.fleet.launchers.local import LocalLauncher, free_port
@@ -85,3 +88,30 @@ async def test_the_supervisor_restarts_a_killed_engine_on_the_same_port(models_h
         await asyncio.gather(task, return_exceptions=True)
     assert supervisor.status.state == "stopped"
     assert supervisor._handle.process.returncode is not None
+
+
+OWNER = """
+import asyncio, sys
+from pathlib import Path
+from chungus.fleet.launchers.base import LaunchSpec
+from chungus.fleet.launchers.local import LocalLauncher
+
+async def main():
+    launcher = LocalLauncher(Path(sys.argv[1]))
+    handle = await launcher.launch(LaunchSpec("sleeper", ("sleep", "600"), 1))
+    print(handle.process.pid, flush=True)
+    await asyncio.sleep(600)
+
+asyncio.run(main())
+"""
+
+
+def test_an_engine_ends_when_the_chungus_that_started_it_is_killed(tmp_path):
+    owner = subprocess.Popen(
+        [sys.executable, "-c", OWNER, str(tmp_path)], stdout=subprocess.PIPE, text=True
+    )
+    engine = psutil.Process(int(owner.stdout.readline()))
+    owner.kill()
+    owner.wait()
+    engine.wait(10)
+    assert not engine.is_running()

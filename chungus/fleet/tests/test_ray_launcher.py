@@ -6,6 +6,7 @@ import sys
 import time
 
 import httpx
+import psutil
 import pytest
 
 from chungus.fleet.launchers.base import LaunchSpec, LaunchState
@@ -32,7 +33,7 @@ async def wait_for(launcher, handle, state, seconds=90):
     raise AssertionError(f"never {state}: {status}")
 
 
-async def test_an_engine_runs_in_a_detached_actor_serves_chungus_and_is_killed(
+async def test_an_engine_runs_in_an_actor_serves_chungus_and_is_killed(
     ray_cluster, models_home, tmp_path
 ):
     port = free_port()
@@ -66,6 +67,23 @@ async def test_an_engine_runs_in_a_detached_actor_serves_chungus_and_is_killed(
     assert handle.name not in named
     with pytest.raises(httpx.ConnectError):
         httpx.get(f"http://127.0.0.1:{port}/health", timeout=2)
+
+
+async def test_an_engine_ends_when_its_actor_process_dies(ray_cluster, models_home, tmp_path):
+    port = free_port()
+    command = llama_server_command(
+        llama_server_binary(), packaged_gguf(models_home), port, LlamaServerOptions(alias="gemma")
+    )
+    launcher = RayLauncher(tmp_path / "logs", RayOptions(address=None, num_cpus=0.5))
+    handle = await launcher.launch(LaunchSpec(name=f"orphan-{port}", command=command, port=port))
+    try:
+        await wait_for(launcher, handle, LaunchState.READY)
+        engine = psutil.Process((await handle.actor.status.remote())["pid"])
+        engine.parent().kill()  # the actor's worker process dies, as when its owner exits
+        engine.wait(15)
+        assert not engine.is_running()
+    finally:
+        await launcher.terminate(handle)
 
 
 def test_a_placement_group_has_one_gpu_bundle_per_worker_and_the_driver_cpus_on_the_first():

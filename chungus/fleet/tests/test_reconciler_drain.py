@@ -2,7 +2,6 @@
 then its engine stops (a real CHUNGUS with a real llama-server on the local launcher)."""
 
 import json
-import sqlite3
 import threading
 import time
 from typing import Any
@@ -11,14 +10,8 @@ import httpx
 import psutil
 import pytest
 
-from chungus.fleet.tests.test_deployments import states, wait_state
+from chungus.fleet.tests.test_deployments import reason, states, wait_state
 from chungus.testing.processes import chungus_instance
-
-
-def reason(instance, name):
-    with sqlite3.connect(instance.home / "chungus.sqlite3") as db:
-        query = "select state_reason from fleet_deployment where name = ?"
-        return db.execute(query, (name,)).fetchone()[0]
 
 
 @pytest.fixture(scope="module")

@@ -3,21 +3,13 @@ pending reasons, and a crashing engine failing its deployment with its last log 
 
 import json
 import socket
-import sqlite3
 import time
 
 import psutil
 import pytest
 
-from chungus.fleet.tests.test_deployments import wait_state
+from chungus.fleet.tests.test_deployments import reason, wait_state
 from chungus.testing.processes import chungus_instance
-
-
-def reason(instance, name):
-    with sqlite3.connect(instance.home / "chungus.sqlite3") as db:
-        return db.execute(
-            "select state_reason from fleet_deployment where name = ?", (name,)
-        ).fetchone()[0]
 
 
 @pytest.fixture(scope="module")
