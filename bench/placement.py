@@ -10,6 +10,7 @@ fractional bin-packing lower bound (total memory asked / memory per GPU).
 from __future__ import annotations
 
 import argparse
+import bisect
 import heapq
 import math
 import os
@@ -63,7 +64,7 @@ def main() -> None:
     lifetime = args.load * capacity / mean_ask  # arrivals per unit time = 1: Little's law
     weights = [w for *_, w in SIZES]
     departures: list[tuple[float, str]] = []
-    timings, ratios, utilizations = [], [], []
+    timings, ratios, utilizations, offline = [], [], [], []
     pending = evictions = 0
     for n in range(args.arrivals):
         now = float(n)
@@ -93,7 +94,8 @@ def main() -> None:
             if bound:
                 ratios.append(len(used) / bound)
                 utilizations.append(asked / (len(used) * card))
-    report(args, timings, ratios, utilizations, pending, evictions)
+                offline.append(len(used) / repacked(list(cluster.works.values()), card))
+    report(args, timings, ratios, utilizations, offline, pending, evictions)
 
 
 def lower_bound(works: list[Work], card: int) -> int:
@@ -117,11 +119,25 @@ def lower_bound(works: list[Work], card: int) -> int:
     return best
 
 
+def repacked(works: list[Work], card: int) -> int:
+    """GPUs an offline best-fit-decreasing packing of the same slots uses, knowing them
+    all at once and free to move any (and ignoring nodes): what hindsight would give."""
+    free: list[int] = []  # free memory of each card opened, kept sorted
+    for memory in sorted((w.memory_mb for w in works for _ in range(w.gpus)), reverse=True):
+        at = bisect.bisect_left(free, memory)
+        if at == len(free):
+            bisect.insort(free, card - memory)
+        else:
+            bisect.insort(free, free.pop(at) - memory)
+    return len(free)
+
+
 def report(
     args: argparse.Namespace,
     timings: list[float],
     ratios: list[float],
     utilizations: list[float],
+    offline: list[float],
     pending: int,
     evictions: int,
 ) -> None:
@@ -137,6 +153,8 @@ def report(
         f"GPUs in use / lower bound (L2): mean {statistics.fmean(ratios):.3f}, "
         f"p95 {sorted(ratios)[int(0.95 * (len(ratios) - 1))]:.3f}, "
         f"worst {max(ratios):.3f} (1.00 = no packing could use fewer GPUs)",
+        f"GPUs in use / offline best-fit-decreasing repack of the same work: "
+        f"mean {statistics.fmean(offline):.3f}, worst {max(offline):.3f}",
         f"memory used on GPUs in use: mean {statistics.fmean(utilizations):.1%}",
         f"not placed on arrival (pending): {pending}; evictions: {evictions}",
     ]
