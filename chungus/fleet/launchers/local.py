@@ -36,6 +36,18 @@ def tail(path: Path, lines: int = 20) -> str:
     return "\n".join(text.splitlines()[-lines:])
 
 
+def progress(path: Path, lines: int = 5) -> str:
+    """The engine's latest log line, shown while it starts (loading, downloading)."""
+    latest = [line.strip() for line in tail(path, lines).splitlines() if line.strip()]
+    return latest[-1][:200] if latest else ""
+
+
+def starting(detail: str, log_path: Path) -> LaunchStatus:
+    """STARTING with what the engine last said, where it said anything."""
+    said = progress(log_path)
+    return LaunchStatus(LaunchState.STARTING, detail=f"{detail}: {said}" if said else detail)
+
+
 @dataclass(slots=True)
 class LocalHandle:
     spec: LaunchSpec
@@ -82,7 +94,7 @@ class LocalLauncher(Launcher):
         address = f"http://{self.host}:{handle.spec.port}"
         if await healthy(address + handle.spec.health_path):
             return LaunchStatus(LaunchState.READY, address=address)
-        return LaunchStatus(LaunchState.STARTING, detail="waiting for the health check")
+        return starting("waiting for the health check", handle.log_path)
 
     async def terminate(self, handle: LocalHandle) -> None:
         handle.stopped = True

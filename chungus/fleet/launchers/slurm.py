@@ -9,7 +9,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from chungus.fleet.launchers.base import Launcher, LaunchSpec, LaunchState, LaunchStatus
-from chungus.fleet.launchers.local import healthy, tail
+from chungus.fleet.launchers.local import healthy, starting, tail
 
 ENDED = {
     "COMPLETED",
@@ -108,9 +108,7 @@ class SlurmLauncher(Launcher):
         address = f"http://{host}:{handle.spec.port}"
         if await healthy(address + handle.spec.health_path):
             return LaunchStatus(LaunchState.READY, address=address)
-        return LaunchStatus(
-            LaunchState.STARTING, detail=f"job {handle.job_id} running on {host}; engine loading"
-        )
+        return starting(f"job {handle.job_id} running on {host}; engine loading", handle.log_path)
 
     async def terminate(self, handle: SlurmHandle) -> None:
         if handle.stopped:

@@ -115,3 +115,19 @@ def test_an_engine_ends_when_the_chungus_that_started_it_is_killed(tmp_path):
     owner.wait()
     engine.wait(10)
     assert not engine.is_running()
+
+
+async def test_a_starting_engine_shows_what_it_last_logged(tmp_path):
+    launcher = LocalLauncher(tmp_path / "logs")
+    script = "echo 'pulling manifest'; printf 'pulling 12%%\\rpulling 42%%\\n'; sleep 30"
+    handle = await launcher.launch(LaunchSpec("puller", ("sh", "-c", script), free_port()))
+    try:
+        for _ in range(50):
+            status = await launcher.poll(handle)
+            if "42" in status.detail:
+                break
+            await asyncio.sleep(0.1)
+        assert status.state is LaunchState.STARTING
+        assert status.detail == "waiting for the health check: pulling 42%"
+    finally:
+        await launcher.terminate(handle)
