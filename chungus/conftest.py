@@ -26,6 +26,23 @@ FAKE_BEHAVIOURS = ("hang", "die", "error500", "garbage", "slow", "fake-ok")
 
 
 @pytest.fixture(scope="session")
+def django_db_setup(django_db_setup: None, django_db_blocker: Any) -> Iterator[None]:
+    """The test database, as pytest-django makes it; on PostgreSQL, before it is dropped,
+    end the connections that executor threads (sync_to_async off the event loop) still
+    hold, which would otherwise stop the drop."""
+    yield
+    from django.db import connection
+
+    with django_db_blocker.unblock():
+        if connection.vendor == "postgresql":
+            with connection.cursor() as cursor:
+                cursor.execute(
+                    "select pg_terminate_backend(pid) from pg_stat_activity"
+                    " where datname = current_database() and pid <> pg_backend_pid()"
+                )
+
+
+@pytest.fixture(scope="session")
 def models_home(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """Where the packaged model is assembled once for the whole session."""
     return tmp_path_factory.mktemp("models-home")
