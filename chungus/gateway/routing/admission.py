@@ -200,7 +200,7 @@ class Admission:
         }
         if not room:
             return None
-        candidates = [Candidate(i, self._load(i)) for i in room]
+        candidates = [Candidate(i, self._load(i), self._full(i)) for i in room]
         strategy = self.strategy(model)
         picked = strategy.choose(candidates, request)
         if picked is None:
@@ -210,6 +210,14 @@ class Admission:
         self.breaker(backend.id).taken()
         strategy.served(backend.id, request)
         return backend
+
+    def _full(self, backend_id: int) -> bool:
+        """Every slot the engine reports is taken by our requests or in its own last count."""
+        load = self.engine_load.get(backend_id)
+        if load is None or not load.slots_total:
+            return False
+        busy = max(self.in_flight.get(backend_id, 0), load.slots_total - (load.slots_idle or 0))
+        return busy >= load.slots_total
 
     def _load(self, backend_id: int) -> float:
         """Our own in-flight count, or the engine's report when it sees more (other clients)."""

@@ -17,6 +17,7 @@ from typing import Protocol
 class Candidate:
     backend_id: int
     load: float  # requests in flight, or the engine's own count when it reports one
+    full: bool = False  # every parallel slot the engine reports is taken: a request would queue
 
 
 @dataclass(frozen=True, slots=True)
@@ -79,7 +80,8 @@ class RoundRobin:
 class CacheAffinity:
     """Send a prompt to the backend that served its longest known prefix, so its KV
     cache is reused — unless that backend is much busier than the rest (bounded load:
-    at most `balance` times the mean load, plus one)."""
+    at most `balance` times the mean load, plus one), or has no free slot while another
+    has one (waiting for a whole answer costs more than recomputing a prefix)."""
 
     name: str = "cache-affinity"
     balance: float = 1.5
@@ -91,11 +93,12 @@ class CacheAffinity:
             return None
         by_id = {c.backend_id: c for c in candidates}
         cap = math.floor(self.balance * sum(c.load for c in candidates) / len(candidates)) + 1
+        room = not all(c.full for c in candidates)
         for prefix in reversed(request.prefixes):
             owner = by_id.get(self.owners.get(prefix, -1))
-            if owner is not None and owner.load < cap:
+            if owner is not None and owner.load < cap and not (owner.full and room):
                 return owner
-        return least_loaded(candidates)
+        return least_loaded([c for c in candidates if not c.full] or candidates)
 
     def served(self, backend_id: int, request: RouteRequest) -> None:
         for prefix in request.prefixes:

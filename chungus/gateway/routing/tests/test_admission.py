@@ -4,6 +4,7 @@ import asyncio
 
 import pytest
 
+from chungus.fleet.engine_load import EngineLoad
 from chungus.gateway.errors import ServiceUnavailable
 from chungus.gateway.routing.admission import Admission
 from chungus.gateway.routing.strategies import RouteRequest
@@ -108,3 +109,15 @@ async def test_failover_excludes_backends_already_tried():
     model = ModelInfo("m", (ONE, two))
     admission = Admission()
     assert (await admission.acquire(model, REQ, 1, exclude=frozenset({1}))).id == 2
+
+
+async def test_a_conversation_moves_off_a_backend_whose_slots_are_all_taken():
+    a, b = BackendInfo(id=1, url="http://a/v1"), BackendInfo(id=2, url="http://b/v1")
+    model = ModelInfo("m", (a, b), routing="cache-affinity")
+    admission = Admission()
+    admission.engine_load[1] = EngineLoad(running=0, slots_total=2, slots_idle=2)
+    conversation = RouteRequest("m", (b"conv",))
+    assert await admission.acquire(model, conversation, 1) is a  # learns: conv lives on a
+    assert await admission.acquire(model, RouteRequest("m", (b"other",)), 1) is b
+    assert await admission.acquire(model, conversation, 1) is a  # a's two slots now taken
+    assert await admission.acquire(model, conversation, 1) is b  # 2:1 is within the balance

@@ -44,6 +44,20 @@ def test_cache_affinity_gives_way_when_its_backend_is_much_busier():
     assert strategy.choose(busy, RouteRequest("m", (b"conv",))).backend_id == 2
 
 
+def test_cache_affinity_gives_way_when_its_backend_has_no_free_slot_and_another_has():
+    strategy = CacheAffinity()
+    strategy.served(1, RouteRequest("m", (b"conv",)))
+    slots_taken = [Candidate(1, 2, full=True), Candidate(2, 1)]  # 2:1 is within the balance
+    assert strategy.choose(slots_taken, RouteRequest("m", (b"conv",))).backend_id == 2
+
+
+def test_cache_affinity_keeps_the_cache_when_every_backend_is_full():
+    strategy = CacheAffinity()
+    strategy.served(1, RouteRequest("m", (b"conv",)))
+    all_full = [Candidate(1, 2, full=True), Candidate(2, 2, full=True)]
+    assert strategy.choose(all_full, RouteRequest("m", (b"conv",))).backend_id == 1
+
+
 def test_cache_affinity_without_history_is_least_loaded():
     assert (
         CacheAffinity()
