@@ -259,8 +259,11 @@ class Reconciler:
             )
             return
         detail = "; ".join(f"{s.state}: {s.detail}" if s.detail else s.state for s in statuses)
-        if d["state"] != S.STARTING or d["state_reason"] != detail[:1000]:
-            await self.set(name, S.STARTING, detail, wake=False)
+        waiting = [s.status.state for s in running.supervisors if not s.ready.is_set()]
+        # Placing while every replica still waits for its cluster (Slurm queue, Ray GPUs).
+        state = S.PLACING if waiting and set(waiting) == {"placing"} else S.STARTING
+        if d["state"] != state or d["state_reason"] != detail[:1000]:
+            await self.set(name, state, detail, wake=False)
 
     async def _idle_or_warm(self, d: dict[str, Any], running: Running, now: float) -> None:
         name = d["name"]

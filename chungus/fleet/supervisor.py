@@ -82,13 +82,18 @@ class Supervisor:
     async def _run_once(self) -> LaunchStatus:
         self._set("starting", "launching")
         self._handle = await self.launcher.launch(self.spec)
-        deadline = time.monotonic() + self.ready_timeout
+        deadline: float | None = None  # the ready timeout runs once the engine has its place
         while True:
             status = await self.launcher.poll(self._handle)
             if status.state is LaunchState.READY:
                 break
             if status.state in (LaunchState.EXITED, LaunchState.STOPPED):
                 return status
+            if status.state is LaunchState.PLACING:  # queued for resources: no timeout
+                self._set("placing", status.detail)
+                await asyncio.sleep(self.poll_interval)
+                continue
+            deadline = deadline or time.monotonic() + self.ready_timeout
             if time.monotonic() > deadline:
                 await self.launcher.terminate(self._handle)
                 return LaunchStatus(

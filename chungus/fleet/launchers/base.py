@@ -14,6 +14,7 @@ from typing import Any
 
 
 class LaunchState(StrEnum):
+    PLACING = "placing"  # waiting for its cluster to give it resources (Slurm queue, Ray GPUs)
     STARTING = "starting"  # started, not yet answering its health check
     READY = "ready"  # answering; `address` is set
     EXITED = "exited"  # the engine process ended

@@ -12,8 +12,8 @@ vLLM on several GPUs (tensor x pipeline parallel, on one node or across several)
    Ray fills one node and spills to others only when it must, as vLLM does when it
    reserves GPUs itself (STRICT_PACK would make a model larger than a node impossible;
    vLLM warns when tensor-parallel workers span nodes).
-2. poll answers STARTING "waiting for 8 GPUs in the Ray cluster: 2 available" until
-   the group is placed, or EXITED once `placement_timeout_s` has passed.
+2. poll answers PLACING "waiting for 8 GPUs in the Ray cluster: 2 available" until
+   the group is placed (or EXITED once `placement_timeout_s`, if set, has passed).
 3. Once placed, the driver actor goes on bundle 0 with no GPU of its own and runs
    `vllm serve ... --distributed-executor-backend ray` inside its own process (see
    ray_actor.InProcessEngineActor for why not a child process); vLLM takes the
@@ -47,6 +47,7 @@ class RayHandle:
     deadline: float = 0.0  # when to give up waiting for the placement group
     host: str = ""
     serving: Any = None  # InProcessEngineActor.serve's reference: resolves when the engine ends
+    started: Any = None  # EngineActor.start's reference: resolves once Ray has placed the actor
     ended: LaunchStatus | None = None
 
 
@@ -56,7 +57,7 @@ class RayOptions:
     namespace: str = "chungus"
     num_cpus: float = 1.0
     placement_strategy: str = "PACK"  # or STRICT_PACK: tensor parallel within one node only
-    placement_timeout_s: float = 90.0  # under the supervisor's 120 s, so its reason is ours
+    placement_timeout_s: float | None = None  # None: wait for GPUs as long as Slurm's queue
     init: dict[str, Any] = field(default_factory=dict)
 
 
@@ -70,8 +71,11 @@ def engine_bundles(gpus: int, driver_cpus: float) -> list[dict[str, float]]:
 
 
 def pending_reason(needed: int, available: float, total: float) -> str:
-    """Why a multi-GPU engine has not started yet, from the cluster's GPU counts."""
-    reason = f"waiting for {needed} GPUs in the Ray cluster: {available:g} available"
+    """Why an engine has not started yet, from the cluster's GPU counts."""
+    if not needed:
+        return "waiting for the Ray cluster to place it (no CPU free)"
+    gpus = "1 GPU" if needed == 1 else f"{needed} GPUs"
+    reason = f"waiting for {gpus} in the Ray cluster: {available:g} available"
     return reason if total >= needed else f"{reason}, {total:g} in all"
 
 
@@ -105,7 +109,8 @@ class RayLauncher(Launcher):
             group = ray.util.placement_group(
                 bundles, strategy=self.options.placement_strategy, name=name
             )
-            deadline = time.monotonic() + self.options.placement_timeout_s
+            timeout = self.options.placement_timeout_s
+            deadline = time.monotonic() + timeout if timeout else 0.0
             return RayHandle(spec, None, name, placement_group=group, placed=group.ready(),
                              deadline=deadline)  # fmt: skip
         from chungus.fleet.launchers.ray_actor import EngineActor
@@ -118,8 +123,8 @@ class RayLauncher(Launcher):
             max_restarts=0,
         )
         actor = remote.remote(list(spec.command), dict(spec.env), self._log_path(spec))
-        await actor.start.remote()
-        return RayHandle(spec, actor, name)
+        # Not awaited: Ray runs it once it has placed the actor, which may take a while.
+        return RayHandle(spec, actor, name, started=actor.start.remote())
 
     async def poll(self, handle: RayHandle) -> LaunchStatus:
         if handle.stopped:
@@ -130,13 +135,18 @@ class RayLauncher(Launcher):
         if handle.placement_group is not None:
             status = await self._poll_placed(ray, handle)
         else:
-            status = await self._poll_child(handle)
+            status = await self._poll_child(ray, handle)
         if status.state is LaunchState.EXITED:
             handle.ended = status
             await self._release(ray, handle)  # frees the name, the GPUs and the group
         return status
 
-    async def _poll_child(self, handle: RayHandle) -> LaunchStatus:
+    async def _poll_child(self, ray: Any, handle: RayHandle) -> LaunchStatus:
+        if handle.started is not None:
+            placed, _ = ray.wait([handle.started], timeout=0)
+            if not placed:
+                return self._waiting(ray, handle)
+            handle.started = None
         try:
             status = await asyncio.wait_for(handle.actor.status.remote(), 10)
         except Exception as exc:  # the actor died, or its node did
@@ -172,8 +182,8 @@ class RayLauncher(Launcher):
             ray.available_resources().get("GPU", 0),
             ray.cluster_resources().get("GPU", 0),
         )
-        if time.monotonic() < handle.deadline:
-            return LaunchStatus(LaunchState.STARTING, detail=reason)
+        if not handle.deadline or time.monotonic() < handle.deadline:
+            return LaunchStatus(LaunchState.PLACING, detail=reason)
         timeout = self.options.placement_timeout_s
         return LaunchStatus(LaunchState.EXITED, detail=f"gave up after {timeout:g} s {reason}")
 
@@ -220,7 +230,7 @@ class RayLauncher(Launcher):
             return
         handle.stopped = True
         ray = await self._ray()
-        if handle.placement_group is None and handle.ended is None:
+        if handle.placement_group is None and handle.ended is None and handle.started is None:
             with contextlib.suppress(Exception):  # already gone: killing it below is enough
                 await asyncio.wait_for(handle.actor.stop.remote(), 20)
         await self._release(ray, handle)

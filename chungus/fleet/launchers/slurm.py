@@ -99,11 +99,10 @@ class SlurmLauncher(Launcher):
             return LaunchStatus(
                 LaunchState.EXITED, detail=f"job {handle.job_id} {state}\n{tail(handle.log_path)}"
             )
-        if state != "RUNNING":
-            return LaunchStatus(
-                LaunchState.STARTING,
-                detail=f"job {handle.job_id} {state} ({job.get('Reason', '')})",
-            )
+        if state != "RUNNING":  # queued (PENDING, CONFIGURING): Slurm is finding room
+            why = job.get("Reason", "None")
+            detail = f"job {handle.job_id} {state}" + (f" ({why})" if why != "None" else "")
+            return LaunchStatus(LaunchState.PLACING, detail=detail)
         host = await self._node_address(job.get("BatchHost") or job.get("NodeList", ""))
         address = f"http://{host}:{handle.spec.port}"
         if await healthy(address + handle.spec.health_path):

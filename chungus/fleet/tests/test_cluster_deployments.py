@@ -4,11 +4,11 @@ import os
 import subprocess
 import time
 
-from chungus.fleet.tests.test_deployments import states, wait_state
+from chungus.fleet.tests.test_deployments import reason, states, wait_state
 from chungus.testing.processes import chungus_instance
 
 
-def test_a_slurm_deployment_serves_a_chat_and_stopping_it_leaves_no_job(tmp_path, slurm):
+def test_a_slurm_deployment_serves_a_chat_queues_while_placing_and_leaves_no_job(tmp_path, slurm):
     instance = chungus_instance(tmp_path / "home", CHUNGUS_RECONCILE_SECONDS="0.3", **slurm.env)
     instance.cli("deploy", "on-slurm", "--source", "packaged", "--launcher", "slurm", "--gpus", "1")
     key = instance.create_key("k")
@@ -16,8 +16,15 @@ def test_a_slurm_deployment_serves_a_chat_and_stopping_it_leaves_no_job(tmp_path
     try:
         wait_state(instance, "on-slurm", "ready", 90)
         assert instance.chat(key, "on-slurm").status_code == 200
+        # Both GPUs wanted while one is taken: Slurm queues the job, the deployment is placing.
+        instance.cli("deploy", "queued", "--launcher", "slurm", "--gpus", "2")
+        wait_state(instance, "queued", "placing", 30)
+        assert "PENDING" in reason(instance, "queued")
         instance.cli("deployments", "stop", "on-slurm")
         wait_state(instance, "on-slurm", "stopped", 30)
+        wait_state(instance, "queued", "ready", 90)
+        instance.cli("deployments", "stop", "queued")
+        wait_state(instance, "queued", "stopped", 30)
     finally:
         instance.stop()
     env = {**os.environ, **slurm.env}

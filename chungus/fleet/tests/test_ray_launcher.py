@@ -173,7 +173,7 @@ async def test_vllm_wanting_more_gpus_than_ray_has_waits_with_a_reason_then_give
     handle = await launcher.launch(vllm_spec(free_port(), 4))
     try:
         status = await launcher.poll(handle)
-        assert status.state is LaunchState.STARTING
+        assert status.state is LaunchState.PLACING
         assert status.detail.startswith("waiting for 4 GPUs in the Ray cluster: ")
         status = await wait_for(launcher, handle, LaunchState.EXITED, seconds=10)
         assert status.detail.startswith("gave up after 2 s waiting for 4 GPUs")
@@ -191,3 +191,26 @@ async def test_an_engine_that_crashes_leaves_no_actor_and_no_placement_group(ray
     assert status.detail.startswith("engine exited with 3\n")
     assert "2 workers up" in status.detail, "the engine's log tail comes with it"
     assert_nothing_left(ray_cluster, handle)
+
+
+async def test_an_engine_waits_placing_while_the_cluster_has_no_free_gpu(ray_cluster, tmp_path):
+    launcher = RayLauncher(tmp_path / "logs", RayOptions(address=None, num_cpus=0.1))
+
+    def sleeper(name):
+        return LaunchSpec(name=name, command=("sleep", "120"), port=free_port(), gpus=(0,))
+
+    holders = [await launcher.launch(sleeper(f"holder-{i}")) for i in range(2)]
+    queued = await launcher.launch(sleeper("queued"))  # returns at once, GPUs or not
+    try:
+        for holder in holders:
+            await wait_for(launcher, holder, LaunchState.STARTING, seconds=30)
+        status = await launcher.poll(queued)
+        assert status.state is LaunchState.PLACING
+        assert status.detail == "waiting for 1 GPU in the Ray cluster: 0 available"
+        started = time.monotonic()
+        await launcher.terminate(queued)
+        assert time.monotonic() - started < 5, "an actor never placed is not asked to stop"
+        assert (await launcher.poll(queued)).state is LaunchState.STOPPED
+    finally:
+        for handle in (queued, *holders):
+            await launcher.terminate(handle)

@@ -10,6 +10,7 @@ from chungus.fleet.launchers.local import free_port
 from chungus.fleet.launchers.slurm import SlurmLauncher, SlurmOptions, job_script, parse_fields
 from chungus.fleet.llamacpp import LlamaServerOptions, llama_server_binary, llama_server_command
 from chungus.fleet.packaged import packaged_gguf
+from chungus.fleet.supervisor import Supervisor
 from chungus.testing.processes import chungus_instance
 
 
@@ -112,3 +113,34 @@ async def test_an_engine_that_cannot_start_is_reported_with_its_log(slurm, tmp_p
     status = await wait_for(launcher, handle, LaunchState.EXITED, seconds=30)
     assert "FAILED" in status.detail and "nonexistent" in status.detail
     await launcher.terminate(handle)
+
+
+async def test_a_queued_job_is_placing_and_the_ready_timeout_waits_for_it(
+    slurm, models_home, tmp_path
+):
+    launcher = SlurmLauncher(tmp_path / "logs", SlurmOptions(env=slurm.env))
+    blockers = [
+        await launcher.launch(
+            LaunchSpec(name=f"blocker-{i}", command=("sleep", "120"), port=free_port(), gpus=(i,))
+        )
+        for i in range(slurm.gpus)
+    ]
+    ready: list[str] = []
+
+    async def on_ready(address):
+        ready.append(address)
+
+    supervisor = Supervisor(launcher, spec(models_home), on_ready, ready_timeout=8)
+    task = asyncio.create_task(supervisor.run())
+    try:
+        await asyncio.sleep(10)  # queued for longer than the ready timeout
+        assert supervisor.status.state == "placing", supervisor.status
+        assert "PENDING" in supervisor.status.detail and supervisor.status.restarts == 0
+        await launcher.terminate(blockers[0])
+        await asyncio.wait_for(supervisor.ready.wait(), 60)
+        assert ready and supervisor.status.restarts == 0
+    finally:
+        task.cancel()
+        await asyncio.gather(task, return_exceptions=True)
+        for blocker in blockers:
+            await launcher.terminate(blocker)
