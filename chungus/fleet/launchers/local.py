@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import os
+import re
 import signal
 import socket
 from dataclasses import dataclass
@@ -36,10 +37,16 @@ def tail(path: Path, lines: int = 20) -> str:
     return "\n".join(text.splitlines()[-lines:])
 
 
+# llama.cpp starts each log line with the time since start and a level: "0.01.752.055 I "
+LOG_PREFIX = re.compile(r"^\d+\.\d+\.\d+\.\d+ [A-Z] ")
+
+
 def progress(path: Path, lines: int = 5) -> str:
     """The engine's latest log line, shown while it starts (loading, downloading)."""
     latest = [line.strip() for line in tail(path, lines).splitlines() if line.strip()]
-    return latest[-1][:200] if latest else ""
+    if not latest:
+        return ""
+    return " ".join(LOG_PREFIX.sub("", latest[-1]).split())[:200]
 
 
 def starting(detail: str, log_path: Path) -> LaunchStatus:

@@ -10,7 +10,7 @@ import httpx
 import psutil
 
 from chungus.fleet.launchers.base import LaunchSpec, LaunchState
-from chungus.fleet.launchers.local import LocalLauncher, free_port
+from chungus.fleet.launchers.local import LocalLauncher, free_port, progress
 from chungus.fleet.llamacpp import LlamaServerOptions, llama_server_binary, llama_server_command
 from chungus.fleet.packaged import packaged_gguf
 from chungus.fleet.supervisor import Supervisor, backoff_delay
@@ -131,3 +131,10 @@ async def test_a_starting_engine_shows_what_it_last_logged(tmp_path):
         assert status.detail == "waiting for the health check: pulling 42%"
     finally:
         await launcher.terminate(handle)
+
+
+def test_progress_is_the_last_log_line_without_llama_cpp_timestamps(tmp_path):
+    log = tmp_path / "engine.log"
+    log.write_text("0.00.006.757 I srv    load_model: loading model 'x.gguf'\n\n")
+    assert progress(log) == "srv load_model: loading model 'x.gguf'"
+    assert progress(tmp_path / "missing.log") == ""
