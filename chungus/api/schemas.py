@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Annotated
+from typing import Annotated, Literal
 
 from ninja import Field, Schema
 from pydantic import ConfigDict, StringConstraints
@@ -14,6 +14,9 @@ from chungus.fleet.models import Engine, Routing
 PositiveInt = Annotated[int, Field(gt=0, le=2_147_483_647)]  # fits PositiveIntegerField
 ModelName = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=200)]
 KeyName = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=100)]
+SmallPositive = Annotated[int, Field(gt=0, le=32_767)]  # fits PositiveSmallIntegerField
+SmallCount = Annotated[int, Field(ge=0, le=32_767)]
+Count = Annotated[int, Field(ge=0, le=2_147_483_647)]
 
 
 class Strict(Schema):
@@ -127,6 +130,68 @@ class KeyUpdate(Strict):
     priority: Priority = Priority.INTERACTIVE
     expires_at: datetime | None = None
     is_active: bool = Field(True, description="false revokes the key, for good")
+
+
+# Deployments.
+
+
+class DeploymentOut(Schema):
+    name: str
+    source: str
+    engine: str
+    launcher: str
+    replicas: int
+    gpus_per_replica: int
+    tensor_parallel: int
+    pipeline_parallel: int
+    context_length: int
+    memory_mb: int = Field(description="per GPU; 0: unknown")
+    memory_note: str = Field(description="how the memory was estimated")
+    priority: int
+    always_warm: bool
+    idle_timeout_s: int = Field(description="0: never unloaded for idleness")
+    desired: str = Field(description="running or stopped")
+    state: str = Field(description="pending, placing, starting, ready, draining, stopped, failed")
+    state_reason: str
+    updated_at: datetime
+
+
+class DeploymentList(Schema):
+    deployments: list[DeploymentOut]
+
+
+class DeploymentReply(Schema):
+    deployment: DeploymentOut
+
+
+class DeploymentCreate(Strict):
+    """The options of `chungus deploy`, named as GET returns them."""
+
+    name: ModelName = Field(description="the model name clients will send")
+    source: Annotated[
+        str, StringConstraints(strip_whitespace=True, min_length=1, max_length=500)
+    ] = Field(
+        "packaged",
+        description="'packaged', a GGUF path, a Hugging Face id (vLLM) "
+        "or a model in Ollama's library (Ollama, e.g. llama3.2:1b)",
+    )
+    engine: Literal["llamacpp", "vllm", "ollama"] = "llamacpp"
+    launcher: Literal["local", "slurm", "ray"] = "local"
+    replicas: SmallPositive = 1
+    gpus_per_replica: SmallCount | None = Field(
+        None, description="0: CPU; vLLM: tensor x pipeline parallel size (its default)"
+    )
+    tensor_parallel: SmallPositive = Field(1, description="vLLM only")
+    pipeline_parallel: SmallPositive = Field(1, description="vLLM only")
+    context_length: PositiveInt = 4096
+    memory_mb: Count | None = Field(None, description="memory per GPU (default: estimated)")
+    priority: Annotated[int, Field(ge=-32_768, le=32_767)] = Field(
+        0, description="higher may evict lower"
+    )
+    always_warm: bool = Field(False, description="never unload; warm up on schedule")
+    idle_timeout_s: Count = Field(
+        0, description="seconds without requests before unloading (0: never)"
+    )
 
 
 # Shared.

@@ -1,4 +1,4 @@
-"""What the management API does to models, backends and keys; the views only translate.
+"""What the management API does to models, backends, deployments and keys; views only translate.
 
 Every change goes through the ORM's save() and delete(), so the configuration
 version is bumped (chungus.core.signals) and serving processes reload.
@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from datetime import UTC, datetime
 
+from django.conf import settings
 from django.contrib.auth import get_user_model
 from django.contrib.auth.models import AbstractBaseUser
 from django.core.management.base import CommandError
@@ -17,9 +18,10 @@ from django.utils import timezone
 
 from chungus.accounts.models import ApiKey
 from chungus.api.errors import Conflict
-from chungus.api.schemas import KeyCreate, KeyUpdate, ModelCreate, ModelUpdate
+from chungus.api.schemas import DeploymentCreate, KeyCreate, KeyUpdate, ModelCreate, ModelUpdate
+from chungus.fleet import deploying
 from chungus.fleet.management.commands.models import normalize_base_url
-from chungus.fleet.models import Backend, Model
+from chungus.fleet.models import Backend, Deployment, Model
 from chungus.gateway.errors import InvalidRequest, NotFound
 
 # Models and backends.
@@ -87,6 +89,42 @@ def delete_backend(model_id: int, backend_id: int) -> None:
     if backend is None:
         raise NotFound(f"Model {model_id} has no backend with id {backend_id}.")
     backend.delete()
+
+
+# Deployments (chungus.fleet.deploying does the work, as for `chungus deploy`).
+
+
+def deployments() -> QuerySet[Deployment]:
+    return Deployment.objects.all()
+
+
+def get_deployment(name: str) -> Deployment:
+    deployment = deployments().filter(name=name).first()
+    if deployment is None:
+        raise NotFound(f"No deployment named {name!r}.", param="name")
+    return deployment
+
+
+def deploy(data: DeploymentCreate) -> tuple[Deployment, bool]:
+    """Create or redeploy; return the deployment and whether it is new."""
+    try:
+        return deploying.deploy(deploying.Spec(**data.model_dump()), settings.CHUNGUS_HOME)
+    except deploying.DeployError as exc:
+        raise InvalidRequest(exc.message, param=exc.param, code="invalid_deployment") from None
+
+
+def stop_deployment(name: str) -> Deployment:
+    try:
+        return deploying.stop(name)
+    except deploying.UnknownDeployment:
+        raise NotFound(f"No deployment named {name!r}.", param="name") from None
+
+
+def start_deployment(name: str) -> Deployment:
+    try:
+        return deploying.start(name)
+    except deploying.UnknownDeployment:
+        raise NotFound(f"No deployment named {name!r}.", param="name") from None
 
 
 # API keys.

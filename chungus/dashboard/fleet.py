@@ -1,10 +1,11 @@
-"""What the pages show of models and backends, read from the database."""
+"""What the pages show of models, backends and deployments, read from the database."""
 
 from __future__ import annotations
 
 from dataclasses import dataclass
 
-from chungus.fleet.models import Backend, Model
+from chungus.fleet.models import Backend, Deployment, Model
+from chungus.fleet.models import DeploymentState as S
 
 
 @dataclass(frozen=True, slots=True)
@@ -43,3 +44,22 @@ def public_models() -> list[PublicModel]:
 def models_with_backends() -> list[Model]:
     """Every model with its backends, for the operator."""
     return list(Model.objects.prefetch_related("backends"))
+
+
+@dataclass(frozen=True, slots=True)
+class DeploymentRow:
+    """A deployment and the one button the operator gets for it."""
+
+    deployment: Deployment
+
+    @property
+    def action(self) -> str:
+        """Which button: start for a stopped, failed or stopping deployment, else stop."""
+        d = self.deployment
+        asleep = d.state in (S.STOPPED, S.FAILED)
+        return "start" if d.desired == "stopped" or asleep else "stop"
+
+
+def deployments() -> list[DeploymentRow]:
+    """Every deployment, for the operator's table."""
+    return [DeploymentRow(d) for d in Deployment.objects.all()]

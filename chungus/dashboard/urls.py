@@ -7,5 +7,10 @@ urlpatterns: list[URLPattern | URLResolver] = [
     path("partials/models/", views.home_models, name="home-models"),
     path("dashboard/", views.dashboard, name="dashboard"),
     path("dashboard/partials/backends/", views.backends, name="dashboard-backends"),
+    path(
+        "dashboard/partials/deployments/",
+        views.deployments_table,
+        name="dashboard-deployments",
+    ),
     path("playground/", views.playground, name="playground"),
 ]

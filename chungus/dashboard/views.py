@@ -8,7 +8,8 @@ from django.shortcuts import render
 from django.views.decorators.csrf import ensure_csrf_cookie
 
 from chungus.dashboard.access import superuser_required
-from chungus.dashboard.fleet import models_with_backends, public_models
+from chungus.dashboard.fleet import deployments, models_with_backends, public_models
+from chungus.fleet import deploying
 from chungus.fleet.models import Engine, Routing
 
 
@@ -34,6 +35,9 @@ def dashboard(request: HttpRequest) -> HttpResponse:
         "models": models_with_backends(),
         "engines": Engine.choices,
         "routings": Routing.choices,
+        "deployments": deployments(),
+        "deploy_engines": [(e.value, e.label) for e in deploying.ENGINES],
+        "launchers": deploying.LAUNCHERS,
     }
     return render(request, "dashboard/dashboard.html", context)
 
@@ -42,6 +46,12 @@ def dashboard(request: HttpRequest) -> HttpResponse:
 def backends(request: HttpRequest) -> HttpResponse:
     """The dashboard's backend table alone, for htmx to refresh."""
     return render(request, "dashboard/_backends.html", {"models": models_with_backends()})
+
+
+@superuser_required
+def deployments_table(request: HttpRequest) -> HttpResponse:
+    """The dashboard's deployment table alone, for htmx to refresh."""
+    return render(request, "dashboard/_deployments.html", {"deployments": deployments()})
 
 
 @ensure_csrf_cookie

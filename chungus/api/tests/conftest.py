@@ -13,7 +13,7 @@ from django.contrib.auth.models import User
 from django.test import Client
 
 from chungus.accounts.models import ApiKey
-from chungus.fleet.models import Backend, Model
+from chungus.fleet.models import Backend, Deployment, Model
 
 
 @dataclass
@@ -25,6 +25,7 @@ class Base:
     owner_secret: str  # a key the owner owns
     model: Model
     backend: Backend
+    deployment: Deployment  # declared only: no reconciler runs in these tests
 
     def client(self, user: User | None = None, *, csrf: bool = True) -> Client:
         """A client signed in as `user`; with csrf, its POSTs carry a valid token."""
@@ -69,4 +70,5 @@ def base(db: None) -> Base:
     _, owner_secret = ApiKey.issue("owner-key", owner=owner)
     model = Model.objects.create(name="gemma")
     backend = Backend.objects.create(model=model, url="http://127.0.0.1:8080/v1")
-    return Base(operator, owner, outsider, admin_secret, owner_secret, model, backend)
+    deployment = Deployment.objects.create(name="gemma-deployed", source="packaged")
+    return Base(operator, owner, outsider, admin_secret, owner_secret, model, backend, deployment)

@@ -22,6 +22,11 @@ ENDPOINTS = [
     ("POST", "/api/keys/create/"),
     ("POST", "/api/keys/{key}/update/"),
     ("POST", "/api/keys/{key}/delete/"),
+    ("GET", "/api/deployments/"),
+    ("POST", "/api/deployments/"),
+    ("GET", "/api/deployments/{deployment}/"),
+    ("POST", "/api/deployments/{deployment}/stop/"),
+    ("POST", "/api/deployments/{deployment}/start/"),
     ("GET", "/api/chart-data/"),
     ("GET", "/api/fleet/gpu-history/"),
 ]
@@ -30,7 +35,9 @@ POSTS = [endpoint for endpoint in ENDPOINTS if endpoint[0] == "POST"]
 
 def call(base: Base, client, method: str, template: str):
     key = ApiKey.objects.get(name="owner-key")
-    path = template.format(model=base.model.pk, backend=base.backend.pk, key=key.pk)
+    path = template.format(
+        model=base.model.pk, backend=base.backend.pk, key=key.pk, deployment=base.deployment.name
+    )
     return client.get(path) if method == "GET" else post(client, path, {})
 
 

@@ -18,6 +18,11 @@ OPERATIONS = {
     ("post", "/api/keys/create/"),
     ("post", "/api/keys/{key_id}/update/"),
     ("post", "/api/keys/{key_id}/delete/"),
+    ("get", "/api/deployments/"),
+    ("post", "/api/deployments/"),
+    ("get", "/api/deployments/{name}/"),
+    ("post", "/api/deployments/{name}/stop/"),
+    ("post", "/api/deployments/{name}/start/"),
     ("get", "/api/chart-data/"),
     ("get", "/api/fleet/gpu-history/"),
 }

@@ -149,6 +149,50 @@ def test_an_operator_issues_a_key_adds_a_backend_chats_and_sees_it_charted(site,
     shot(page, "my-keys-operator")
 
 
+def test_an_operator_deploys_stops_and_starts_models_and_sees_why_they_wait_or_fail(site, page):
+    sign_in(page, site, "operator")
+    expect(page).to_have_url(f"{site.url}/dashboard/")
+    deployments = page.locator("#deployments")
+
+    # A GGUF that does not exist: the reconciler fails it and says why.
+    page.fill("#deploy-form [name=name]", "ghost")
+    page.fill("#deploy-form [name=source]", "/nonexistent/ghost.gguf")
+    page.fill("#deploy-form [name=idle_timeout_s]", "600")
+    page.click("#deploy-form button[type=submit]")
+    expect(page.locator("#deploy-status")).to_have_text("ghost: waiting for the reconciler.")
+    ghost = deployments.locator('tr[data-deployment="ghost"]')
+    expect(ghost.locator(".badge")).to_have_text("failed")
+    expect(ghost).to_contain_text("model file /nonexistent/ghost.gguf does not exist")
+    expect(ghost.locator("[data-deployment-action]")).to_have_text("Start")
+
+    # More GPUs than any host has: it waits, with placement's reason, until stopped.
+    page.fill("#deploy-form [name=name]", "huge")
+    page.fill("#deploy-form [name=gpus_per_replica]", "64")
+    page.click("#deploy-form button[type=submit]")
+    huge = deployments.locator('tr[data-deployment="huge"]')
+    expect(huge).to_contain_text("64 GPUs \N{MULTIPLICATION SIGN} 1")
+    expect(huge.locator(".badge")).to_have_text("pending")
+    expect(huge.locator(".reason")).not_to_have_text("waiting for the reconciler")
+    shot(page, "dashboard-deployments")
+    page.once("dialog", lambda dialog: dialog.accept())
+    huge.locator("[data-deployment-action=stop]").click()
+    expect(huge.locator(".badge")).to_have_text("stopped")
+    expect(huge).to_contain_text("stopped by the operator")
+    huge.locator("[data-deployment-action=start]").click()
+    expect(page.locator("#deployments-status")).to_have_text("Starting huge.")
+    expect(huge.locator(".badge")).to_have_text("pending")
+    expect(huge.locator("[data-deployment-action]")).to_have_text("Stop")
+
+    # A mistake is refused in words, and nothing is deployed.
+    page.fill("#deploy-form [name=name]", "parallel")
+    page.select_option("#deploy-form [name=engine]", "vllm")
+    page.fill("#deploy-form [name=source]", "org/model")
+    page.fill("#deploy-form [name=gpus_per_replica]", "3")
+    page.click("#deploy-form button[type=submit]")
+    expect(page.locator("#deploy-status")).to_contain_text("vLLM runs one worker per GPU")
+    expect(deployments.locator('tr[data-deployment="parallel"]')).to_have_count(0)
+
+
 def test_an_outsider_sees_none_of_it(site, page):
     sign_in(page, site, "outsider")
     expect(page).to_have_url(f"{site.url}/accounts/keys/")
@@ -173,7 +217,10 @@ def test_an_outsider_sees_none_of_it(site, page):
     assert "operators-own" not in page.content()
     shot(page, "dashboard-outsider")
 
-    api = ("/api/keys/", "/api/models/", "/api/chart-data/?window=1h", "/api/fleet/gpu-history/")
+    api = (
+        "/api/keys/", "/api/models/", "/api/chart-data/?window=1h", "/api/fleet/gpu-history/",
+        "/api/deployments/",
+    )  # fmt: skip
     for path in api:
         answer = page.request.get(site.url + path)
         assert answer.status == 403 and "operators-own" not in answer.text()

@@ -1,10 +1,13 @@
 """Who may see which page (Django's test client; the browser tests drive the pages)."""
 
+import re
+
 import pytest
 
 from chungus.accounts.models import ApiKey
 from chungus.dashboard.tests.conftest import signed_in
-from chungus.fleet.models import Backend, Model
+from chungus.fleet.models import Backend, Deployment, Model
+from chungus.fleet.models import DeploymentState as S
 
 pytestmark = pytest.mark.django_db  # also run on PostgreSQL by scripts/test
 
@@ -92,3 +95,79 @@ def test_a_live_table_whose_session_ended_reloads_the_page(member, who):
 def test_the_dashboard_has_the_gpu_chart(operator):
     content = signed_in(operator).get("/dashboard/").content
     assert b'id="chart-gpus"' in content and b"chungus/js/gpus.js" in content
+
+
+@pytest.fixture
+def deployments(db):
+    Deployment.objects.create(
+        name="llama", source="/models/q4.gguf", gpus_per_replica=2, replicas=3, memory_mb=5120,
+        memory_note="GGUF weights 4000 MB + KV cache 600 MB", state=S.READY,
+        state_reason="3 replica(s) ready",
+    )  # fmt: skip
+    Deployment.objects.create(
+        name="broken", source="/nope.gguf", state=S.FAILED,
+        state_reason="model file /nope.gguf does not exist",
+    )  # fmt: skip
+    Deployment.objects.create(
+        name="leaving", source="packaged", desired="stopped", state=S.DRAINING,
+        state_reason="stopped by the operator; draining: 2 request(s) in flight",
+    )  # fmt: skip
+
+
+def rows(content: bytes) -> dict[str, str]:
+    """The deployment table's rows by name, as HTML."""
+    html = content.decode()
+    found = re.findall(r'<tr data-deployment="([^"]+)">(.*?)</tr>', html, re.S)
+    return dict(found)
+
+
+@pytest.mark.parametrize("path", ["/dashboard/", "/dashboard/partials/deployments/"])
+def test_operators_see_deployments_with_state_reason_and_memory_note(operator, deployments, path):
+    table = rows(signed_in(operator).get(path).content)
+    assert set(table) == {"llama", "broken", "leaving"}
+    assert (
+        "2 GPUs \N{MULTIPLICATION SIGN} 3" in table["llama"]
+        and "CPU \N{MULTIPLICATION SIGN} 1" in table["broken"]
+    )
+    assert 'title="GGUF weights 4000 MB + KV cache 600 MB">5120 MB' in table["llama"]
+    assert 'class="badge ready"' in table["llama"]
+    assert (
+        'class="badge failed"' in table["broken"] and "/nope.gguf does not exist" in table["broken"]
+    )
+    assert (
+        'class="badge draining"' in table["leaving"]
+        and "2 request(s) in flight" in table["leaving"]
+    )
+
+
+def test_each_deployment_gets_the_button_that_changes_it(operator, deployments):
+    table = rows(signed_in(operator).get("/dashboard/partials/deployments/").content)
+    assert 'data-deployment-action="stop"' in table["llama"]
+    assert 'data-deployment-action="start"' in table["broken"]  # failed: try again
+    assert 'data-deployment-action="start"' in table["leaving"]  # stopping: change of mind
+
+
+def test_the_deployment_table_refreshes_itself_and_says_when_it_is_empty(operator):
+    page = signed_in(operator).get("/dashboard/").content.decode()
+    assert re.search(r'id="deployments" hx-get="/dashboard/partials/deployments/"', page)
+    assert 'hx-trigger="every 3s, refresh"' in page and "chungus/js/deployments.js" in page
+    assert "No deployments." in page
+
+
+def test_the_deploy_form_offers_the_engines_and_launchers_chungus_runs(operator):
+    page = signed_in(operator).get("/dashboard/").content.decode()
+    form = page[
+        page.index('id="deploy-form"') : page.index("</form>", page.index('id="deploy-form"'))
+    ]
+    engines = re.findall(r'<option value="([^"]+)"', form)
+    assert engines == ["llamacpp", "vllm", "ollama", "local", "slurm", "ray"]
+    for field in ("name", "source", "gpus_per_replica", "always_warm", "idle_timeout_s"):
+        assert f'name="{field}"' in form
+
+
+def test_the_deployment_table_is_for_operators_only(member, deployments):
+    response = signed_in(None).get("/dashboard/partials/deployments/")
+    assert response.status_code == 302 and response["Location"].startswith("/accounts/login/")
+    assert signed_in(member).get("/dashboard/partials/deployments/").status_code == 403
+    response = signed_in(None).get("/dashboard/partials/deployments/", headers={"HX-Request": "1"})
+    assert response.status_code == 204 and response["HX-Refresh"] == "true"

@@ -8,6 +8,7 @@ from typing import Any
 from django.core.management.base import CommandError
 
 from chungus.core.commandline import ChungusCommand, OneLineParser, table
+from chungus.fleet import deploying
 from chungus.fleet.models import Deployment
 
 
@@ -24,8 +25,10 @@ class Command(ChungusCommand):
 
     def handle(self, *args: Any, **options: Any) -> None:
         if options["action"] == "stop":
-            if not Deployment.objects.filter(name=options["name"]).update(desired="stopped"):
-                raise CommandError(f"no deployment named {options['name']!r}")
+            try:
+                deploying.stop(options["name"])
+            except deploying.DeployError as exc:
+                raise CommandError(exc.message) from None
             self.stdout.write(f"Stopping {options['name']!r}.")
             return
         rows = [

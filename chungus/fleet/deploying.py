@@ -1,0 +1,178 @@
+"""Declaring deployments: what `chungus deploy`, the management API and the dashboard share.
+
+This module only writes what the operator asked for; the reconciler (reconciler.py)
+reads the rows and makes them real. A request it cannot accept raises DeployError,
+whose message is written for the operator.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+from django.db import transaction
+from django.utils import timezone
+
+from chungus.fleet.deployments import estimate_memory_mb
+from chungus.fleet.models import Deployment, Engine, Model
+from chungus.fleet.models import DeploymentState as S
+from chungus.fleet.ollama import name_problem
+
+ENGINES = (Engine.LLAMACPP, Engine.VLLM, Engine.OLLAMA)
+LAUNCHERS = ("local", "slurm", "ray")
+WAITING = "waiting for the reconciler"
+SMALL, LARGE = 32_767, 2_147_483_647  # PostgreSQL's smallint and integer
+
+
+class DeployError(Exception):
+    """A deployment that cannot be declared or changed as asked."""
+
+    def __init__(self, message: str, param: str | None = None) -> None:
+        super().__init__(message)
+        self.message = message
+        self.param = param  # the field at fault, for the API's error envelope
+
+
+class UnknownDeployment(DeployError):
+    def __init__(self, name: str) -> None:
+        super().__init__(f"no deployment named {name!r}", param="name")
+
+
+@dataclass(frozen=True)
+class Spec:
+    """What the operator asks for; mirrors `chungus deploy`'s options."""
+
+    name: str
+    source: str = "packaged"
+    engine: str = Engine.LLAMACPP
+    launcher: str = "local"
+    replicas: int = 1
+    gpus_per_replica: int | None = None  # None: the engine's default (vLLM: tensor x pipeline)
+    tensor_parallel: int = 1
+    pipeline_parallel: int = 1
+    context_length: int = 4096
+    memory_mb: int | None = None  # per GPU; None: estimated
+    priority: int = 0
+    always_warm: bool = False
+    idle_timeout_s: int = 0
+
+
+def deploy(
+    spec: Spec, home: Path, *, memory_given_as: str = "memory_mb"
+) -> tuple[Deployment, bool]:
+    """Create or redeploy a deployment (desired running, pending); return it and whether it is new.
+
+    `memory_given_as` names the option that gave the memory, for the note shown with it.
+    """
+    _check(spec)
+    gpus = gpus_per_replica(
+        spec.engine, spec.gpus_per_replica, spec.tensor_parallel, spec.pipeline_parallel
+    )
+    if spec.memory_mb is None:
+        memory, note = estimate_memory_mb(spec.source, spec.engine, spec.context_length, home)
+    else:
+        memory, note = spec.memory_mb, f"given with {memory_given_as}"
+    with transaction.atomic():
+        Model.objects.get_or_create(name=spec.name)
+        return Deployment.objects.update_or_create(
+            name=spec.name,
+            defaults={
+                "source": spec.source, "engine": spec.engine, "launcher": spec.launcher,
+                "replicas": spec.replicas, "gpus_per_replica": gpus,
+                "tensor_parallel": spec.tensor_parallel,
+                "pipeline_parallel": spec.pipeline_parallel,
+                "context_length": spec.context_length, "memory_mb": memory, "memory_note": note,
+                "priority": spec.priority, "always_warm": spec.always_warm,
+                "idle_timeout_s": spec.idle_timeout_s, "desired": "running",
+                "state": S.PENDING, "state_reason": WAITING, "wake_requested_at": None,
+            },
+        )  # fmt: skip
+
+
+def stop(name: str) -> Deployment:
+    """Ask the reconciler to stop a deployment (a ready one drains first); its GPUs are freed."""
+    with transaction.atomic():
+        deployment = _locked(name)
+        deployment.desired = "stopped"
+        deployment.save(update_fields=["desired", "updated_at"])
+    return deployment
+
+
+def start(name: str) -> Deployment:
+    """Run a stopped, failed or stopping deployment again; the reconciler starts it."""
+    with transaction.atomic():
+        deployment = _locked(name)
+        deployment.desired = "running"
+        fields = ["desired", "updated_at"]
+        if deployment.state in (S.STOPPED, S.FAILED):
+            # A stopped or failed row with a reason waits for a request to wake it;
+            # pending is started on the reconciler's next tick, as after a redeploy.
+            deployment.state, deployment.state_reason = S.PENDING, WAITING
+            deployment.wake_requested_at = None
+            fields += ["state", "state_reason", "wake_requested_at"]
+        elif deployment.state == S.DRAINING:
+            # The drain ends in `stopped`; a wake makes the reconciler start it right after.
+            deployment.wake_requested_at = timezone.now()
+            fields.append("wake_requested_at")
+        deployment.save(update_fields=fields)
+    return deployment
+
+
+def gpus_per_replica(engine: str, gpus: int | None, tensor: int, pipeline: int) -> int:
+    """GPUs one replica takes; vLLM's parallel sizes must multiply to it."""
+    if engine != Engine.VLLM:
+        if tensor * pipeline > 1:
+            raise DeployError(
+                "--tensor-parallel and --pipeline-parallel are for vLLM deployments",
+                param="tensor_parallel",
+            )
+        return gpus or 0
+    needed = tensor * pipeline
+    if gpus == 0 and needed == 1:
+        return 0  # vLLM's CPU build
+    if gpus is not None and gpus != needed:
+        raise DeployError(
+            f"vLLM runs one worker per GPU: --gpus {gpus} does not match "
+            f"--tensor-parallel {tensor} x --pipeline-parallel {pipeline} = {needed}",
+            param="gpus_per_replica",
+        )
+    if needed > SMALL:
+        raise DeployError(
+            f"{needed} GPUs per replica is more than {SMALL}", param="gpus_per_replica"
+        )
+    return needed
+
+
+def _check(spec: Spec) -> None:
+    """Refuse what the database or the engine could not take, whoever the caller is."""
+    if not spec.name.strip() or len(spec.name) > 200:
+        raise DeployError("the name must be 1 to 200 characters", param="name")
+    if not spec.source.strip() or len(spec.source) > 500:
+        raise DeployError("the source must be 1 to 500 characters", param="source")
+    if spec.engine not in ENGINES:
+        raise DeployError(
+            f"CHUNGUS deploys the engines {', '.join(ENGINES)}, not {spec.engine!r}",
+            param="engine",
+        )
+    if spec.launcher not in LAUNCHERS:
+        raise DeployError(
+            f"the launchers are {', '.join(LAUNCHERS)}, not {spec.launcher!r}", param="launcher"
+        )
+    if spec.engine == Engine.OLLAMA and name_problem(spec.name):
+        raise DeployError(name_problem(spec.name), param="name")  # Ollama serves it by this name
+    limits = {
+        "replicas": (1, SMALL), "gpus_per_replica": (0, SMALL), "tensor_parallel": (1, SMALL),
+        "pipeline_parallel": (1, SMALL), "context_length": (1, LARGE),
+        "memory_mb": (0, LARGE), "priority": (-SMALL - 1, SMALL), "idle_timeout_s": (0, LARGE),
+    }  # fmt: skip
+    for field, (low, high) in limits.items():
+        value = getattr(spec, field)
+        if value is not None and not low <= value <= high:
+            raise DeployError(f"{field} must be between {low} and {high}, not {value}", param=field)
+
+
+def _locked(name: str) -> Deployment:
+    deployment = Deployment.objects.select_for_update().filter(name=name).first()
+    if deployment is None:
+        raise UnknownDeployment(name)
+    return deployment
