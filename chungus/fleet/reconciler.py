@@ -32,6 +32,11 @@ from chungus.scheduling.placement import Assignment, Cluster, Node, Work, decide
 
 logger = logging.getLogger("chungus.fleet")
 LEASE = "reconciler"
+# What a running deployment was started with: a redeploy that changes one restarts it.
+RESTART_ON = (
+    "source", "engine", "launcher", "replicas", "gpus_per_replica", "tensor_parallel",
+    "pipeline_parallel", "context_length", "memory_mb",
+)  # fmt: skip
 DEFAULT_READY_TIMEOUT = 120.0
 
 
@@ -48,6 +53,7 @@ class Running:
     memory_mb: int = 0
     engine: str = ""
     drain: asyncio.Task[None] | None = None
+    settings: tuple[Any, ...] = ()  # the RESTART_ON values it was started with
 
 
 class Reconciler:
@@ -170,6 +176,7 @@ class Reconciler:
             gpus=gpus,
             memory_mb=d["memory_mb"],
             engine=d["engine"],
+            settings=tuple(d[f] for f in RESTART_ON),
         )
         for replica, spec in enumerate(specs):
             supervisor = Supervisor(
@@ -238,6 +245,13 @@ class Reconciler:
 
     async def watch(self, d: dict[str, Any], running: Running) -> None:
         name, now = d["name"], time.monotonic()
+        # Priority and warmth apply at once; what the engine was started with needs a restart.
+        running.priority, running.always_warm = d["priority"], d["always_warm"]
+        changed = [f for f, v in zip(RESTART_ON, running.settings, strict=True) if d[f] != v]
+        if changed:
+            reason = f"redeployed with new {', '.join(changed)}: restarting"
+            await self.stop(name, S.PENDING, reason, drain=True)
+            return
         statuses = [s.status for s in running.supervisors]
         if all(s.ready.is_set() for s in running.supervisors):
             if running.ready_since is None or d["state"] != S.READY:

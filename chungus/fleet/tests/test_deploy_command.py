@@ -37,3 +37,13 @@ def test_parallel_sizes_are_for_vllm_only():
 def test_negative_numbers_are_refused():
     with pytest.raises(CommandError, match="must not be negative"):
         deploy("small", "--source", "packaged", "--idle-timeout", "-5")
+
+
+def test_deployments_stop_and_start_change_what_is_desired():
+    deploy("small", "--source", "packaged", "--memory-mb", "100")
+    call_command("deployments", "stop", "small")
+    assert Deployment.objects.get(name="small").desired == "stopped"
+    call_command("deployments", "start", "small")
+    assert Deployment.objects.get(name="small").desired == "running"
+    with pytest.raises(CommandError, match="no deployment named 'nope'"):
+        call_command("deployments", "start", "nope")

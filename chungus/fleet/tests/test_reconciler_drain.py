@@ -81,3 +81,23 @@ def test_stopping_a_deployment_finishes_the_answer_it_is_streaming(steady):
         if "llama-server" in p.name()
     ]
     assert engines == [] and states(instance)["steady"] == "stopped"
+
+
+def engine_commands(instance):
+    children = psutil.Process(instance.process.pid).children(recursive=True)
+    return [p.cmdline() for p in children if "llama-server" in p.name()]
+
+
+def test_a_redeploy_with_new_settings_restarts_the_engine_with_them(steady):
+    instance, key = steady
+    instance.cli("deploy", "resized", "--source", "packaged", "--context", "2048")
+    wait_state(instance, "resized", "ready", 60)
+    instance.cli("deploy", "resized", "--source", "packaged", "--context", "3072")
+    deadline = time.monotonic() + 60
+    while not any("3072" in command for command in engine_commands(instance)):
+        assert time.monotonic() < deadline, engine_commands(instance)
+        time.sleep(0.2)
+    wait_state(instance, "resized", "ready", 60)
+    assert [c[c.index("--ctx-size") + 1] for c in engine_commands(instance)] == ["3072"]
+    assert instance.chat(key, "resized", timeout=60).status_code == 200
+    instance.cli("deployments", "stop", "resized")

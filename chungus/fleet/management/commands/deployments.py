@@ -1,4 +1,4 @@
-"""chungus deployments list|stop"""
+"""chungus deployments list|stop|start"""
 
 from __future__ import annotations
 
@@ -13,23 +13,27 @@ from chungus.fleet.models import Deployment
 
 
 class Command(ChungusCommand):
-    help = "List deployments with their state and its reason, or stop one."
+    help = "List deployments with their state and its reason, or stop or start one."
 
     def add_arguments(self, parser: argparse.ArgumentParser) -> None:
         sub = parser.add_subparsers(
-            dest="action", required=True, parser_class=OneLineParser, metavar="{list,stop}"
+            dest="action", required=True, parser_class=OneLineParser, metavar="{list,stop,start}"
         )
         sub.add_parser("list", help="list deployments")
         stop = sub.add_parser("stop", help="stop a deployment (its GPUs are freed)")
         stop.add_argument("name")
+        start = sub.add_parser("start", help="start a stopped or failed deployment again")
+        start.add_argument("name")
 
     def handle(self, *args: Any, **options: Any) -> None:
-        if options["action"] == "stop":
+        if options["action"] in ("stop", "start"):
+            change = deploying.stop if options["action"] == "stop" else deploying.start
             try:
-                deploying.stop(options["name"])
+                change(options["name"])
             except deploying.DeployError as exc:
                 raise CommandError(exc.message) from None
-            self.stdout.write(f"Stopping {options['name']!r}.")
+            verb = "Stopping" if options["action"] == "stop" else "Starting"
+            self.stdout.write(f"{verb} {options['name']!r}.")
             return
         rows = [
             [
