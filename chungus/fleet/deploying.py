@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 from django.db import transaction
 from django.utils import timezone
@@ -74,6 +75,14 @@ def deploy(
         memory, note = spec.memory_mb, f"given with {memory_given_as}"
     with transaction.atomic():
         Model.objects.get_or_create(name=spec.name)
+        rows = Deployment.objects.select_for_update().filter(name=spec.name)
+        draining = rows.filter(state=S.DRAINING).exists()
+        # A draining one ends stopped; a wake makes the reconciler start it again right after.
+        status: dict[str, Any] = (
+            {"wake_requested_at": timezone.now()}
+            if draining
+            else {"state": S.PENDING, "state_reason": WAITING, "wake_requested_at": None}
+        )
         return Deployment.objects.update_or_create(
             name=spec.name,
             defaults={
@@ -83,8 +92,7 @@ def deploy(
                 "pipeline_parallel": spec.pipeline_parallel,
                 "context_length": spec.context_length, "memory_mb": memory, "memory_note": note,
                 "priority": spec.priority, "always_warm": spec.always_warm,
-                "idle_timeout_s": spec.idle_timeout_s, "desired": "running",
-                "state": S.PENDING, "state_reason": WAITING, "wake_requested_at": None,
+                "idle_timeout_s": spec.idle_timeout_s, "desired": "running", **status,
             },
         )  # fmt: skip
 

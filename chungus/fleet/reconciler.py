@@ -32,6 +32,7 @@ from chungus.scheduling.placement import Assignment, Cluster, Node, Work, decide
 
 logger = logging.getLogger("chungus.fleet")
 LEASE = "reconciler"
+STOPPED_WITH_CHUNGUS = "CHUNGUS stopped; it starts again with CHUNGUS"
 # What a running deployment was started with: a redeploy that changes one restarts it.
 RESTART_ON = (
     "source", "engine", "launcher", "replicas", "gpus_per_replica", "tensor_parallel",
@@ -54,6 +55,7 @@ class Running:
     engine: str = ""
     drain: asyncio.Task[None] | None = None
     settings: tuple[Any, ...] = ()  # the RESTART_ON values it was started with
+    launcher: str = "local"
 
 
 class Reconciler:
@@ -90,6 +92,7 @@ class Reconciler:
         self.leader = False
         self.running: dict[str, Running] = {}
         self.draining: dict[str, Running] = {}  # out of routing, finishing requests in flight
+        self.warming: dict[str, asyncio.Task[None]] = {}  # warm-up requests being answered
         self.in_flight: InFlight = in_flight or (lambda backend_ids: 0)
         self.drain_policy = drain_policy or DrainPolicy()
         self.ready_timeouts = ready_timeouts or {}  # engine -> seconds to pass its health check
@@ -106,9 +109,12 @@ class Reconciler:
                     logger.exception("reconcile tick failed")
                 await asyncio.sleep(self.interval)
         finally:
-            await self._abort_drains(S.STOPPED, "CHUNGUS stopped")
+            for task in list(self.warming.values()):
+                task.cancel()
+            # Pending, not stopped: whichever CHUNGUS reconciles next starts them again.
+            await self._abort_drains(S.PENDING, STOPPED_WITH_CHUNGUS)
             for name in list(self.running):
-                await self.stop(name, S.STOPPED, "CHUNGUS stopped")
+                await self.stop(name, S.PENDING, STOPPED_WITH_CHUNGUS)
             if self.leader:
                 await sync_to_async(store.release_lease)(LEASE, self.holder)
 
@@ -126,7 +132,12 @@ class Reconciler:
             del self.draining[name]
         if leader:
             for deployment in await sync_to_async(store.deployments)():
-                await self.reconcile(deployment)
+                try:
+                    await self.reconcile(deployment)
+                except asyncio.CancelledError:
+                    raise
+                except Exception:  # one deployment's trouble must not stall the others
+                    logger.exception("reconciling deployment %s failed", deployment["name"])
 
     async def reconcile(self, d: dict[str, Any]) -> None:
         name, running = d["name"], self.running.get(d["name"])
@@ -156,7 +167,7 @@ class Reconciler:
             gpus = {i: tuple(range(d["gpus_per_replica"])) for i in range(d["replicas"])}
         launcher = self.launchers.get(d["launcher"])
         if launcher is None:
-            await self.set(name, S.FAILED, f"no launcher named {d['launcher']!r}")
+            await self.set(name, S.FAILED, f"no launcher named {d['launcher']!r}", wake=False)
             return
         plan = DeploymentPlan(
             name, d["source"], d["engine"], d["gpus_per_replica"],
@@ -166,7 +177,7 @@ class Reconciler:
         try:
             specs = [launch_spec(plan, self.home, i, gpus[i]) for i in range(d["replicas"])]
         except (FileNotFoundError, ValueError) as exc:
-            await self.set(name, S.FAILED, str(exc))
+            await self.set(name, S.FAILED, str(exc), wake=False)
             return
         running = Running(
             [],
@@ -177,6 +188,7 @@ class Reconciler:
             memory_mb=d["memory_mb"],
             engine=d["engine"],
             settings=tuple(d[f] for f in RESTART_ON),
+            launcher=d["launcher"],
         )
         for replica, spec in enumerate(specs):
             supervisor = Supervisor(
@@ -197,10 +209,13 @@ class Reconciler:
         nodes = [n for n in self.nodes() if n.name == self.local_node] or self.nodes()[:1]
         cluster = Cluster(nodes)
         local = nodes[0].name if nodes else ""
+        cards = len(nodes[0].gpus) if nodes else 0
         for other, running in [*self.running.items(), *self.draining.items()]:
+            if running.launcher != "local":
+                continue  # Slurm and Ray place their work on their own clusters' GPUs
             idle = 0.0 if other in self.draining else await self._idle_seconds(other, running)
             for replica, indices in running.gpus.items():
-                if indices:
+                if indices and max(indices) < cards:  # a GPU gone from the inventory holds nothing
                     # Idle deployments may be swapped out, least recently used first.
                     swappable = (
                         not running.always_warm
@@ -263,13 +278,13 @@ class Reconciler:
         failing = [
             s
             for s in running.supervisors
-            if s.status.restarts >= self.restart_limit and not s.ready.is_set()
+            if s.status.failures >= self.restart_limit and not s.ready.is_set()
         ]
         if failing:
             await self.stop(
                 name,
                 S.FAILED,
-                f"crashed {failing[0].status.restarts} times: {failing[0].last_exit}",
+                f"crashed {failing[0].status.failures} times: {failing[0].last_exit}",
             )
             return
         detail = "; ".join(f"{s.state}: {s.detail}" if s.detail else s.state for s in statuses)
@@ -283,10 +298,11 @@ class Reconciler:
         name = d["name"]
         if running.always_warm:
             warmed = d["warmed_at"]
-            if warmed is None or time.time() - warmed.timestamp() >= self.warmup_seconds:
-                status = await self.warm(name)
+            due = warmed is None or time.time() - warmed.timestamp() >= self.warmup_seconds
+            if due and name not in self.warming:
+                # Marked first and sent beside the tick: a slow answer delays no other work.
                 await sync_to_async(store.mark_warmed)(name)
-                logger.info("warm-up request to %s answered %s", name, status)
+                self.warming[name] = asyncio.create_task(self._warm(name))
             return
         if not d["idle_timeout_s"]:
             return
@@ -297,6 +313,15 @@ class Reconciler:
         if idle_for >= d["idle_timeout_s"]:
             reason = f"idle for {d['idle_timeout_s']} s: unloaded; the next request starts it again"
             await self.stop(name, S.STOPPED, reason, drain=True)
+
+    async def _warm(self, name: str) -> None:
+        try:
+            status = await self.warm(name)
+            logger.info("warm-up request to %s answered %s", name, status)
+        except Exception:
+            logger.exception("warm-up request to %s failed", name)
+        finally:
+            self.warming.pop(name, None)
 
     async def _idle_seconds(self, name: str, running: Running) -> float:
         """Seconds since the deployment last served a request (or became ready)."""
@@ -320,40 +345,41 @@ class Reconciler:
         await self.set(name, state, reason, wake=False)
 
     async def _drain(self, name: str, running: Running, state: str, reason: str) -> None:
-        removed = await sync_to_async(store.remove_replicas)(name)
-        await self.after_change()
-        replicas = [
-            Replica(
-                address,
-                running.engine,
-                tuple(i for i, url in removed if url.startswith(address)),
-            )
-            for address in (s.status.address for s in running.supervisors)
-            if address
-        ]
         doing = f"{reason}; draining"
 
         async def progress(text: str) -> None:
             await self.set(name, S.DRAINING, f"{doing}: {text}")
 
-        await self.set(name, S.DRAINING, doing)  # keeps requests to wake it meanwhile
         try:
+            removed = await sync_to_async(store.remove_replicas)(name)
+            await self.after_change()
+            addresses = [s.status.address for s in running.supervisors if s.status.address]
+            replicas = [
+                Replica(a, running.engine, tuple(i for i, url in removed if url.startswith(a)))
+                for a in addresses
+            ]
+            await self.set(name, S.DRAINING, doing)  # keeps requests to wake it meanwhile
             ended = await drain(replicas, self.in_flight, self.drain_policy, progress)
+        except Exception as exc:  # the engines stop all the same, and the state says why
+            logger.exception("draining %s failed", name)
+            ended = f"stopped without draining: {exc}"
         finally:
             await self._end(name, running)
         await self.set(name, state, f"{reason} ({ended})")
 
     async def _abort_drains(self, state: str, reason: str) -> None:
         """Stop draining deployments at once (this process stops reconciling)."""
-        draining = [
-            (n, r.drain) for n, r in self.draining.items() if r.drain and not r.drain.done()
-        ]
-        for _, task in draining:
-            task.cancel()
-        await asyncio.gather(*(task for _, task in draining), return_exceptions=True)
+        draining = list(self.draining.items())
+        unfinished = {n for n, r in draining if r.drain is None or not r.drain.done()}
+        for _, running in draining:
+            if running.drain is not None:
+                running.drain.cancel()
+        await asyncio.gather(*(r.drain for _, r in draining if r.drain), return_exceptions=True)
         self.draining.clear()
-        for name, _ in draining:
-            await self.set(name, state, reason, wake=False)
+        for name, running in draining:
+            await self._end(name, running)  # a drain cancelled before it ran ended nothing
+            if name in unfinished:
+                await self.set(name, state, reason, wake=False)
 
     async def _end(self, name: str, running: Running) -> None:
         for task in running.tasks:

@@ -26,7 +26,8 @@ class SupervisorState:
     state: str = "pending"
     detail: str = ""
     address: str | None = None
-    restarts: int = 0
+    restarts: int = 0  # in all
+    failures: int = 0  # in a row, since it last was healthy: what fails a deployment
     since: float = 0.0
 
 
@@ -60,13 +61,20 @@ class Supervisor:
 
     async def run(self) -> None:
         """Keep the engine up until cancelled; then stop it."""
-        failures = 0
         try:
             while True:
-                ended = await self._run_once()
+                try:
+                    ended = await self._run_once()
+                except asyncio.CancelledError:
+                    raise
+                except Exception as exc:  # sbatch refused, Ray unreachable, a database error
+                    logger.exception("%s: the launcher failed", self.spec.name)
+                    ended = LaunchStatus(LaunchState.EXITED, detail=f"{type(exc).__name__}: {exc}")
+                await self._end_handle()  # an engine that ended may leave a job or a file behind
                 self.last_exit = ended.detail
                 # A crash after a healthy run starts the backoff over.
-                failures = 1 if self.ready.is_set() else failures + 1
+                failures = 1 if self.ready.is_set() else self.status.failures + 1
+                self.status.failures = failures
                 self.ready.clear()
                 self.status.restarts += 1
                 delay = backoff_delay(failures, cap=self.backoff_cap)
@@ -111,8 +119,15 @@ class Supervisor:
             if status.state in (LaunchState.EXITED, LaunchState.STOPPED):
                 return status
 
+    async def _end_handle(self) -> None:
+        handle, self._handle = self._handle, None
+        if handle is not None:
+            try:
+                await self.launcher.terminate(handle)
+            except Exception:
+                logger.exception("%s: terminating it failed", self.spec.name)
+
     async def stop(self) -> None:
-        if self._handle is not None:
-            await self.launcher.terminate(self._handle)
+        await self._end_handle()
         self._set("stopped")
         self.ready.clear()

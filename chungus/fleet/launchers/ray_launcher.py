@@ -146,7 +146,11 @@ class RayLauncher(Launcher):
             placed, _ = ray.wait([handle.started], timeout=0)
             if not placed:
                 return self._waiting(ray, handle)
-            handle.started = None
+            started, handle.started = handle.started, None
+            try:
+                await started
+            except Exception as exc:  # e.g. the engine's binary is missing on that node
+                return LaunchStatus(LaunchState.EXITED, detail=f"the engine did not start: {exc}")
         try:
             status = await asyncio.wait_for(handle.actor.status.remote(), 10)
         except Exception as exc:  # the actor died, or its node did

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import logging
 import os
 import shlex
 from dataclasses import dataclass, field
@@ -11,6 +12,10 @@ from pathlib import Path
 from chungus.fleet.launchers.base import Launcher, LaunchSpec, LaunchState, LaunchStatus
 from chungus.fleet.launchers.local import healthy, starting, tail
 
+logger = logging.getLogger("chungus.fleet")
+
+# What scontrol and scancel say of a job the controller forgot, or one that has ended.
+GONE = ("Invalid job id", "already completing or completed")
 ENDED = {
     "COMPLETED",
     "FAILED",
@@ -47,6 +52,7 @@ def job_script(spec: LaunchSpec, options: SlurmOptions, log_path: Path) -> str:
         "#!/bin/bash",
         f"#SBATCH --job-name=chungus-{spec.name}",
         f"#SBATCH --output={log_path}",
+        "#SBATCH --no-requeue",  # CHUNGUS restarts an engine itself; a requeue would duplicate it
     ]
     if spec.gpus:
         lines.append(f"#SBATCH --gres=gpu:{len(spec.gpus)}")
@@ -61,6 +67,10 @@ def job_script(spec: LaunchSpec, options: SlurmOptions, log_path: Path) -> str:
     # Slurm sets CUDA_VISIBLE_DEVICES for the GPUs it allocated; the engine uses those.
     lines.append("exec " + shlex.join(spec.command))
     return "\n".join(lines) + "\n"
+
+
+def gone(error: Exception) -> bool:
+    return any(words in str(error) for words in GONE)
 
 
 def parse_fields(line: str) -> dict[str, str]:
@@ -92,8 +102,12 @@ class SlurmLauncher(Launcher):
             return LaunchStatus(LaunchState.STOPPED)
         try:
             job = parse_fields(await self._run("scontrol", "show", "job", "-o", handle.job_id))
-        except RuntimeError as exc:  # the job has aged out of the controller
-            return LaunchStatus(LaunchState.EXITED, detail=f"job {handle.job_id} is gone: {exc}")
+        except RuntimeError as exc:
+            if gone(exc):  # the job has aged out of the controller
+                detail = f"job {handle.job_id} is gone: {exc}"
+                return LaunchStatus(LaunchState.EXITED, detail=detail)
+            # The controller did not answer this time (busy, restarting): ask again next poll.
+            return LaunchStatus(LaunchState.STARTING, detail=f"job {handle.job_id}: {exc}")
         state = job.get("JobState", "UNKNOWN")
         if state in ENDED:
             return LaunchStatus(
@@ -113,10 +127,17 @@ class SlurmLauncher(Launcher):
         if handle.stopped:
             return
         handle.stopped = True
-        try:
-            await self._run("scancel", handle.job_id)
-        except RuntimeError:
-            return  # already gone
+        for attempt in range(3):
+            try:
+                await self._run("scancel", handle.job_id)
+                break
+            except RuntimeError as exc:
+                if gone(exc):
+                    return
+                if attempt == 2:
+                    logger.error("could not cancel Slurm job %s: %s", handle.job_id, exc)
+                    return
+                await asyncio.sleep(1)
         for _ in range(100):  # wait until the job has left the node, so its GPUs are free
             try:
                 job = parse_fields(await self._run("scontrol", "show", "job", "-o", handle.job_id))

@@ -172,6 +172,16 @@ def test_start_while_draining_wakes_it_once_the_drain_ends(tmp_path):
     assert the_reconciler_starts("small")
 
 
+def test_a_redeploy_while_draining_wakes_it_once_the_drain_ends(tmp_path):
+    deploy(tmp_path)
+    idle = "idle for 60 s: unloaded; the next request starts it again; draining"
+    Deployment.objects.filter(name="small").update(state=S.DRAINING, state_reason=idle)
+    row, created = deploying.deploy(Spec("small", memory_mb=100, context_length=2048), tmp_path)
+    assert not created and row.state == S.DRAINING and row.wake_requested_at is not None
+    store.set_state("small", S.STOPPED, "idle for 60 s: unloaded (drained in 1.0 s)")
+    assert the_reconciler_starts("small")
+
+
 def test_start_leaves_a_running_deployment_as_it_is(tmp_path):
     deploy(tmp_path)
     Deployment.objects.filter(name="small").update(state=S.READY, state_reason="1 replica(s) ready")

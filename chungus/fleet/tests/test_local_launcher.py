@@ -84,10 +84,11 @@ async def test_the_supervisor_restarts_a_killed_engine_on_the_same_port(models_h
         assert len(addresses) == 2 and addresses[0] == addresses[1]
         assert httpx.get(f"{addresses[1]}/health").status_code == 200
     finally:
+        handle = supervisor._handle
         task.cancel()
         await asyncio.gather(task, return_exceptions=True)
-    assert supervisor.status.state == "stopped"
-    assert supervisor._handle.process.returncode is not None
+    assert supervisor.status.state == "stopped" and supervisor._handle is None
+    assert handle.process.returncode is not None
 
 
 OWNER = """
@@ -138,3 +139,24 @@ def test_progress_is_the_last_log_line_without_llama_cpp_timestamps(tmp_path):
     log.write_text("0.00.006.757 I srv    load_model: loading model 'x.gguf'\n\n")
     assert progress(log) == "srv load_model: loading model 'x.gguf'"
     assert progress(tmp_path / "missing.log") == ""
+
+
+async def test_a_launcher_that_raises_is_a_failed_start_not_a_dead_supervisor(tmp_path):
+    launcher = LocalLauncher(tmp_path / "logs")
+    missing = LaunchSpec("missing", ("/nonexistent/engine",), free_port())
+
+    async def on_ready(address):
+        raise AssertionError("never ready")
+
+    supervisor = Supervisor(launcher, missing, on_ready, backoff_cap=0.1)
+    task = asyncio.create_task(supervisor.run())
+    try:
+        for _ in range(100):
+            if supervisor.status.failures >= 2:
+                break
+            await asyncio.sleep(0.05)
+        assert supervisor.status.failures >= 2 and not task.done()
+        assert supervisor.last_exit.startswith("FileNotFoundError")
+    finally:
+        task.cancel()
+        await asyncio.gather(task, return_exceptions=True)
