@@ -98,6 +98,7 @@ class Supervisor:
             if status.state in (LaunchState.EXITED, LaunchState.STOPPED):
                 return status
             if status.state is LaunchState.PLACING:  # queued for resources: no timeout
+                deadline = None
                 self._set("placing", status.detail)
                 await asyncio.sleep(self.poll_interval)
                 continue

@@ -170,13 +170,14 @@ def _evict_for(
         )
         if not victims:
             continue
-        freed: dict[int, int] = {c.index: c.free for c in cards}
         chosen: list[str] = []
         for victim in victims:
-            for index in cluster.where[victim.id].gpu_indices:
-                freed[index] += victim.memory_mb
             chosen.append(victim.id)
-            if sum(1 for free in freed.values() if free >= work.memory_mb) >= work.gpus:
+            if _room(cluster, cards, chosen, work):
+                # Keep only the victims it needs: the ones after a helpful one may not help.
+                for spared in reversed(chosen[:-1]):
+                    if _room(cluster, cards, [v for v in chosen if v != spared], work):
+                        chosen.remove(spared)
                 cost = (sum(cluster.works[v].priority for v in chosen), len(chosen))
                 if best is None or cost < best[0]:
                     best = (cost, node, list(chosen))
@@ -188,6 +189,15 @@ def _evict_for(
         decision.evictions.append(victim_id)
         decision.assignments = [a for a in decision.assignments if a.work_id != victim_id]
     return cluster.fit(work, policy)
+
+
+def _room(cluster: Cluster, cards: list[_Card], victims: list[str], work: Work) -> bool:
+    """Whether `work` fits on these cards once `victims` are gone."""
+    freed = {c.index: c.free for c in cards}
+    for victim in victims:
+        for index in cluster.where[victim].gpu_indices:
+            freed[index] += cluster.works[victim].memory_mb
+    return sum(1 for free in freed.values() if free >= work.memory_mb) >= work.gpus
 
 
 def pending_reason(cluster: Cluster, work: Work) -> str:

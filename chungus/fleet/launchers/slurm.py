@@ -26,6 +26,8 @@ ENDED = {
     "PREEMPTED",
     "BOOT_FAIL",
     "DEADLINE",
+    "SPECIAL_EXIT",
+    "REVOKED",
 }
 
 

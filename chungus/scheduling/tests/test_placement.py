@@ -86,3 +86,17 @@ def test_higher_priority_requests_are_placed_first():
 
 def test_an_empty_inventory_places_nothing():
     assert place([], [], [Work("x", 1, GIB)]).pending == {"x": "no GPUs in the inventory"}
+
+
+def test_eviction_spares_work_whose_leaving_would_not_help():
+    def held(name, gib, card, priority, preemptible=True):
+        return (Work(name, 1, gib * GIB, priority, preemptible), Assignment(name, "a", (card,)))
+
+    running = [
+        held("tiny", 2, 0, priority=0),  # the cheapest victim, but its card stays too full
+        held("service", 20, 0, priority=9, preemptible=False),
+        held("batch", 20, 1, priority=1),
+    ]
+    decision = place([node("a")], running, [Work("urgent", 1, 20 * GIB, priority=5)])
+    assert decision.evictions == ["batch"]
+    assert decision.assignments == [Assignment("urgent", "a", (1,))]
