@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import time
 from collections.abc import Awaitable, Callable
@@ -89,7 +90,13 @@ class Supervisor:
 
     async def _run_once(self) -> LaunchStatus:
         self._set("starting", "launching")
-        self._handle = await self.launcher.launch(self.spec)
+        launching = asyncio.ensure_future(self.launcher.launch(self.spec))
+        try:
+            self._handle = await asyncio.shield(launching)
+        except asyncio.CancelledError:  # stopped mid-launch: what was launched is ended too
+            with contextlib.suppress(Exception):
+                self._handle = await launching
+            raise
         deadline: float | None = None  # the ready timeout runs once the engine has its place
         while True:
             status = await self.launcher.poll(self._handle)

@@ -160,3 +160,23 @@ async def test_a_launcher_that_raises_is_a_failed_start_not_a_dead_supervisor(tm
     finally:
         task.cancel()
         await asyncio.gather(task, return_exceptions=True)
+
+
+class SlowToAnswerLauncher(LocalLauncher):
+    """The local launcher, but `launch` answers a second after the engine has started."""
+
+    async def launch(self, spec):
+        handle = await super().launch(spec)
+        self.started = handle
+        await asyncio.sleep(1)
+        return handle
+
+
+async def test_an_engine_stopped_while_it_launches_is_ended_too(tmp_path):
+    launcher = SlowToAnswerLauncher(tmp_path / "logs")
+    sleeper = LaunchSpec("sleeper", ("sleep", "600"), free_port())
+    task = asyncio.create_task(Supervisor(launcher, sleeper, lambda address: None).run())
+    await asyncio.sleep(0.5)  # the engine runs; launch has not answered yet
+    task.cancel()
+    await asyncio.gather(task, return_exceptions=True)
+    assert launcher.started.process.returncode is not None
