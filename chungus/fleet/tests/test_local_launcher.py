@@ -175,7 +175,11 @@ class SlowToAnswerLauncher(LocalLauncher):
 async def test_an_engine_stopped_while_it_launches_is_ended_too(tmp_path):
     launcher = SlowToAnswerLauncher(tmp_path / "logs")
     sleeper = LaunchSpec("sleeper", ("sleep", "600"), free_port())
-    task = asyncio.create_task(Supervisor(launcher, sleeper, lambda address: None).run())
+
+    async def on_ready(address):
+        raise AssertionError("never ready")
+
+    task = asyncio.create_task(Supervisor(launcher, sleeper, on_ready).run())
     await asyncio.sleep(0.5)  # the engine runs; launch has not answered yet
     task.cancel()
     await asyncio.gather(task, return_exceptions=True)
