@@ -33,7 +33,7 @@ def engines(instance):
     return [
         p
         for p in psutil.Process(instance.process.pid).children(recursive=True)
-        if "llama-server" in p.name()
+        if "llama-server" in p.name() and p.status() != psutil.STATUS_ZOMBIE  # not yet reaped
     ]
 
 
