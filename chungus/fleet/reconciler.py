@@ -19,6 +19,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+import psutil
 from asgiref.sync import sync_to_async
 
 from chungus.fleet import store
@@ -32,6 +33,7 @@ from chungus.scheduling.placement import Assignment, Cluster, Node, Work, decide
 
 logger = logging.getLogger("chungus.fleet")
 LEASE = "reconciler"
+MB = 1024 * 1024
 STOPPED_WITH_CHUNGUS = "CHUNGUS stopped; it starts again with CHUNGUS"
 # What a running deployment was started with: a redeploy that changes one restarts it.
 RESTART_ON = (
@@ -76,6 +78,7 @@ class Reconciler:
         in_flight: InFlight | None = None,
         drain_policy: DrainPolicy | None = None,
         ready_timeouts: dict[str, float] | None = None,
+        free_memory_mb: Callable[[], int] = lambda: psutil.virtual_memory().available // MB,
     ) -> None:
         self.launchers = launchers
         self.home = home
@@ -95,6 +98,7 @@ class Reconciler:
         self.warming: dict[str, asyncio.Task[None]] = {}  # warm-up requests being answered
         self.in_flight: InFlight = in_flight or (lambda backend_ids: 0)
         self.drain_policy = drain_policy or DrainPolicy()
+        self.free_memory_mb = free_memory_mb
         self.ready_timeouts = ready_timeouts or {}  # engine -> seconds to pass its health check
 
     async def run(self) -> None:
@@ -165,6 +169,12 @@ class Reconciler:
             gpus = placed
         elif d["gpus_per_replica"]:  # Slurm or Ray places it on its own cluster: ask for a count
             gpus = {i: tuple(range(d["gpus_per_replica"])) for i in range(d["replicas"])}
+        elif d["launcher"] == "local" and d["memory_mb"]:  # on this host's CPUs and memory
+            need, free = d["memory_mb"] * d["replicas"], self.free_memory_mb()
+            if need > free:
+                reason = f"needs {need} MB of memory on this host; {free} MB is available"
+                await self.set(name, S.PENDING, reason, wake=False)
+                return
         launcher = self.launchers.get(d["launcher"])
         if launcher is None:
             await self.set(name, S.FAILED, f"no launcher named {d['launcher']!r}", wake=False)

@@ -70,3 +70,14 @@ def test_an_engine_that_keeps_crashing_fails_its_deployment_with_its_log(one_gpu
     wait_state(one_gpu, "broken", "failed", 40)
     text = reason(one_gpu, "broken")
     assert text.startswith("crashed 3 times") and "exit code" in text
+
+
+def test_a_cpu_deployment_larger_than_free_memory_waits_with_its_reason(one_gpu):
+    one_gpu.cli("deploy", "hoard", "--source", "packaged", "--memory-mb", "100000000")
+    deadline = time.monotonic() + 10
+    while not reason(one_gpu, "hoard").startswith("needs"):
+        assert time.monotonic() < deadline, reason(one_gpu, "hoard")
+        time.sleep(0.1)
+    assert reason(one_gpu, "hoard").startswith("needs 100000000 MB of memory on this host; ")
+    wait_state(one_gpu, "hoard", "pending", 1)
+    one_gpu.cli("deployments", "stop", "hoard")
