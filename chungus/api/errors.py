@@ -7,8 +7,9 @@ GatewayError (chungus.gateway.errors), raised by the services and the auth class
 ├── NotFound              404  no such model, backend or key
 └── Conflict              409  the name or URL exists already
 ninja's own errors get the same envelope: HttpError (bad JSON: 400),
-AuthenticationError (no credentials at all: 401), ValidationError (422), Http404, and
-the 405 that ninja answers in plain text. Anything else is logged and answers 500.
+AuthenticationError (no credentials at all: 401), ValidationError (422), Http404,
+Django's RequestDataTooBig (413) and the 405 that ninja answers in plain text.
+Anything else is logged and answers 500.
 """
 
 from __future__ import annotations
@@ -18,11 +19,13 @@ from collections.abc import Callable
 from functools import wraps
 from typing import Any
 
+from django.conf import settings
+from django.core.exceptions import RequestDataTooBig
 from django.http import Http404, HttpRequest, HttpResponse, JsonResponse
 from ninja import NinjaAPI
 from ninja.errors import AuthenticationError, HttpError, ValidationError
 
-from chungus.gateway.errors import GatewayError, error_envelope
+from chungus.gateway.errors import GatewayError, PayloadTooLarge, error_envelope
 
 logger = logging.getLogger("chungus.api")
 
@@ -77,6 +80,12 @@ def _not_found(request: HttpRequest, exc: Http404) -> HttpResponse:
     return _json(error_envelope(message, "invalid_request_error", None, _CODES[404]), 404)
 
 
+def _too_big(request: HttpRequest, exc: RequestDataTooBig) -> HttpResponse:
+    limit = settings.DATA_UPLOAD_MAX_MEMORY_SIZE
+    error = PayloadTooLarge(f"The request body is larger than {limit} bytes.")
+    return _json(error.envelope(), error.status)
+
+
 def _crash(request: HttpRequest, exc: Exception) -> HttpResponse:
     logger.exception("unhandled error on %s %s", request.method, request.path, exc_info=exc)
     message = "The server had an error processing your request."
@@ -91,6 +100,7 @@ def install_error_handlers(api: NinjaAPI) -> None:
         HttpError: _http_error,
         ValidationError: _validation_error,
         Http404: _not_found,
+        RequestDataTooBig: _too_big,
         Exception: _crash,
     }
     for exc_class, handler in handlers.items():

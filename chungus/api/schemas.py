@@ -6,14 +6,33 @@ from datetime import datetime
 from typing import Annotated, Literal
 
 from ninja import Field, Schema
-from pydantic import ConfigDict, StringConstraints
+from pydantic import AfterValidator, ConfigDict, StringConstraints
 
 from chungus.accounts.models import ApiKey, Priority
 from chungus.fleet.models import Engine, Routing
 
+
+def storable(value: str) -> str:
+    """Refuse what no database column holds: NUL (PostgreSQL) and lone surrogates (not UTF-8)."""
+    if "\x00" in value:
+        raise ValueError("NUL characters (\\u0000) are not allowed")
+    if not value.isascii():
+        try:
+            value.encode()
+        except UnicodeEncodeError:
+            raise ValueError("lone surrogates (\\ud800-\\udfff) are not text") from None
+    return value
+
+
+Storable = AfterValidator(storable)
+Text = Annotated[str, Storable]
 PositiveInt = Annotated[int, Field(gt=0, le=2_147_483_647)]  # fits PositiveIntegerField
-ModelName = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=200)]
-KeyName = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=100)]
+ModelName = Annotated[
+    str, StringConstraints(strip_whitespace=True, min_length=1, max_length=200), Storable
+]
+KeyName = Annotated[
+    str, StringConstraints(strip_whitespace=True, min_length=1, max_length=100), Storable
+]
 SmallPositive = Annotated[int, Field(gt=0, le=32_767)]  # fits PositiveSmallIntegerField
 SmallCount = Annotated[int, Field(ge=0, le=32_767)]
 Count = Annotated[int, Field(ge=0, le=2_147_483_647)]
@@ -58,13 +77,13 @@ class ModelReply(Schema):
 
 class ModelCreate(Strict):
     name: ModelName = Field(description="the model name clients send")
-    url: Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=490)] = (
-        Field(description="the engine's base URL; a bare http://host:port gets /v1")
-    )
+    url: Annotated[
+        str, StringConstraints(strip_whitespace=True, min_length=1, max_length=490), Storable
+    ] = Field(description="the engine's base URL; a bare http://host:port gets /v1")
     engine: Engine = Engine.OPENAI
-    upstream_model: Annotated[str, StringConstraints(strip_whitespace=True, max_length=200)] = (
-        Field("", description="model id the engine expects (default: name)")
-    )
+    upstream_model: Annotated[
+        str, StringConstraints(strip_whitespace=True, max_length=200), Storable
+    ] = Field("", description="model id the engine expects (default: name)")
     max_concurrency: PositiveInt = Field(64, description="requests at once on this backend")
     routing: Routing | None = Field(None, description="how the model's backends share requests")
 
@@ -117,7 +136,7 @@ class KeyCreate(Strict):
     allowed_models: list[ModelName] = Field(default_factory=list, description="empty: all")
     priority: Priority = Priority.INTERACTIVE
     expires_at: datetime | None = Field(None, description="ISO 8601; without a zone, UTC")
-    owner: str | None = Field(None, description="username of the user who owns the key")
+    owner: Text | None = Field(None, description="username of the user who owns the key")
 
 
 class KeyUpdate(Strict):
@@ -169,7 +188,7 @@ class DeploymentCreate(Strict):
 
     name: ModelName = Field(description="the model name clients will send")
     source: Annotated[
-        str, StringConstraints(strip_whitespace=True, min_length=1, max_length=500)
+        str, StringConstraints(strip_whitespace=True, min_length=1, max_length=500), Storable
     ] = Field(
         "packaged",
         description="'packaged', a GGUF path, a Hugging Face id (vLLM) "

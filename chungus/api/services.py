@@ -85,8 +85,9 @@ def delete_model(model_id: int) -> None:
 
 
 def delete_backend(model_id: int, backend_id: int) -> None:
-    backend = Backend.objects.filter(pk=backend_id, model_id=model_id).first()
-    if backend is None:
+    # By primary key first: a foreign-key lookup with an id past 64 bits crashes SQLite.
+    backend = Backend.objects.filter(pk=backend_id).first()
+    if backend is None or backend.model_id != model_id:
         raise NotFound(f"Model {model_id} has no backend with id {backend_id}.")
     backend.delete()
 
@@ -99,7 +100,7 @@ def deployments() -> QuerySet[Deployment]:
 
 
 def get_deployment(name: str) -> Deployment:
-    deployment = deployments().filter(name=name).first()
+    deployment = deployments().filter(name=name).first() if deploying.findable(name) else None
     if deployment is None:
         raise NotFound(f"No deployment named {name!r}.", param="name")
     return deployment
@@ -186,6 +187,14 @@ def _expiry(value: datetime | None) -> datetime | None:
         return None
     if value.tzinfo is None:
         value = value.replace(tzinfo=UTC)
+    try:
+        value = value.astimezone(UTC)  # as stored; 9999-12-31T23:00-05:00 is past the year 9999
+    except OverflowError:
+        raise InvalidRequest(
+            f"expires_at {value.isoformat()} is outside the years 1 to 9999 in UTC.",
+            param="expires_at",
+            code="out_of_range",
+        ) from None
     if value <= timezone.now():
         raise InvalidRequest(
             f"expires_at {value.isoformat()} is in the past.",

@@ -71,6 +71,12 @@ def deploy(
     )
     if spec.memory_mb is None:
         memory, note = estimate_memory_mb(spec.source, spec.engine, spec.context_length, home)
+        if memory > LARGE:  # a huge context, or a GGUF header that claims absurd sizes
+            raise DeployError(
+                f"the estimated memory per GPU, {memory} MB, is more than {LARGE} MB: "
+                "lower context_length or give memory_mb",
+                param="context_length",
+            )
     else:
         memory, note = spec.memory_mb, f"given with {memory_given_as}"
     with transaction.atomic():
@@ -157,6 +163,9 @@ def _check(spec: Spec) -> None:
         raise DeployError("the name must be 1 to 200 characters", param="name")
     if not spec.source.strip() or len(spec.source) > 500:
         raise DeployError("the source must be 1 to 500 characters", param="source")
+    for field in ("name", "source"):
+        if "\x00" in getattr(spec, field):  # PostgreSQL's text cannot hold it
+            raise DeployError(f"the {field} must not contain NUL characters", param=field)
     if spec.engine not in ENGINES:
         raise DeployError(
             f"CHUNGUS deploys the engines {', '.join(ENGINES)}, not {spec.engine!r}",
@@ -179,7 +188,14 @@ def _check(spec: Spec) -> None:
             raise DeployError(f"{field} must be between {low} and {high}, not {value}", param=field)
 
 
+def findable(name: str) -> bool:
+    """Whether a deployment could have this name: PostgreSQL cannot even compare one with NUL."""
+    return "\x00" not in name
+
+
 def _locked(name: str) -> Deployment:
+    if not findable(name):
+        raise UnknownDeployment(name)
     deployment = Deployment.objects.select_for_update().filter(name=name).first()
     if deployment is None:
         raise UnknownDeployment(name)

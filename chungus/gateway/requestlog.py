@@ -4,8 +4,9 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import copy
 import logging
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, fields
 from datetime import UTC, datetime
 
 from asgiref.sync import sync_to_async
@@ -32,6 +33,18 @@ class LogEntry:
     prompt: str = ""
 
 
+def storable(entry: LogEntry) -> LogEntry:
+    """The entry with NUL replaced by U+FFFD: a client's model name or prompt may carry one,
+    PostgreSQL's text cannot, and one such row would fail its whole batch on every retry."""
+    text = [f.name for f in fields(entry) if isinstance(getattr(entry, f.name), str)]
+    if not any("\x00" in getattr(entry, name) for name in text):
+        return entry
+    clean = copy.copy(entry)
+    for name in text:
+        setattr(clean, name, getattr(entry, name).replace("\x00", "\ufffd"))
+    return clean
+
+
 def write_entries(entries: list[LogEntry]) -> None:
     """Insert a batch of entries and add it to the chart rollups (runs off the event loop)."""
     from django.db import transaction
@@ -39,6 +52,7 @@ def write_entries(entries: list[LogEntry]) -> None:
     from chungus.gateway.models import RequestLog
     from chungus.gateway.rollups import aggregate, apply_rollups
 
+    entries = [storable(e) for e in entries]
     with transaction.atomic():  # rows and rollups together: a retried batch never counts twice
         RequestLog.objects.bulk_create([RequestLog(**asdict(e)) for e in entries], batch_size=500)
         apply_rollups(aggregate(entries))

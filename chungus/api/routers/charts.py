@@ -7,7 +7,7 @@ from typing import Any
 from django.http import HttpRequest
 from ninja import Field, Query, Router, Schema
 
-from chungus.api.schemas import errors
+from chungus.api.schemas import Text, errors
 from chungus.gateway.errors import InvalidRequest
 
 router = Router(tags=["charts"])
@@ -15,7 +15,7 @@ router = Router(tags=["charts"])
 
 class ChartQuery(Schema):
     window: str = Field("1h", description="1h, 24h or 7d")
-    model: str | None = Field(None, description="one model's series only")
+    model: Text | None = Field(None, description="one model's series only")
 
 
 @router.get("/", response={200: dict[str, Any], **errors(400)})

@@ -44,3 +44,8 @@ def test_a_model_narrows_the_series_to_that_model(admin):
 def test_an_unknown_window_is_400(admin):
     error = assert_error(admin.get("/api/chart-data/", {"window": "2w"}), 400, param="window")
     assert "2w" in error["message"]
+
+
+def test_a_model_with_nul_is_422_not_a_database_error(admin):
+    response = admin.get("/api/chart-data/", {"window": "1h", "model": "gemma\x00"})
+    assert_error(response, 422, param="model")

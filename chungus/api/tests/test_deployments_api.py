@@ -126,6 +126,8 @@ def test_a_vllm_gpu_mismatch_says_what_to_change(admin):
         ({"source": ""}, "source"),
         ({"source": "x" * 501}, "source"),
         ({"gpus": 1}, "gpus"),  # a typo is refused, not ignored
+        ({"name": "small\x00"}, "name"),  # PostgreSQL cannot store NUL
+        ({"source": "/models/\x00.gguf"}, "source"),
     ],
 )
 def test_wrong_types_and_values_are_refused_in_the_envelope(admin, body, param):
@@ -180,6 +182,15 @@ def test_an_unknown_name_is_404(admin, method, path):
     response = admin.get(path) if method == "GET" else post(admin, path)
     error = assert_error(response, 404, param="name")
     assert "ghost" in error["message"]
+
+
+@pytest.mark.parametrize(
+    "path",
+    ["/api/deployments/a%00b/", "/api/deployments/a%00b/stop/", "/api/deployments/a%00b/start/"],
+)
+def test_a_name_with_nul_is_404_not_a_database_error(admin, path):
+    response = admin.get(path) if path.count("/") == 4 else post(admin, path)
+    assert_error(response, 404, param="name")
 
 
 @pytest.mark.parametrize(

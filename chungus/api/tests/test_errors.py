@@ -33,6 +33,13 @@ def test_a_validation_error_names_every_problem_and_the_first_field(admin):
     assert error["type"] == "invalid_request_error"
 
 
+def test_a_body_over_djangos_upload_limit_is_413(admin, settings):
+    settings.DATA_UPLOAD_MAX_MEMORY_SIZE = 1024
+    response = post(admin, "/api/keys/create/", {"name": "k" * 2000})
+    error = assert_error(response, 413)
+    assert error["code"] == "request_too_large" and "1024 bytes" in error["message"]
+
+
 def test_a_wrong_method_is_405_with_allow(admin):
     response = admin.get("/api/keys/create/")
     assert assert_error(response, 405)["code"] == "method_not_allowed"

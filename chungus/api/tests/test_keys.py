@@ -107,11 +107,31 @@ def test_create_refuses_an_expiry_in_the_past_with_400(admin):
         ({"name": "k", "allowed_models": [""]}, "allowed_models.0"),
         ({"name": "k", "expires_at": "tomorrow"}, "expires_at"),
         ({"name": "k", "secret": "ck-mine"}, "secret"),
+        ({"name": "k\x00"}, "name"),  # PostgreSQL cannot store NUL
+        ({"name": "k", "allowed_models": ["gemma\x00"]}, "allowed_models.0"),
+        ({"name": "k", "owner": "\x00"}, "owner"),
+        ({"name": "k", "owner": "\ud800"}, "owner"),  # a lone surrogate is not UTF-8
     ],
 )
 def test_create_explains_what_is_wrong_with_a_body(admin, body, param):
     error = assert_error(post(admin, "/api/keys/create/", body), 422, param=param)
     assert error["code"] == "invalid_value" and param.split(".")[0] in error["message"]
+
+
+@pytest.mark.parametrize("expires_at", ["9999-12-31T23:00:00-05:00", "9999-12-31T23:59:59-23:59"])
+def test_an_expiry_past_the_year_9999_in_utc_is_400(admin, expires_at):
+    response = post(admin, "/api/keys/create/", {"name": "k", "expires_at": expires_at})
+    assert assert_error(response, 400, param="expires_at")["code"] == "out_of_range"
+    assert not ApiKey.objects.filter(name="k").exists()
+    post(admin, "/api/keys/create/", {"name": "k"})
+    response = post(admin, f"/api/keys/{key_id('k')}/update/", {"expires_at": expires_at})
+    assert_error(response, 400, param="expires_at")
+
+
+def test_an_expiry_late_in_the_year_9999_is_stored_in_utc(admin):
+    body = {"name": "k", "expires_at": "9999-12-31T23:00:00+05:00"}
+    assert post(admin, "/api/keys/create/", body).status_code == 201
+    assert ApiKey.objects.get(name="k").expires_at == datetime(9999, 12, 31, 18, tzinfo=UTC)
 
 
 def test_update_changes_only_the_fields_sent(admin):

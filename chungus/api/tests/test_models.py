@@ -153,6 +153,30 @@ def test_a_backend_of_another_model_is_404(base, admin):
     assert Backend.objects.filter(pk=base.backend.pk).exists()
 
 
+@pytest.mark.parametrize(
+    "path",
+    [
+        "/api/models/{huge}/backends/{backend}/delete/",
+        "/api/models/{model}/backends/{huge}/delete/",
+        "/api/models/{huge}/delete/",
+        "/api/models/{huge}/update/",
+    ],
+)
+def test_an_id_past_64_bits_is_404(base, admin, path):
+    huge = 10**25  # SQLite cannot even compare a column with it
+    path = path.format(huge=huge, model=base.model.pk, backend=base.backend.pk)
+    assert_error(post(admin, path, {} if path.endswith("update/") else None), 404)
+    assert Backend.objects.filter(pk=base.backend.pk).exists()
+
+
+def test_a_name_or_url_with_nul_is_422(admin):
+    body = {"name": "gemma\x00", "url": "http://127.0.0.1:8080"}
+    assert_error(post(admin, "/api/models/create/", body), 422, param="name")
+    body = {"name": "gemma2", "url": "http://127.0.0.1:8080/\x00"}
+    assert_error(post(admin, "/api/models/create/", body), 422, param="url")
+    assert not Model.objects.filter(name__startswith="gemma2").exists()
+
+
 def test_an_id_that_is_not_a_number_is_404(admin):
     assert_error(post(admin, "/api/models/gemma/delete/"), 404)
 

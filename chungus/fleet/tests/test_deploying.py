@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import io
+import struct
 from pathlib import Path
 from typing import Any
 
@@ -107,6 +108,7 @@ def test_a_vllm_replica_takes_tensor_times_pipeline_gpus(tmp_path):
         ({"memory_mb": -1}, "memory_mb", "between 0 and"),
         ({"priority": 99_999}, "priority", "between -32768 and 32767"),
         ({"source": " "}, "source", "1 to 500 characters"),
+        ({"source": "/models/a\x00.gguf"}, "source", "NUL"),  # PostgreSQL cannot store it
     ],
 )
 def test_it_refuses_what_cannot_run_and_names_the_field(tmp_path, fields, param, words):
@@ -114,6 +116,39 @@ def test_it_refuses_what_cannot_run_and_names_the_field(tmp_path, fields, param,
         deploy(tmp_path, **fields)
     assert caught.value.param == param
     assert not Deployment.objects.exists() and not Model.objects.exists()
+
+
+def test_a_name_with_nul_is_refused_and_never_found(tmp_path):
+    with pytest.raises(DeployError, match="NUL") as caught:
+        deploy(tmp_path, "small\x00")
+    assert caught.value.param == "name"
+    for action in (deploying.stop, deploying.start):
+        with pytest.raises(UnknownDeployment):
+            action("small\x00")  # not even looked up: PostgreSQL refuses to compare it
+
+
+def gguf_claiming(path: Path, layers: int) -> Path:
+    """A GGUF header (no tensors) whose model claims `layers` layers of 8 KV heads of 128."""
+
+    def string(text: str) -> bytes:
+        return struct.pack("<Q", len(text)) + text.encode()
+
+    pairs = string("general.architecture") + struct.pack("<I", 8) + string("llama")
+    for key, value in [("block_count", layers), ("attention.head_count_kv", 8),
+                       ("attention.head_count", 8), ("attention.key_length", 128),
+                       ("embedding_length", 1024), ("context_length", 4096)]:  # fmt: skip
+        pairs += string(f"llama.{key}") + struct.pack("<IQ", 10, value)
+    path.write_bytes(b"GGUF" + struct.pack("<IQQ", 3, 0, 7) + pairs)
+    return path
+
+
+def test_an_estimate_past_what_the_database_holds_is_refused(tmp_path):
+    gguf = gguf_claiming(tmp_path / "huge.gguf", layers=10**12)
+    with pytest.raises(DeployError, match="lower context_length or give memory_mb") as caught:
+        deploy(tmp_path, source=str(gguf))
+    assert caught.value.param == "context_length"
+    assert not Deployment.objects.exists()
+    assert deploy(tmp_path, source=str(gguf), memory_mb=80_000).memory_mb == 80_000
 
 
 def test_an_ollama_deployment_needs_a_name_ollama_accepts(tmp_path):
