@@ -10,8 +10,11 @@ from dataclasses import asdict, dataclass, field, fields
 from datetime import UTC, datetime
 
 from asgiref.sync import sync_to_async
+from django.db import DataError, IntegrityError
 
 logger = logging.getLogger("chungus.gateway")
+# The database refused the row itself (a value it cannot hold), not the connection.
+BAD_ROW = (DataError, IntegrityError, ValueError, TypeError)
 
 
 @dataclass(slots=True)
@@ -66,6 +69,7 @@ class LogBuffer:
         self.batch_size = batch_size
         self.max_pending = max_pending
         self.dropped = 0
+        self.rejected = 0  # rows the database refused for their data
         self._wake = asyncio.Event()
 
     def append(self, entry: LogEntry) -> None:
@@ -77,16 +81,35 @@ class LogBuffer:
             self._wake.set()
 
     async def flush(self) -> int:
-        """Write everything pending; return how many entries were written."""
+        """Write everything pending; return how many entries were written.
+
+        A batch the database refuses for its data (not for being unreachable) is written
+        again row by row, so one bad row is dropped, with an error in the log, instead of
+        holding back every row after it on every retry.
+        """
+        write = sync_to_async(write_entries, thread_sensitive=False)
         written = 0
         while self.pending:
             batch, self.pending = self.pending[: self.batch_size], self.pending[self.batch_size :]
             try:
-                await sync_to_async(write_entries, thread_sensitive=False)(batch)
+                await write(batch)
+                written += len(batch)
+                continue
+            except BAD_ROW:
+                pass
             except Exception:
                 self.pending = batch + self.pending  # keep them for the next flush
                 raise
-            written += len(batch)
+            for position, entry in enumerate(batch):
+                try:
+                    await write([entry])
+                    written += 1
+                except BAD_ROW as exc:
+                    self.rejected += 1
+                    logger.error("a request log row was refused and dropped: %s", exc)
+                except Exception:
+                    self.pending = batch[position:] + self.pending
+                    raise
         return written
 
     async def run(self, interval: float) -> None:
