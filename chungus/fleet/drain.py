@@ -16,9 +16,8 @@ from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
 
 import aiohttp
-import orjson
 
-from chungus.fleet.engine_load import load_for
+from chungus.fleet.engine_scrape import scrape_load
 
 
 @dataclass(frozen=True, slots=True)
@@ -52,18 +51,7 @@ def finished(elapsed: float, in_flight: int, policy: DrainPolicy) -> str | None:
 
 async def engine_in_flight(session: aiohttp.ClientSession, replica: Replica) -> int | None:
     """Requests the engine says it is running or queueing; None where it does not say."""
-    if replica.engine not in ("llamacpp", "vllm"):
-        return None
-    metrics = await _get(session, replica.address + "/metrics")
-    slots = None
-    if replica.engine == "llamacpp":
-        text = await _get(session, replica.address + "/slots")
-        try:
-            parsed = orjson.loads(text) if text else None
-        except orjson.JSONDecodeError:
-            parsed = None
-        slots = parsed if isinstance(parsed, list) else None
-    load = load_for(replica.engine, metrics, slots)
+    load = await scrape_load(session, replica.engine, replica.address)
     if load.running is None and load.waiting is None:
         return None
     return (load.running or 0) + (load.waiting or 0)
@@ -96,11 +84,3 @@ async def drain(
                 reported = count
                 await progress(f"{count} request(s) in flight")
             await pause(policy.poll)
-
-
-async def _get(session: aiohttp.ClientSession, url: str) -> str | None:
-    try:
-        async with session.get(url) as response:
-            return await response.text() if response.status == 200 else None
-    except (aiohttp.ClientError, TimeoutError, OSError):
-        return None

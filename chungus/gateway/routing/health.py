@@ -12,7 +12,7 @@ from dataclasses import dataclass
 
 import aiohttp
 
-from chungus.fleet.engine_load import load_for
+from chungus.fleet.engine_scrape import REPORTING, scrape_load
 from chungus.gateway.engines.base import EngineAdapter
 from chungus.gateway.routing.admission import Admission
 from chungus.gateway.routing.breaker import Health
@@ -70,7 +70,7 @@ class HealthMonitor:
         breaker = self.admission.breaker(backend.id)
         if result.ok:
             breaker.success()
-            if self.read_load and backend.engine in ("llamacpp", "vllm"):
+            if self.read_load and backend.engine in REPORTING:
                 await self._read_load(session, backend)
         else:
             breaker.failure(time.monotonic(), result.reason, fatal=result.fatal)
@@ -87,12 +87,9 @@ class HealthMonitor:
                 await self.on_change(backend.id, breaker.state.value, breaker.reason)
 
     async def _read_load(self, session: aiohttp.ClientSession, backend: BackendInfo) -> None:
-        metrics = await _get_text(session, backend.root + "/metrics")
-        slots = None
-        if backend.engine == "llamacpp":
-            text = await _get_text(session, backend.root + "/slots")
-            slots = _json_list(text)
-        self.admission.engine_load[backend.id] = load_for(backend.engine, metrics, slots)
+        self.admission.engine_load[backend.id] = await scrape_load(
+            session, backend.engine, backend.root
+        )
 
 
 async def probe(session: aiohttp.ClientSession, url: str) -> ProbeResult:
@@ -109,23 +106,3 @@ async def probe(session: aiohttp.ClientSession, url: str) -> ProbeResult:
         return ProbeResult(False, "health check timed out")
     except aiohttp.ClientError as exc:
         return ProbeResult(False, f"health check failed: {type(exc).__name__}")
-
-
-async def _get_text(session: aiohttp.ClientSession, url: str) -> str | None:
-    try:
-        async with session.get(url) as response:
-            return await response.text() if response.status == 200 else None
-    except (aiohttp.ClientError, TimeoutError):
-        return None
-
-
-def _json_list(text: str | None) -> list[dict] | None:
-    import orjson
-
-    if not text:
-        return None
-    try:
-        value = orjson.loads(text)
-    except orjson.JSONDecodeError:
-        return None
-    return value if isinstance(value, list) else None
