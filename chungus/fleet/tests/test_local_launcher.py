@@ -14,6 +14,7 @@ from chungus.fleet.launchers.local import LocalLauncher, free_port, progress
 from chungus.fleet.llamacpp import LlamaServerOptions, llama_server_binary, llama_server_command
 from chungus.fleet.packaged import packaged_gguf
 from chungus.fleet.supervisor import Supervisor, backoff_delay
+from chungus.testing.launching import wait_for_launch
 
 
 def spec(home, name="gemma"):
@@ -24,15 +25,6 @@ def spec(home, name="gemma"):
     return LaunchSpec(name=name, command=command, port=port)
 
 
-async def wait_for(launcher, handle, state, seconds=60):
-    for _ in range(int(seconds / 0.1)):
-        status = await launcher.poll(handle)
-        if status.state is state:
-            return status
-        await asyncio.sleep(0.1)
-    raise AssertionError(f"never reached {state}; last {status}")
-
-
 def test_backoff_doubles_and_is_capped():
     assert [backoff_delay(n, cap=8) for n in (1, 2, 3, 4, 5)] == [1, 2, 4, 8, 8]
 
@@ -40,7 +32,7 @@ def test_backoff_doubles_and_is_capped():
 async def test_it_launches_polls_and_terminates_idempotently(models_home, tmp_path):
     launcher = LocalLauncher(tmp_path / "logs")
     handle = await launcher.launch(spec(models_home))
-    status = await wait_for(launcher, handle, LaunchState.READY)
+    status = await wait_for_launch(launcher, handle, LaunchState.READY)
     assert httpx.get(f"{status.address}/health").status_code == 200
     await launcher.terminate(handle)
     await launcher.terminate(handle)
@@ -57,7 +49,7 @@ async def test_it_reports_an_engine_that_exits_with_its_last_log_lines(tmp_path)
             port=free_port(),
         )
     )
-    status = await wait_for(launcher, handle, LaunchState.EXITED)
+    status = await wait_for_launch(launcher, handle, LaunchState.EXITED)
     assert "exit code" in status.detail and "nonexistent" in status.detail
     await launcher.terminate(handle)
 

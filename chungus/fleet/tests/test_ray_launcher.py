@@ -20,17 +20,7 @@ from chungus.fleet.launchers.ray_launcher import (
 )
 from chungus.fleet.llamacpp import LlamaServerOptions, llama_server_binary, llama_server_command
 from chungus.fleet.packaged import packaged_gguf
-from chungus.testing.processes import chungus_instance
-
-
-async def wait_for(launcher, handle, state, seconds=90):
-    status = None
-    for _ in range(int(seconds / 0.2)):
-        status = await launcher.poll(handle)
-        if status.state is state:
-            return status
-        await asyncio.sleep(0.2)
-    raise AssertionError(f"never {state}: {status}")
+from chungus.testing.launching import chat_through_chungus, wait_for_launch
 
 
 async def test_an_engine_runs_in_an_actor_serves_chungus_and_is_killed(
@@ -45,19 +35,10 @@ async def test_an_engine_runs_in_an_actor_serves_chungus_and_is_killed(
         LaunchSpec(name=f"gemma-{port}", command=command, port=port, gpus=(0,))
     )
     try:
-        status = await wait_for(launcher, handle, LaunchState.READY)
+        status = await wait_for_launch(launcher, handle, LaunchState.READY)
         actor_status = await handle.actor.status.remote()
         assert actor_status["gpus"] in ("0", "1"), "Ray gave the actor one GPU"
-        instance = chungus_instance(tmp_path / "home")
-        instance.cli(
-            "models", "add", "gemma", "--url", f"{status.address}/v1", "--engine", "llamacpp"
-        )
-        key = instance.create_key("k")
-        instance.start("--no-default-model")
-        try:
-            answer = instance.chat(key, "gemma")
-        finally:
-            instance.stop()
+        answer = chat_through_chungus(tmp_path / "home", status.address)
         assert answer.status_code == 200
     finally:
         await launcher.terminate(handle)
@@ -77,7 +58,7 @@ async def test_an_engine_ends_when_its_actor_process_dies(ray_cluster, models_ho
     launcher = RayLauncher(tmp_path / "logs", RayOptions(address=None, num_cpus=0.5))
     handle = await launcher.launch(LaunchSpec(name=f"orphan-{port}", command=command, port=port))
     try:
-        await wait_for(launcher, handle, LaunchState.READY)
+        await wait_for_launch(launcher, handle, LaunchState.READY)
         engine = psutil.Process((await handle.actor.status.remote())["pid"])
         engine.parent().kill()  # the actor's worker process dies, as when its owner exits
         engine.wait(15)
@@ -137,7 +118,7 @@ async def test_tensor_parallel_vllm_runs_its_workers_in_the_launchers_placement_
     launcher = RayLauncher(tmp_path / "logs", RayOptions(address=None, num_cpus=0.5))
     handle = await launcher.launch(vllm_spec(port, 2))
     try:
-        status = await wait_for(launcher, handle, LaunchState.READY, seconds=60)
+        status = await wait_for_launch(launcher, handle, LaunchState.READY, seconds=60)
         workers = httpx.get(f"{status.address}/workers", timeout=5).json()
         assert workers["placement_group"] == handle.placement_group.id.hex()
         assert not workers["own_placement_group"]
@@ -175,7 +156,7 @@ async def test_vllm_wanting_more_gpus_than_ray_has_waits_with_a_reason_then_give
         status = await launcher.poll(handle)
         assert status.state is LaunchState.PLACING
         assert status.detail.startswith("waiting for 4 GPUs in the Ray cluster: ")
-        status = await wait_for(launcher, handle, LaunchState.EXITED, seconds=10)
+        status = await wait_for_launch(launcher, handle, LaunchState.EXITED, seconds=10)
         assert status.detail.startswith("gave up after 2 s waiting for 4 GPUs")
         assert status.detail.endswith("2 in all")
         assert handle.actor is None, "no driver without its GPUs"
@@ -187,7 +168,7 @@ async def test_vllm_wanting_more_gpus_than_ray_has_waits_with_a_reason_then_give
 async def test_an_engine_that_crashes_leaves_no_actor_and_no_placement_group(ray_cluster, tmp_path):
     launcher = RayLauncher(tmp_path / "logs", RayOptions(address=None, num_cpus=0.5))
     handle = await launcher.launch(vllm_spec(free_port(), 2, model="fail-after-load"))
-    status = await wait_for(launcher, handle, LaunchState.EXITED, seconds=60)
+    status = await wait_for_launch(launcher, handle, LaunchState.EXITED, seconds=60)
     assert status.detail.startswith("engine exited with 3\n")
     assert "2 workers up" in status.detail, "the engine's log tail comes with it"
     assert_nothing_left(ray_cluster, handle)
@@ -203,7 +184,7 @@ async def test_an_engine_waits_placing_while_the_cluster_has_no_free_gpu(ray_clu
     queued = await launcher.launch(sleeper("queued"))  # returns at once, GPUs or not
     try:
         for holder in holders:
-            await wait_for(launcher, holder, LaunchState.STARTING, seconds=30)
+            await wait_for_launch(launcher, holder, LaunchState.STARTING, seconds=30)
         status = await launcher.poll(queued)
         assert status.state is LaunchState.PLACING
         assert status.detail == "waiting for 1 GPU in the Ray cluster: 0 available"

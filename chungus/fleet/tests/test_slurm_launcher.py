@@ -11,7 +11,7 @@ from chungus.fleet.launchers.slurm import SlurmLauncher, SlurmOptions, job_scrip
 from chungus.fleet.llamacpp import LlamaServerOptions, llama_server_binary, llama_server_command
 from chungus.fleet.packaged import packaged_gguf
 from chungus.fleet.supervisor import Supervisor
-from chungus.testing.processes import chungus_instance
+from chungus.testing.launching import chat_through_chungus, wait_for_launch
 
 
 def test_the_job_script_asks_for_gpus_partition_account_and_time():
@@ -45,16 +45,6 @@ def spec(models_home, gpus=(0,)):
     return LaunchSpec(name=f"gemma-{port}", command=command, port=port, gpus=gpus)
 
 
-async def wait_for(launcher, handle, state, seconds=90):
-    status = None
-    for _ in range(int(seconds / 0.2)):
-        status = await launcher.poll(handle)
-        if status.state is state:
-            return status
-        await asyncio.sleep(0.2)
-    raise AssertionError(f"never {state}: {status}")
-
-
 def squeue(slurm):
     env = {**os.environ, **slurm.env}
     return subprocess.run(
@@ -68,18 +58,9 @@ async def test_an_engine_runs_as_a_slurm_job_serves_a_chat_through_chungus_and_l
     launcher = SlurmLauncher(tmp_path / "logs", SlurmOptions(env=slurm.env))
     handle = await launcher.launch(spec(models_home))
     try:
-        status = await wait_for(launcher, handle, LaunchState.READY)
+        status = await wait_for_launch(launcher, handle, LaunchState.READY)
         assert status.address == f"http://127.0.0.1:{handle.spec.port}"
-        instance = chungus_instance(tmp_path / "home")
-        instance.cli(
-            "models", "add", "gemma", "--url", f"{status.address}/v1", "--engine", "llamacpp"
-        )
-        key = instance.create_key("k")
-        instance.start("--no-default-model")
-        try:
-            answer = instance.chat(key, "gemma")
-        finally:
-            instance.stop()
+        answer = chat_through_chungus(tmp_path / "home", status.address)
         assert answer.status_code == 200 and answer.json()["usage"]["completion_tokens"] > 0
     finally:
         await launcher.terminate(handle)
@@ -97,7 +78,7 @@ async def test_the_job_gets_the_gpu_slurm_allocated(slurm, tmp_path, caplog):
         gpus=(0,),
     )
     handle = await launcher.launch(probe)
-    status = await wait_for(launcher, handle, LaunchState.EXITED, seconds=30)
+    status = await wait_for_launch(launcher, handle, LaunchState.EXITED, seconds=30)
     assert "COMPLETED" in status.detail and "CUDA=0" in status.detail
     await launcher.terminate(handle)  # of an ended job: nothing to cancel, nothing to say
     assert "could not cancel" not in caplog.text
@@ -111,7 +92,7 @@ async def test_an_engine_that_cannot_start_is_reported_with_its_log(slurm, tmp_p
         port=free_port(),
     )
     handle = await launcher.launch(broken)
-    status = await wait_for(launcher, handle, LaunchState.EXITED, seconds=30)
+    status = await wait_for_launch(launcher, handle, LaunchState.EXITED, seconds=30)
     assert "FAILED" in status.detail and "nonexistent" in status.detail
     await launcher.terminate(handle)
 
