@@ -2,9 +2,7 @@
 
 import signal
 import time
-import uuid
 from datetime import timedelta
-from urllib.parse import urlsplit, urlunsplit
 
 import psycopg
 import pytest
@@ -12,7 +10,6 @@ from django.utils import timezone
 
 from chungus.fleet.lease import release, try_acquire
 from chungus.fleet.models import Lease
-from chungus.gateway.tests.test_scale_out import POSTGRES
 from chungus.testing.processes import chungus_instance
 
 
@@ -31,16 +28,6 @@ def test_a_released_lease_is_free_at_once():
     assert try_acquire("loop", "a", 30)
     release("loop", "a")
     assert try_acquire("loop", "b", 30)
-
-
-@pytest.fixture
-def postgres_url():
-    name = f"chungus_{uuid.uuid4().hex[:10]}"
-    with psycopg.connect(POSTGRES, autocommit=True) as admin:
-        admin.execute(f'CREATE DATABASE "{name}"')
-    yield urlunsplit(urlsplit(POSTGRES)._replace(path=f"/{name}"))
-    with psycopg.connect(POSTGRES, autocommit=True) as admin:
-        admin.execute(f'DROP DATABASE "{name}" WITH (FORCE)')
 
 
 def holder(url):

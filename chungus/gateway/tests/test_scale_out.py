@@ -2,25 +2,12 @@
 
 import os
 import uuid
-from urllib.parse import urlsplit, urlunsplit
 
 import httpx
 import psycopg
-import pytest
 
-POSTGRES = os.environ.get("CHUNGUS_TEST_POSTGRES_URL", "postgres://postgres@127.0.0.1:5432/test")
 REDIS = os.environ.get("CHUNGUS_TEST_REDIS_URL", "redis://127.0.0.1:6379/0")
 SAY = [{"role": "user", "content": "hi"}]
-
-
-@pytest.fixture
-def postgres_url():
-    name = f"chungus_{uuid.uuid4().hex[:10]}"
-    with psycopg.connect(POSTGRES, autocommit=True) as admin:
-        admin.execute(f'CREATE DATABASE "{name}"')
-    yield urlunsplit(urlsplit(POSTGRES)._replace(path=f"/{name}"))
-    with psycopg.connect(POSTGRES, autocommit=True) as admin:
-        admin.execute(f'DROP DATABASE "{name}" WITH (FORCE)')
 
 
 def test_two_processes_on_postgres_enforce_one_limit_and_log_every_request(
