@@ -9,7 +9,12 @@ from asgiref.sync import sync_to_async
 
 from chungus.fleet.launchers.base import LaunchSpec
 from chungus.fleet.launchers.local import LocalLauncher, free_port
-from chungus.fleet.llamacpp import LlamaServerOptions, llama_server_binary, llama_server_command
+from chungus.fleet.llamacpp import (
+    LlamaServerOptions,
+    gguf_chat_format,
+    llama_server_binary,
+    llama_server_command,
+)
 from chungus.fleet.models import Engine
 from chungus.fleet.packaged import packaged_gguf
 from chungus.fleet.registry import register_managed_backend
@@ -33,6 +38,7 @@ def default_model_supervisor(
 ) -> Supervisor:
     """Return a supervisor that runs the default model and routes to it once healthy."""
     spec = default_model_spec(home, options)
+    chat_format = gguf_chat_format(packaged_gguf(home)).template
 
     async def on_ready(address: str) -> None:
         await sync_to_async(register_managed_backend)(
@@ -42,6 +48,7 @@ def default_model_supervisor(
             LAUNCHER,
             upstream_model=options.alias,
             max_concurrency=max(options.parallel * 8, 16),
+            chat_format=chat_format,
         )
         await then()
 

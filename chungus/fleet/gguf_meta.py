@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import struct
 from collections.abc import Mapping
+from dataclasses import dataclass
 from pathlib import Path
 from typing import BinaryIO
 
@@ -70,6 +71,54 @@ def gguf_metadata(path: Path) -> dict[str, object]:
             if architecture and all(k in found for k in WANTED if k != "attention.value_length"):
                 break
         return {"architecture": architecture, **found}
+
+
+@dataclass(frozen=True, slots=True)
+class ChatFields:
+    """What a GGUF says about its chat format."""
+
+    architecture: str
+    has_template: bool  # `tokenizer.chat_template` is present and not empty
+    tokenizer_pre: str = ""  # `tokenizer.ggml.pre`: tells Llama 3's tokenizer from Llama 2's
+
+
+def gguf_chat_fields(path: Path) -> ChatFields:
+    """Read the architecture, the chat template's presence and the tokenizer kind.
+
+    The template sits after the tokenizer's vocabulary arrays, so every key is
+    visited; arrays are skipped by seeking, never decoded.
+    """
+    architecture, pre, template = "", "", False
+    with path.open("rb") as handle:
+        if handle.read(4) != b"GGUF":
+            raise ValueError(f"{path} is not a GGUF file")
+        _read(handle, "<I")
+        _read(handle, "<Q")
+        for _ in range(int(_read(handle, "<Q"))):
+            key, kind = _string(handle), int(_read(handle, "<I"))
+            if kind == ARRAY:
+                _skip_array(handle)
+                continue
+            value = _value(handle, kind)
+            if key == "general.architecture":
+                architecture = str(value)
+            elif key == "tokenizer.ggml.pre":
+                pre = str(value)
+            elif key == "tokenizer.chat_template":
+                template = bool(str(value).strip())
+    return ChatFields(architecture, template, pre)
+
+
+def _skip_array(handle: BinaryIO) -> None:
+    item, count = int(_read(handle, "<I")), int(_read(handle, "<Q"))
+    if item in _SCALARS:
+        handle.seek(struct.calcsize(_SCALARS[item]) * count, 1)
+    elif item == STRING:
+        for _ in range(count):
+            handle.seek(int(_read(handle, "<Q")), 1)
+    else:
+        for _ in range(count):
+            _value(handle, item)
 
 
 def kv_cache_bytes(meta: Mapping[str, object], context: int, bytes_per_value: int = 2) -> int:

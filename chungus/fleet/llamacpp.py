@@ -6,6 +6,9 @@ import importlib
 from dataclasses import dataclass
 from pathlib import Path
 
+from chungus.fleet.chat_format import ChatFormat, choose_chat_format
+from chungus.fleet.gguf_meta import gguf_chat_fields
+
 
 @dataclass(frozen=True, slots=True)
 class LlamaServerOptions:
@@ -15,6 +18,7 @@ class LlamaServerOptions:
     context: int = 4096
     host: str = "127.0.0.1"
     swa_full: bool = False
+    chat_format: ChatFormat | None = None  # None: chosen from the GGUF's header
 
 
 def llama_server_binary() -> Path:
@@ -54,4 +58,11 @@ def llama_server_command(
     ]  # fmt: skip
     if options.swa_full:
         command.append("--swa-full")
+    command += (options.chat_format or gguf_chat_format(model)).flags()
     return tuple(command)
+
+
+def gguf_chat_format(model: Path) -> ChatFormat:
+    """The turn format llama-server should use for this GGUF (reads its header: ~0.2 s)."""
+    fields = gguf_chat_fields(model)
+    return choose_chat_format(fields.architecture, fields.has_template, fields.tokenizer_pre)

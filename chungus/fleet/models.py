@@ -47,6 +47,13 @@ class Backend(models.Model):
     managed_by = models.CharField(
         max_length=50, blank=True, help_text="launcher that runs it; empty for external backends"
     )
+    chat_format = models.CharField(
+        max_length=40,
+        blank=True,
+        help_text="turn format CHUNGUS chose for a llama.cpp engine it runs (a template name, "
+        "'gguf' for the GGUF's own, 'none' when it has none: chat is refused); "
+        "empty: the engine's own business",
+    )
     created_at = models.DateTimeField(default=timezone.now)
     # Written by the health monitor of the serving process (without touching the
     # configuration version), read by `chungus models list` and the status endpoint.

@@ -14,6 +14,7 @@ def register_managed_backend(
     launcher: str,
     upstream_model: str = "",
     max_concurrency: int = 64,
+    chat_format: str = "",
 ) -> Backend:
     """Point a model at a launched engine, replacing that launcher's stale addresses for it."""
     with transaction.atomic():
@@ -27,6 +28,7 @@ def register_managed_backend(
                 "managed_by": launcher,
                 "upstream_model": upstream_model,
                 "max_concurrency": max_concurrency,
+                "chat_format": chat_format,
             },
         )
     return backend

@@ -5,9 +5,12 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
+from django.conf import settings
 from django.utils import timezone
 
+from chungus.fleet.deployments import model_path
 from chungus.fleet.lease import release
+from chungus.fleet.llamacpp import gguf_chat_format
 from chungus.fleet.models import Backend, Deployment
 from chungus.fleet.registry import register_managed_backend
 from chungus.gateway.models import RequestLog
@@ -56,8 +59,22 @@ def last_used(name: str) -> float | None:
 def register_replica(name: str, engine: str, replica: int, launcher: str, address: str) -> None:
     url = f"{address}/v1" if engine != "ollama" else address
     register_managed_backend(
-        name, url, engine, f"deployment:{launcher}:{replica}", upstream_model=name
+        name,
+        url,
+        engine,
+        f"deployment:{launcher}:{replica}",
+        upstream_model=name,
+        chat_format=_chat_format(name) if engine == "llamacpp" else "",
     )
+
+
+def _chat_format(name: str) -> str:
+    """The turn format the deployment's llama-server was started with (see chat_format.py)."""
+    source = Deployment.objects.filter(name=name).values_list("source", flat=True).first()
+    try:
+        return gguf_chat_format(model_path(source or "", settings.CHUNGUS_HOME)).template
+    except (OSError, ValueError):
+        return ""  # the file went away: let the engine decide, as for any external backend
 
 
 def remove_replicas(name: str) -> list[tuple[int, str]]:

@@ -5,7 +5,7 @@ from __future__ import annotations
 import asyncio
 import time
 from collections.abc import AsyncGenerator, Awaitable, Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any
 
 import aiohttp
@@ -21,6 +21,7 @@ from chungus.gateway.errors import (
     BadGateway,
     GatewayError,
     GatewayTimeout,
+    InvalidRequest,
     NotFound,
     PayloadTooLarge,
     ServiceUnavailable,
@@ -134,7 +135,9 @@ class Gateway:
         authorize_model(key, model.name)
         await self.limiter.admit(key)
         if not model.backends and model.deployed:
-            x.model = await self._wake(x, model.name)
+            x.model = model = await self._wake(x, model.name)
+        if chat:
+            x.model = chat_backends(model)
         return completion
 
     async def _wake(self, x: Exchange, name: str) -> ModelInfo:
@@ -157,24 +160,24 @@ class Gateway:
 
     async def warm_up(self, name: str) -> int:
         """Send the model a tiny request through the normal path, at warm-up priority, unbilled."""
-        body = {
-            "model": name,
-            "messages": [{"role": "user", "content": "what is 1 + 1"}],
-            "max_tokens": 4,
-        }
+        model = self.store.current.models.get(name)
+        chat = model is None or any(b.chat for b in model.backends)
+        endpoint = "chat/completions" if chat else "completions"
+        body: dict[str, Any] = {"model": name, "max_tokens": 4}
+        if chat:
+            body["messages"] = [{"role": "user", "content": "what is 1 + 1"}]
+        else:
+            body["prompt"] = "1 + 1 ="
         x = Exchange(
             LogEntry(endpoint="warmup", status=200, model=name, key_name="warm-up"),
             time.perf_counter(),
         )
-        x.key, x.model = (
-            KeyInfo(id=0, name="warm-up", tier="warmup"),
-            self.store.current.models.get(name),
-        )
-        if x.model is None:
+        x.key, x.model = KeyInfo(id=0, name="warm-up", tier="warmup"), model
+        if model is None:
             return 404
         completion = Completion(body, name, stream=False, wants_usage=False, raw=orjson.dumps(body))
         try:
-            response = await self._attempts(x, completion, "chat/completions")
+            response = await self._attempts(x, completion, endpoint)
         except GatewayError as error:
             self._finish(x, error.status, error.code or error.type)
             return error.status
@@ -345,6 +348,22 @@ class Gateway:
         if x.key is not None and x.key.tpm and tokens:
             self.limiter.charge_later(x.key, tokens)
         self.logs.append(entry)
+
+
+def chat_backends(model: ModelInfo) -> ModelInfo:
+    """The model with only the backends that can chat; 400 when none can."""
+    if all(b.chat for b in model.backends):
+        return model
+    able = tuple(b for b in model.backends if b.chat)
+    if not able:
+        raise InvalidRequest(
+            f"The model '{model.name}' has no chat format: it is a completion model with no "
+            "chat template and no known turn format for its architecture. "
+            "Send a plain prompt to /v1/completions instead.",
+            param="messages",
+            code="model_has_no_chat_format",
+        )
+    return replace(model, backends=able)
 
 
 async def read_body(request: Request, limit: int) -> bytes:

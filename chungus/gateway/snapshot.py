@@ -33,6 +33,7 @@ class BackendInfo:
     engine: str = "openai"
     upstream_model: str = ""
     max_concurrency: int = 64
+    chat: bool = True  # False: the engine's model has no chat format (completions only)
 
     @property
     def root(self) -> str:
@@ -88,6 +89,7 @@ def load_snapshot() -> Snapshot:
                 engine=b.engine,
                 upstream_model=b.upstream_model,
                 max_concurrency=b.max_concurrency,
+                chat=b.chat_format != "none",
             )
         )
     deployed = set(Deployment.objects.filter(desired="running").values_list("name", flat=True))

@@ -1,5 +1,6 @@
 """`chungus serve` end to end: the packaged model, the printed key, a clean stop."""
 
+import json
 import re
 import signal
 import sqlite3
@@ -33,8 +34,10 @@ def test_serve_runs_the_default_model_prints_a_working_key_and_stops_cleanly(tmp
         found = re.search(r"shown once, copy it now\): (ck-\S+)", output)
         assert found, output
         key = found.group(1)
-        assert f"curl http://127.0.0.1:{port}/v1/chat/completions" in output
+        assert f"curl http://127.0.0.1:{port}/v1/completions" in output
         assert f"Bearer {key}" in output and "model ready in" in output
+        assert "Gemma 3 270M *base*" in output and "createsuperuser" in output
+        printed = json.loads(re.search(r"-d '(\{.*\})'", output).group(1))
         wait_http(f"http://127.0.0.1:{port}/readyz", 10)
         children = [
             p
@@ -42,6 +45,14 @@ def test_serve_runs_the_default_model_prints_a_working_key_and_stops_cleanly(tmp
             if "llama-server" in p.name()
         ]
         assert len(children) == 1
+
+        continued = httpx.post(
+            f"http://127.0.0.1:{port}/v1/completions",
+            headers={"Authorization": f"Bearer {key}"},
+            json=printed,
+            timeout=60,
+        ).json()
+        assert continued["choices"][0]["text"].strip()
 
         answer = httpx.post(
             f"http://127.0.0.1:{port}/v1/chat/completions",
@@ -55,6 +66,7 @@ def test_serve_runs_the_default_model_prints_a_working_key_and_stops_cleanly(tmp
         ).json()
         assert answer["choices"][0]["message"]["content"]
         assert answer["usage"]["completion_tokens"] > 0
+        assert "<|im_end|>" not in answer["choices"][0]["message"]["content"]
     finally:
         process.send_signal(stop_signal)
         rest, _ = process.communicate(timeout=30)
@@ -64,7 +76,7 @@ def test_serve_runs_the_default_model_prints_a_working_key_and_stops_cleanly(tmp
     with sqlite3.connect(instance.home / "chungus.sqlite3") as db:
         assert (
             db.execute("select count(*) from gateway_requestlog where status = 200").fetchone()[0]
-            == 1
+            == 2
         )
         assert db.execute("select count(*) from fleet_backend").fetchone()[0] == 0, (
             "stale backend left behind"

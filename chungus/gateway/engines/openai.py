@@ -6,6 +6,7 @@ from typing import Any
 
 import orjson
 
+from chungus.fleet.chat_format import CONTROL_MARKERS
 from chungus.gateway.compat import complete_response
 from chungus.gateway.engines.base import EngineAdapter, EngineRequest, StreamTranslator
 from chungus.gateway.sse import EventSplitter
@@ -31,6 +32,7 @@ class SseStream(StreamTranslator):
 class OpenAIAdapter(EngineAdapter):
     name = "openai"
     health_path = "/v1/models"  # every OpenAI-compatible server has it
+    chat_stop: tuple[str, ...] = ()  # stop strings added to every chat request
 
     def request(
         self, endpoint: str, body: dict[str, Any], raw: bytes, upstream_model: str, stream: bool
@@ -38,13 +40,16 @@ class OpenAIAdapter(EngineAdapter):
         options = body.get("stream_options")
         wants_usage = isinstance(options, dict) and bool(options.get("include_usage"))
         same_model = not upstream_model or upstream_model == body.get("model")
-        if raw and same_model and (not stream or wants_usage):
+        stops = self.chat_stop if endpoint == "chat/completions" else ()
+        if raw and same_model and (not stream or wants_usage) and not stops:
             return EngineRequest(f"/{endpoint}", raw)  # nothing to change: the client's bytes
         changed = dict(body)
         if upstream_model:
             changed["model"] = upstream_model
         if stream and not wants_usage:
             changed["stream_options"] = {**(options or {}), "include_usage": True}
+        if stops:
+            changed["stop"] = with_stops(body.get("stop"), stops)
         return EngineRequest(f"/{endpoint}", orjson.dumps(changed))
 
     def response(self, endpoint: str, data: dict[str, Any], model: str) -> dict[str, Any]:
@@ -58,6 +63,21 @@ class OpenAIAdapter(EngineAdapter):
 class LlamaCppAdapter(OpenAIAdapter):
     name = "llamacpp"
     health_path = "/health"
+    # A model prompted in a turn format it was not trained on writes that format's
+    # markers as text; they never belong in an answer (see fleet/chat_format.py).
+    chat_stop = CONTROL_MARKERS
+
+
+def with_stops(given: Any, extra: tuple[str, ...]) -> Any:
+    """The client's `stop` (absent, a string or a list) with `extra` added; other types
+    are left as they are for the engine to refuse."""
+    if given is None:
+        return list(extra)
+    if isinstance(given, str):
+        return [given, *extra]
+    if isinstance(given, list):
+        return [*given, *(s for s in extra if s not in given)]
+    return given
 
 
 class VllmAdapter(OpenAIAdapter):

@@ -9,6 +9,7 @@ import json
 import signal
 import sys
 import time
+from pathlib import Path
 from typing import Any
 
 from django.core.management import call_command
@@ -82,7 +83,7 @@ class Command(ChungusCommand):
                 step.tick(time.monotonic() - started)
                 await asyncio.sleep(0.5)
             step.done(f"model ready in {time.monotonic() - started:.1f} s")
-        self.stdout.write(banner(base, secret, supervisor is not None))
+        self.stdout.write(banner(base, secret, supervisor is not None, program_name()))
 
 
 def _interrupt(signum: int, frame: object) -> None:
@@ -115,26 +116,63 @@ class Progress:
         self.out.write(f"    {text}")
 
 
-def banner(base: str, secret: str | None, default_model: bool) -> str:
+def banner(base: str, secret: str | None, default_model: bool, program: str = "chungus") -> str:
+    """What the first run prints: where it serves, the key, an example that works, next steps."""
     from django.conf import settings
 
     model = settings.CHUNGUS_DEFAULT_MODEL_NAME if default_model else "YOUR_MODEL"
     key = secret or "YOUR_KEY"
-    say = [{"role": "user", "content": "Say hello"}]
-    example = json.dumps({"model": model, "messages": say, "max_tokens": 32})
     lines = [
         "",
-        f"CHUNGUS is serving on {base}  (OpenAI base URL: {base}/v1, admin: {base}/admin/)",
+        f"CHUNGUS is serving on {base}  (OpenAI base URL: {base}/v1)",
     ]
     if secret:
         lines.append(f"Your first API key (shown once, copy it now): {secret}")
     else:
-        lines.append("API keys exist already; make another with: chungus keys create --name NAME")
+        lines.append(
+            f"API keys exist already; make another with: {program} keys create --name NAME"
+        )
+    if default_model:
+        lines += [
+            "",
+            f"The default model, {model}, is Gemma 3 270M *base*: a pretrained model that",
+            "continues text and does not follow instructions. It shows that the plumbing works,",
+            "not what a good model answers. Try it:",
+        ]
+    else:
+        lines += ["", "Try it:"]
+    example = json.dumps(
+        {"model": model, "prompt": EXAMPLE_PROMPT, "max_tokens": 12, "temperature": 0}
+    )
     lines += [
-        "Try it:",
-        f"  curl {base}/v1/chat/completions \\",
+        f"  curl {base}/v1/completions \\",
         f"    -H 'Authorization: Bearer {key}' -H 'Content-Type: application/json' \\",
         f"    -d '{example}'",
+        "",
+        "Put a real model behind CHUNGUS (from another terminal):",
+        f"  a GGUF file:           {program} deploy mine --source /path/to/model.gguf",
+        f"  from Ollama's library: {program} deploy llama --engine ollama --source llama3.2:3b",
+        f"  on a GPU with vLLM:    {program} deploy qwen --engine vllm"
+        " --source Qwen/Qwen2.5-7B-Instruct --gpus 1",
+        f"  a server you run:      {program} models add mine --url http://HOST:8080/v1"
+        " --upstream-model ID",
+        "",
+        f"Dashboard: {base}/dashboard/   Playground: {base}/playground/   Admin: {base}/admin/",
+        f"  sign in as an operator; make one with: {program} createsuperuser",
         "Press Ctrl-C to stop.",
     ]
     return "\n".join(lines)
+
+
+EXAMPLE_PROMPT = "The capital of France is"
+
+
+def program_name() -> str:
+    """How this command was started (`.venv/bin/chungus` from scripts/run), for the hints."""
+    argv0 = Path(sys.argv[0])
+    if argv0.name != "chungus":
+        return "chungus"
+    try:
+        return str(argv0.resolve().relative_to(Path.cwd()))
+    except ValueError:
+        return str(argv0)

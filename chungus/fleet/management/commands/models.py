@@ -10,6 +10,7 @@ from django.core.management.base import CommandError
 from django.db import transaction
 
 from chungus.core.commandline import ChungusCommand, OneLineParser, positive_int, table
+from chungus.fleet.chat_format import NONE
 from chungus.fleet.models import Backend, Engine, Model, Routing
 
 
@@ -54,6 +55,12 @@ class Command(ChungusCommand):
             choices=Routing.values,
             help="how the model's backends share requests (default least-outstanding)",
         )
+        add.add_argument(
+            "--completions-only",
+            action="store_true",
+            help="the model has no chat format (a base model): chat requests get a 400 "
+            "pointing to /v1/completions instead of text in a foreign turn format",
+        )
         sub.add_parser("list", help="list models and their backends")
         remove = sub.add_parser("remove", help="remove a model and all its backends")
         remove.add_argument("name")
@@ -79,6 +86,7 @@ class Command(ChungusCommand):
                 engine=options["engine"],
                 upstream_model=options["upstream_model"],
                 max_concurrency=options["max_concurrency"],
+                chat_format=NONE if options["completions_only"] else "",
             )
         count = model.backends.count()
         self.stdout.write(

@@ -1,0 +1,111 @@
+"""Which turn format llama-server gets for a GGUF, and what a model without one gets."""
+
+import pytest
+
+from chungus.fleet.chat_format import NONE, OWN, choose_chat_format
+from chungus.fleet.gguf_meta import gguf_chat_fields
+from chungus.fleet.llamacpp import (
+    LlamaServerOptions,
+    gguf_chat_format,
+    llama_server_binary,
+    llama_server_command,
+)
+from chungus.fleet.packaged import packaged_gguf
+from chungus.testing.gguf import write_gguf
+
+VOCAB = ["<pad>", "<eos>", "hello", "world"]
+
+
+@pytest.mark.parametrize(
+    ("architecture", "template"),
+    [("gemma3", "gemma"), ("gemma", "gemma"), ("qwen2", "chatml"), ("phi3", "phi3")],
+)
+def test_a_gguf_without_a_template_gets_its_architectures_format(architecture, template):
+    chosen = choose_chat_format(architecture, has_template=False)
+    assert chosen.template == template and chosen.chat
+    assert chosen.flags() == ("--no-jinja", "--chat-template", template)
+
+
+def test_a_gguf_with_its_own_template_is_served_with_it():
+    chosen = choose_chat_format("gemma3", has_template=True)
+    assert chosen.template == OWN and chosen.flags() == ("--jinja",)
+
+
+def test_llama_is_told_apart_by_its_tokenizer():
+    assert choose_chat_format("llama", False, "llama-bpe").template == "llama3"
+    assert choose_chat_format("llama", False, "default").template == "llama2"
+
+
+def test_an_unknown_architecture_without_a_template_has_no_chat_format():
+    chosen = choose_chat_format("mystery", has_template=False)
+    assert chosen.template == NONE and not chosen.chat and chosen.flags() == ()
+    assert "'mystery'" in chosen.reason
+
+
+def test_the_header_is_read_past_the_vocabulary(tmp_path):
+    path = write_gguf(
+        tmp_path / "t.gguf",
+        {
+            "general.architecture": "qwen2",
+            "tokenizer.ggml.pre": "qwen2",
+            "tokenizer.ggml.tokens": VOCAB,
+            "tokenizer.ggml.bos_token_id": 2,
+            "tokenizer.chat_template": "{% for m in messages %}{{ m.content }}{% endfor %}",
+        },
+    )
+    fields = gguf_chat_fields(path)
+    assert (fields.architecture, fields.has_template, fields.tokenizer_pre) == (
+        "qwen2",
+        True,
+        "qwen2",
+    )
+
+
+def test_an_empty_template_counts_as_none(tmp_path):
+    path = write_gguf(
+        tmp_path / "t.gguf",
+        {"general.architecture": "mystery", "tokenizer.ggml.tokens": VOCAB,
+         "tokenizer.chat_template": "  "},
+    )  # fmt: skip
+    assert gguf_chat_format(path).template == NONE
+
+
+def test_the_packaged_base_gemma_is_served_in_gemmas_own_turns(models_home):
+    gguf = packaged_gguf(models_home)
+    fields = gguf_chat_fields(gguf)
+    assert fields.architecture == "gemma3" and not fields.has_template
+    command = llama_server_command(
+        llama_server_binary(), gguf, 8080, LlamaServerOptions(alias="gemma")
+    )
+    assert command[-3:] == ("--no-jinja", "--chat-template", "gemma")
+
+
+@pytest.mark.django_db
+def test_a_deployed_gguf_without_a_chat_format_is_refused_chat_with_a_400(tmp_path):
+    from chungus.fleet import store
+    from chungus.fleet.models import Backend, Deployment
+    from chungus.gateway.errors import InvalidRequest
+    from chungus.gateway.service import chat_backends
+    from chungus.gateway.snapshot import load_snapshot
+
+    gguf = write_gguf(tmp_path / "m.gguf", {"general.architecture": "mystery"})
+    Deployment.objects.create(name="mystery", source=str(gguf))
+    store.register_replica("mystery", "llamacpp", 0, "local", "http://127.0.0.1:9")
+    assert Backend.objects.get(model__name="mystery").chat_format == NONE
+    model = load_snapshot().models["mystery"]
+    with pytest.raises(InvalidRequest) as refused:
+        chat_backends(model)
+    assert refused.value.status == 400 and "/v1/completions" in refused.value.message
+
+
+@pytest.mark.django_db
+def test_the_packaged_deployment_is_registered_with_gemmas_format(models_home, settings):
+    from chungus.fleet import store
+    from chungus.fleet.models import Backend, Deployment
+    from chungus.gateway.snapshot import load_snapshot
+
+    settings.CHUNGUS_HOME = models_home
+    Deployment.objects.create(name="g", source="packaged")
+    store.register_replica("g", "llamacpp", 0, "local", "http://127.0.0.1:9")
+    assert Backend.objects.get(model__name="g").chat_format == "gemma"
+    assert load_snapshot().models["g"].backends[0].chat
