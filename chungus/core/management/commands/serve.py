@@ -6,6 +6,7 @@ import argparse
 import asyncio
 import contextlib
 import json
+import os
 import signal
 import sys
 import time
@@ -164,7 +165,7 @@ def banner(base: str, secret: str | None, default_model: bool, program: str = "c
     return "\n".join(lines)
 
 
-EXAMPLE_PROMPT = "The capital of France is"
+EXAMPLE_PROMPT = "Paris is the capital of"
 
 
 def program_name() -> str:
@@ -173,6 +174,6 @@ def program_name() -> str:
     if argv0.name != "chungus":
         return "chungus"
     try:
-        return str(argv0.resolve().relative_to(Path.cwd()))
+        return str(Path(os.path.abspath(argv0)).relative_to(Path.cwd()))
     except ValueError:
         return str(argv0)
