@@ -47,3 +47,15 @@ def test_deployments_stop_and_start_change_what_is_desired():
     assert Deployment.objects.get(name="small").desired == "running"
     with pytest.raises(CommandError, match="no deployment named 'nope'"):
         call_command("deployments", "start", "nope")
+
+
+def test_deploying_a_gguf_says_which_chat_format_it_gets(tmp_path, capsys):
+    from chungus.testing.gguf import write_gguf
+
+    call_command("deploy", "qwen", "--source", str(write_gguf(tmp_path / "q.gguf", {
+        "general.architecture": "qwen2"})), "--memory-mb", "100")  # fmt: skip
+    assert "Chat format: chatml" in capsys.readouterr().out
+    call_command("deploy", "odd", "--source", str(write_gguf(tmp_path / "o.gguf", {
+        "general.architecture": "mystery"})), "--memory-mb", "100")  # fmt: skip
+    said = capsys.readouterr().out
+    assert "No chat format" in said and "/v1/completions" in said

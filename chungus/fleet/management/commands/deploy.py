@@ -10,6 +10,8 @@ from django.core.management.base import CommandError
 
 from chungus.core.commandline import ChungusCommand, non_negative_int, positive_int
 from chungus.fleet import deploying
+from chungus.fleet.deployments import model_path
+from chungus.fleet.llamacpp import gguf_chat_format
 from chungus.fleet.models import Engine
 
 
@@ -72,3 +74,16 @@ class Command(ChungusCommand):
             f"{verb} {deployment.name!r} ({deployment.memory_note}); "
             "`chungus deployments list` shows its state."
         )
+        if deployment.engine == "llamacpp":
+            self.stdout.write(_chat_note(deployment.source))
+
+
+def _chat_note(source: str) -> str:
+    """Which turn format the model will be prompted in, or that it gets no chat."""
+    try:
+        chosen = gguf_chat_format(model_path(source, settings.CHUNGUS_HOME))
+    except (OSError, ValueError) as exc:
+        return f"Chat format: unknown ({exc})."
+    if not chosen.chat:
+        return f"No chat format ({chosen.reason}): chat requests get a 400; use /v1/completions."
+    return f"Chat format: {chosen.template} ({chosen.reason})."
