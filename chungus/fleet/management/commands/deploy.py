@@ -74,16 +74,17 @@ class Command(ChungusCommand):
             f"{verb} {deployment.name!r} ({deployment.memory_note}); "
             "`chungus deployments list` shows its state."
         )
-        if deployment.engine == "llamacpp":
-            self.stdout.write(_chat_note(deployment.source))
+        note = _chat_note(deployment.source) if deployment.engine == "llamacpp" else ""
+        if note:
+            self.stdout.write(note)
 
 
 def _chat_note(source: str) -> str:
     """Which turn format the model will be prompted in, or that it gets no chat."""
     try:
         chosen = gguf_chat_format(model_path(source, settings.CHUNGUS_HOME))
-    except (OSError, ValueError) as exc:
-        return f"Chat format: unknown ({exc})."
+    except (OSError, ValueError):
+        return ""  # no readable GGUF yet: the deployment's own state will say so
     if not chosen.chat:
         return f"No chat format ({chosen.reason}): chat requests get a 400; use /v1/completions."
     return f"Chat format: {chosen.template} ({chosen.reason})."
