@@ -28,8 +28,13 @@ def _read(handle: BinaryIO, fmt: str) -> int | float | bool:
     return value
 
 
+MAX_STRING = 1 << 24  # no key or value of a real GGUF comes near 16 MiB
+
+
 def _string(handle: BinaryIO) -> str:
     length = int(_read(handle, "<Q"))
+    if length > MAX_STRING:
+        raise ValueError(f"a GGUF string of {length} bytes: not a GGUF file this reader trusts")
     return handle.read(length).decode("utf-8", errors="replace")
 
 
@@ -88,6 +93,13 @@ def gguf_chat_fields(path: Path) -> ChatFields:
     The template sits after the tokenizer's vocabulary arrays, so every key is
     visited; arrays are skipped by seeking, never decoded.
     """
+    try:
+        return _chat_fields(path)
+    except struct.error:
+        raise ValueError(f"{path} is a truncated GGUF file") from None
+
+
+def _chat_fields(path: Path) -> ChatFields:
     architecture, pre, template = "", "", False
     with path.open("rb") as handle:
         if handle.read(4) != b"GGUF":

@@ -58,8 +58,18 @@ def llama_server_command(
     ]  # fmt: skip
     if options.swa_full:
         command.append("--swa-full")
-    command += (options.chat_format or gguf_chat_format(model)).flags()
+    chat = options.chat_format or _readable_chat_format(model)
+    if chat is not None:
+        command += chat.flags()
     return tuple(command)
+
+
+def _readable_chat_format(model: Path) -> ChatFormat | None:
+    """None when the file cannot be read as a GGUF: llama-server then fails with its own log."""
+    try:
+        return gguf_chat_format(model)
+    except (OSError, ValueError):
+        return None
 
 
 def gguf_chat_format(model: Path) -> ChatFormat:

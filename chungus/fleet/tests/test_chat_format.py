@@ -109,3 +109,16 @@ def test_the_packaged_deployment_is_registered_with_gemmas_format(models_home, s
     store.register_replica("g", "llamacpp", 0, "local", "http://127.0.0.1:9")
     assert Backend.objects.get(model__name="g").chat_format == "gemma"
     assert load_snapshot().models["g"].backends[0].chat
+
+
+def test_a_file_that_is_not_a_readable_gguf_gets_no_chat_flags(tmp_path):
+    truncated = tmp_path / "cut.gguf"
+    truncated.write_bytes(b"GGUF\x03\x00\x00\x00")
+    with pytest.raises(ValueError, match="truncated"):
+        gguf_chat_fields(truncated)
+    bogus = tmp_path / "bogus.gguf"
+    bogus.write_bytes(b"this is not a model")
+    command = llama_server_command(
+        llama_server_binary(), bogus, 8080, LlamaServerOptions(alias="b")
+    )
+    assert "--chat-template" not in command and "--jinja" not in command
