@@ -25,8 +25,6 @@ from chungus.lib.openai_errors import (
     INVALID_REQUEST,
     APIError,
     AuthenticationFailed,
-    Conflict,
-    Forbidden,
     InternalError,
     MethodNotAllowed,
     NotFound,
@@ -34,8 +32,6 @@ from chungus.lib.openai_errors import (
     Unprocessable,
     error_envelope,
 )
-
-__all__ = ["Conflict", "Forbidden", "enveloped_405", "install_error_handlers"]
 
 logger = logging.getLogger("chungus.api")
 
