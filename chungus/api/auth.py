@@ -19,8 +19,7 @@ from ninja.utils import check_csrf
 
 from chungus.accounts.models import ApiKey
 from chungus.accounts.secrets import hash_secret
-from chungus.api.errors import Forbidden
-from chungus.gateway.errors import AuthenticationFailed
+from chungus.lib.openai_errors import AuthenticationFailed, Forbidden
 
 
 def _is_admin(user: Any) -> bool:

@@ -17,12 +17,11 @@ from django.db.models import QuerySet
 from django.utils import timezone
 
 from chungus.accounts.models import ApiKey
-from chungus.api.errors import Conflict
 from chungus.api.schemas import DeploymentCreate, KeyCreate, KeyUpdate, ModelCreate, ModelUpdate
 from chungus.fleet import deploying
 from chungus.fleet.management.commands.models import normalize_base_url
 from chungus.fleet.models import Backend, Deployment, Model
-from chungus.gateway.errors import InvalidRequest, NotFound
+from chungus.lib.openai_errors import Conflict, InvalidRequest, NotFound
 
 # Models and backends.
 

@@ -4,18 +4,14 @@ from __future__ import annotations
 
 from django.http import HttpRequest, HttpResponse, JsonResponse
 
-from chungus.gateway.errors import error_envelope
+from chungus.lib.openai_errors import InternalError, NotFound
 
 
 def not_found(request: HttpRequest, exception: Exception | None = None) -> HttpResponse:
-    envelope = error_envelope(
-        f"Unknown path: {request.path}", "invalid_request_error", None, "unknown_url"
-    )
-    return JsonResponse(envelope, status=404)
+    error = NotFound(f"Unknown path: {request.path}", code="unknown_url")
+    return JsonResponse(error.envelope(), status=error.status)
 
 
 def server_error(request: HttpRequest) -> HttpResponse:
-    envelope = error_envelope(
-        "The server had an error processing your request.", "api_error", None, "internal_error"
-    )
-    return JsonResponse(envelope, status=500)
+    error = InternalError()
+    return JsonResponse(error.envelope(), status=error.status)

@@ -18,10 +18,17 @@ from starlette.staticfiles import StaticFiles
 from starlette.types import ASGIApp, Lifespan
 
 from chungus.gateway import catalog
-from chungus.gateway.errors import GatewayError, MethodNotAllowed, NotFound, error_envelope
 from chungus.gateway.responses import error_response
 from chungus.gateway.service import Gateway
 from chungus.gateway.status import fleet_status, require_admin
+from chungus.lib.openai_errors import (
+    INVALID_REQUEST,
+    APIError,
+    InternalError,
+    MethodNotAllowed,
+    NotFound,
+    error_body,
+)
 
 logger = logging.getLogger("chungus.gateway")
 PREFIXES = ("/v1", "/api/v1")
@@ -97,25 +104,20 @@ def data_plane_routes(gateway: Gateway, readiness: Callable[[], dict[str, Any]])
     return routes
 
 
-async def _gateway_error(request: Request, exc: Exception) -> Response:
-    assert isinstance(exc, GatewayError)
+async def _api_error(request: Request, exc: Exception) -> Response:
+    assert isinstance(exc, APIError)
     return error_response(exc)
 
 
 async def _http_error(request: Request, exc: Exception) -> Response:
     assert isinstance(exc, HTTPException)
-    envelope = error_envelope(str(exc.detail), "invalid_request_error", None, None)
-    return Response(
-        orjson.dumps(envelope), exc.status_code, headers=exc.headers, media_type="application/json"
-    )
+    body = error_body(str(exc.detail), INVALID_REQUEST)
+    return Response(body, exc.status_code, headers=exc.headers, media_type="application/json")
 
 
 async def _crash(request: Request, exc: Exception) -> Response:
     logger.exception("unhandled error on %s %s", request.method, request.url.path, exc_info=exc)
-    envelope = error_envelope(
-        "The server had an error processing your request.", "api_error", None, "internal_error"
-    )
-    return Response(orjson.dumps(envelope), 500, media_type="application/json")
+    return error_response(InternalError())
 
 
 def read_inventory() -> list[Any]:
@@ -157,7 +159,7 @@ def build_asgi(
         routes=routes,
         lifespan=lifespan,
         exception_handlers={
-            GatewayError: _gateway_error,
+            APIError: _api_error,
             HTTPException: _http_error,
             Exception: _crash,
         },

@@ -3,8 +3,8 @@
 from __future__ import annotations
 
 from chungus.accounts.secrets import hash_secret
-from chungus.gateway.errors import AuthenticationFailed, ModelNotAllowed
 from chungus.gateway.snapshot import KeyInfo, Snapshot
+from chungus.lib.openai_errors import AuthenticationFailed, ModelNotAllowed
 
 
 def bearer_token(authorization: str | None) -> str | None:

@@ -6,8 +6,8 @@ import time
 from typing import Any
 
 from chungus.gateway.auth import authenticate
-from chungus.gateway.errors import NotFound
 from chungus.gateway.snapshot import KeyInfo, ModelInfo, Snapshot
+from chungus.lib.openai_errors import NotFound
 
 
 def model_object(model: ModelInfo) -> dict[str, Any]:

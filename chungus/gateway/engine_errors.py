@@ -6,7 +6,12 @@ from typing import Any
 
 import orjson
 
-from chungus.gateway.errors import error_envelope
+from chungus.lib.openai_errors import (
+    INVALID_REQUEST,
+    BadGateway,
+    InvalidRequest,
+    error_envelope,
+)
 
 _CONTEXT_TYPES = {"exceed_context_size_error", "context_length_exceeded"}
 
@@ -22,19 +27,17 @@ def normalize_engine_error(status: int, body: bytes) -> tuple[int, dict[str, Any
     type_ = str(detail.get("type") or "")
     code = detail.get("code")
     if type_ in _CONTEXT_TYPES or code == "context_length_exceeded":
-        return 400, error_envelope(
-            message, "invalid_request_error", "messages", "context_length_exceeded"
-        )
+        overflow = InvalidRequest(message, param="messages", code="context_length_exceeded")
+        return overflow.status, overflow.envelope()
     if 400 <= status < 500:
         return status, error_envelope(
             message,
-            "invalid_request_error" if not type_ or type_.isdigit() else type_,
+            INVALID_REQUEST if not type_ or type_.isdigit() else type_,
             _str_or_none(detail.get("param")),
             _str_or_none(code) if not isinstance(code, int) else None,
         )
-    return 502, error_envelope(
-        f"The model backend failed: {message}", "api_error", None, "backend_error"
-    )
+    fault = BadGateway(f"The model backend failed: {message}")
+    return fault.status, fault.envelope()
 
 
 def _error_detail(body: bytes) -> dict[str, Any]:

@@ -7,7 +7,7 @@ from typing import Any
 
 import orjson
 
-from chungus.gateway.errors import InvalidRequest
+from chungus.lib.openai_errors import InvalidRequest
 
 
 @dataclass(slots=True)

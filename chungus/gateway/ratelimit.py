@@ -16,8 +16,8 @@ from limits.aio.storage import MemoryStorage, Storage
 from limits.aio.strategies import FixedWindowRateLimiter, SlidingWindowCounterRateLimiter
 from limits.storage import storage_from_string
 
-from chungus.gateway.errors import RateLimited
 from chungus.gateway.snapshot import KeyInfo
+from chungus.lib.openai_errors import RateLimited
 
 
 @dataclass(frozen=True, slots=True)

@@ -8,10 +8,10 @@ from starlette.responses import Response
 from starlette.types import Receive, Scope, Send
 
 from chungus.gateway.disconnect import ClientDisconnected, DisconnectGuard
-from chungus.gateway.errors import GatewayError
+from chungus.lib.openai_errors import APIError
 
 
-def error_response(error: GatewayError) -> Response:
+def error_response(error: APIError) -> Response:
     return Response(
         error.body(), status_code=error.status, headers=error.headers, media_type="application/json"
     )

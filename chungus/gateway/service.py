@@ -17,15 +17,6 @@ from chungus.gateway.auth import authenticate, authorize_model
 from chungus.gateway.disconnect import ClientDisconnected, DisconnectGuard
 from chungus.gateway.engine_errors import normalize_engine_error
 from chungus.gateway.engines.base import EngineAdapter, StreamTranslator
-from chungus.gateway.errors import (
-    BadGateway,
-    GatewayError,
-    GatewayTimeout,
-    InvalidRequest,
-    NotFound,
-    PayloadTooLarge,
-    ServiceUnavailable,
-)
 from chungus.gateway.payload import Completion, parse_completion, prompt_text
 from chungus.gateway.ratelimit import RateLimiter
 from chungus.gateway.requestlog import LogBuffer, LogEntry
@@ -36,6 +27,15 @@ from chungus.gateway.routing.strategies import RouteRequest
 from chungus.gateway.snapshot import BackendInfo, KeyInfo, ModelInfo, SnapshotStore
 from chungus.gateway.sse import error_event, event_json, has_content, is_usage_only
 from chungus.gateway.upstream import Upstream, transport_error
+from chungus.lib.openai_errors import (
+    APIError,
+    BadGateway,
+    GatewayTimeout,
+    InvalidRequest,
+    NotFound,
+    PayloadTooLarge,
+    ServiceUnavailable,
+)
 
 CLIENT_CLOSED = 499  # nginx's status for a client that went away; only ever logged
 _UPSTREAM_HEADERS = {"Content-Type": "application/json"}
@@ -65,7 +65,7 @@ class Exchange:
 class EngineFailed(Exception):
     """An attempt failed before anything reached the client: another backend may try."""
 
-    def __init__(self, error: GatewayError, retry: bool) -> None:
+    def __init__(self, error: APIError, retry: bool) -> None:
         self.error, self.retry = error, retry
 
 
@@ -106,7 +106,7 @@ class Gateway:
                     response.guard = guard
                     guard = None  # the stream owns the guard from here on
                 return response
-        except GatewayError as error:
+        except APIError as error:
             self._finish(x, error.status, error.code or error.type)
             return error_response(error)
         except ClientDisconnected:
@@ -178,7 +178,7 @@ class Gateway:
         completion = Completion(body, name, stream=False, wants_usage=False, raw=orjson.dumps(body))
         try:
             response = await self._attempts(x, completion, endpoint)
-        except GatewayError as error:
+        except APIError as error:
             self._finish(x, error.status, error.code or error.type)
             return error.status
         return response.status_code
@@ -217,7 +217,7 @@ class Gateway:
         url = (backend.root if adapter.paths_from_root else backend.url) + sent.path
         try:
             response = await self.upstream.post(url, sent.body, _UPSTREAM_HEADERS)
-        except GatewayError as error:
+        except APIError as error:
             raise self._failed(backend, error) from None
         if response.status >= 400:
             return await self._engine_error(x, backend, adapter, response)
@@ -264,7 +264,7 @@ class Gateway:
         self._finish(x, status, str(envelope["error"]["code"] or envelope["error"]["type"]))
         return Response(orjson.dumps(envelope), status, media_type="application/json")
 
-    def _failed(self, backend: BackendInfo, error: GatewayError) -> EngineFailed:
+    def _failed(self, backend: BackendInfo, error: APIError) -> EngineFailed:
         """Count the failure against the backend; say whether another may be tried."""
         fatal = error.code in ("backend_unreachable",)
         self.admission.breaker(backend.id).failure(time.monotonic(), error.message, fatal=fatal)

@@ -7,9 +7,9 @@ from dataclasses import asdict
 from typing import Any
 
 from chungus.gateway.auth import authenticate
-from chungus.gateway.errors import ModelNotAllowed
 from chungus.gateway.routing.admission import Admission
 from chungus.gateway.snapshot import Snapshot
+from chungus.lib.openai_errors import ModelNotAllowed
 
 
 def require_admin(snapshot: Snapshot, authorization: str | None) -> None:

@@ -7,7 +7,7 @@ from collections.abc import Mapping
 
 import aiohttp
 
-from chungus.gateway.errors import BadGateway, GatewayError, GatewayTimeout, ServiceUnavailable
+from chungus.lib.openai_errors import APIError, BadGateway, GatewayTimeout, ServiceUnavailable
 
 # Engines such as llama-server close a kept-alive connection after a stream
 # without saying so; the next request on it fails before anything was
@@ -64,9 +64,9 @@ class Upstream:
             raise transport_error(exc) from exc
 
 
-def transport_error(exc: BaseException) -> GatewayError:
+def transport_error(exc: BaseException) -> APIError:
     """Map an aiohttp failure to the error the client sees."""
-    if isinstance(exc, GatewayError):
+    if isinstance(exc, APIError):
         return exc
     if isinstance(exc, aiohttp.ConnectionTimeoutError):
         return ServiceUnavailable(

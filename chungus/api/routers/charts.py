@@ -8,7 +8,7 @@ from django.http import HttpRequest
 from ninja import Field, Query, Router, Schema
 
 from chungus.api.schemas import Text, errors
-from chungus.gateway.errors import InvalidRequest
+from chungus.lib.openai_errors import InvalidRequest
 
 router = Router(tags=["charts"])
 

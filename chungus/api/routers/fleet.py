@@ -10,7 +10,7 @@ from ninja import Field, Query, Router, Schema
 
 from chungus.api.schemas import errors
 from chungus.fleet.gpu_history import gpu_history
-from chungus.gateway.errors import InvalidRequest
+from chungus.lib.openai_errors import InvalidRequest
 
 router = Router(tags=["fleet"])
 

@@ -84,9 +84,9 @@ def test_the_packaged_base_gemma_is_served_in_gemmas_own_turns(models_home):
 def test_a_deployed_gguf_without_a_chat_format_is_refused_chat_with_a_400(tmp_path):
     from chungus.fleet import store
     from chungus.fleet.models import Backend, Deployment
-    from chungus.gateway.errors import InvalidRequest
     from chungus.gateway.service import chat_backends
     from chungus.gateway.snapshot import load_snapshot
+    from chungus.lib.openai_errors import InvalidRequest
 
     gguf = write_gguf(tmp_path / "m.gguf", {"general.architecture": "mystery"})
     Deployment.objects.create(name="mystery", source=str(gguf))

@@ -19,8 +19,8 @@ from typing import Any
 import orjson
 
 from chungus.gateway.engines.base import EngineAdapter, EngineRequest, StreamTranslator
-from chungus.gateway.errors import error_envelope
 from chungus.gateway.sse import error_event
+from chungus.lib.openai_errors import BadGateway
 
 CHAT = "chat/completions"
 
@@ -147,7 +147,7 @@ class OllamaStream(StreamTranslator):
         if "error" in data:
             self.finished = True
             message = f"The model backend failed: {data['error']}"
-            return [error_event(error_envelope(message, "api_error", None, "backend_error"))]
+            return [error_event(BadGateway(message).envelope())]
         events = [self._event(delta) for delta in self._deltas(data)]
         if data.get("done"):
             self.finished = True

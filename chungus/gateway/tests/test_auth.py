@@ -2,8 +2,8 @@ import pytest
 
 from chungus.accounts.secrets import hash_secret
 from chungus.gateway.auth import authenticate, authorize_model, bearer_token
-from chungus.gateway.errors import AuthenticationFailed, ModelNotAllowed
 from chungus.gateway.snapshot import KeyInfo, Snapshot
+from chungus.lib.openai_errors import AuthenticationFailed, ModelNotAllowed
 
 NOW = 1_000_000.0
 

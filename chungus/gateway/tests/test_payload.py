@@ -1,8 +1,8 @@
 import orjson
 import pytest
 
-from chungus.gateway.errors import InvalidRequest
 from chungus.gateway.payload import parse_completion
+from chungus.lib.openai_errors import InvalidRequest
 
 CHAT = {"model": "m", "messages": [{"role": "user", "content": "hi"}]}
 

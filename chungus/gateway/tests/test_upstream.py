@@ -2,8 +2,8 @@
 
 import aiohttp
 
-from chungus.gateway.errors import ServiceUnavailable
 from chungus.gateway.upstream import Upstream, transport_error
+from chungus.lib.openai_errors import ServiceUnavailable
 
 CHAT = b'{"model": "gemma", "messages": [{"role": "user", "content": "hi"}], "max_tokens": 2'
 
