@@ -1,4 +1,5 @@
-"""Shared fixtures: one real llama-server, one fake engine for misbehaviour, one CHUNGUS."""
+"""Shared fixtures: one real llama-server, one fake engine for misbehaviour, one CHUNGUS,
+and the operator (a superuser) that the page and API tests sign in as."""
 
 from __future__ import annotations
 
@@ -13,8 +14,11 @@ from urllib.parse import urlsplit, urlunsplit
 
 import psycopg
 import pytest
+from django.contrib.auth.models import User
+from django.test import Client
 
 from chungus.fleet.launchers.local import free_port
+from chungus.testing.clients import csrf_client
 from chungus.testing.processes import (
     ChungusProcess,
     LlamaServer,
@@ -58,6 +62,18 @@ def postgres_url() -> Iterator[str]:
     yield urlunsplit(urlsplit(POSTGRES)._replace(path=f"/{name}"))
     with psycopg.connect(POSTGRES, autocommit=True) as admin:
         admin.execute(f'DROP DATABASE "{name}" WITH (FORCE)')
+
+
+@pytest.fixture
+def operator(db: None) -> User:
+    """The operator: a superuser, with the password `pw`."""
+    return User.objects.create_superuser("operator", "operator@example.com", "pw")
+
+
+@pytest.fixture
+def admin(operator: User) -> Client:
+    """The operator signed in; CSRF checks are enforced and its POSTs carry a valid token."""
+    return csrf_client(operator)
 
 
 @pytest.fixture(scope="session")

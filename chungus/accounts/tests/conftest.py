@@ -1,4 +1,5 @@
-"""An operator, an owner of keys and an outsider, shared by the account page tests."""
+"""The operator (from chungus/conftest.py), an owner of keys and an outsider, shared by the
+account page tests."""
 
 from __future__ import annotations
 
@@ -26,8 +27,7 @@ class People:
 
 
 @pytest.fixture
-def people(db: None) -> People:
-    operator = User.objects.create_superuser("operator", "operator@example.com", "pw")
+def people(operator: User) -> People:
     owner = User.objects.create_user("owner", "owner@example.com", "pw")
     outsider = User.objects.create_user("outsider", "outsider@example.com", "pw")
     owner_key, _ = ApiKey.issue("owners-secret-project", owner=owner, rpm=10)

@@ -1,9 +1,9 @@
-"""One shared base: an operator (superuser), an owner of a key (not a superuser), an outsider."""
+"""One shared base: the operator (superuser, from chungus/conftest.py), an owner of a key
+(not a superuser), an outsider."""
 
 from __future__ import annotations
 
 import json
-import secrets
 from dataclasses import dataclass
 from typing import Any
 
@@ -14,6 +14,7 @@ from django.test import Client
 
 from chungus.accounts.models import ApiKey
 from chungus.fleet.models import Backend, Deployment, Model
+from chungus.testing.clients import csrf_client
 
 
 @dataclass
@@ -29,14 +30,7 @@ class Base:
 
     def client(self, user: User | None = None, *, csrf: bool = True) -> Client:
         """A client signed in as `user`; with csrf, its POSTs carry a valid token."""
-        client = Client(enforce_csrf_checks=True)
-        if user is not None:
-            client.force_login(user)
-        if csrf:
-            token = secrets.token_hex(16)
-            client.cookies["csrftoken"] = token
-            client.defaults["HTTP_X_CSRFTOKEN"] = token
-        return client
+        return csrf_client(user, token=csrf)
 
     def bearer(self, secret: str) -> Client:
         """A client that sends only `Authorization: Bearer <secret>` (no cookie, no token)."""
@@ -61,9 +55,8 @@ def assert_error(response: Any, status: int, param: str | None = None) -> dict[s
 
 
 @pytest.fixture
-def base(db: None) -> Base:
+def base(operator: User) -> Base:
     users = get_user_model().objects
-    operator = users.create_superuser("operator", "operator@example.com", None)
     owner = users.create_user("owner", "owner@example.com")
     outsider = users.create_user("outsider", "outsider@example.com")
     _, admin_secret = ApiKey.issue("operator-key", owner=operator)
@@ -72,3 +65,9 @@ def base(db: None) -> Base:
     backend = Backend.objects.create(model=model, url="http://127.0.0.1:8080/v1")
     deployment = Deployment.objects.create(name="gemma-deployed", source="packaged")
     return Base(operator, owner, outsider, admin_secret, owner_secret, model, backend, deployment)
+
+
+@pytest.fixture
+def admin(base: Base, admin: Client) -> Client:
+    """chungus/conftest.py's admin (the operator signed in), here always with the base."""
+    return admin

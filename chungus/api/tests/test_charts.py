@@ -10,11 +10,6 @@ from chungus.gateway import charts
 pytestmark = pytest.mark.django_db
 
 
-@pytest.fixture
-def admin(base):
-    return base.client(base.operator)
-
-
 def without_labels(data):
     return {name: value for name, value in data.items() if name != "labels"}
 

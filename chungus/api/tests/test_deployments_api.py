@@ -20,11 +20,6 @@ FIELDS = {
 MISSING_GGUF = "/nonexistent/model.gguf"
 
 
-@pytest.fixture
-def admin(base):
-    return base.client(base.operator)
-
-
 def deploy(client, **body):
     return post(client, "/api/deployments/", {"name": "small", "source": MISSING_GGUF, **body})
 

@@ -21,8 +21,7 @@ def served(tmp_path_factory, llama):
     # keep this instance's users, keys and backends from one run to the next.
     instance = chungus_instance(tmp_path_factory.mktemp("api-docs"), DATABASE_URL="")
     instance.cli("models", "add", "gemma", "--url", f"{llama.url}/v1", "--engine", "llamacpp")
-    instance.env = {**instance.env, "DJANGO_SUPERUSER_PASSWORD": "pw-for-tests"}
-    instance.cli("createsuperuser", "--noinput", "--username", "root", "--email", "r@example.com")
+    instance.create_superuser("root")
     instance.create_key("admin", "--owner", "root")
     instance.start("--no-default-model")
     yield instance

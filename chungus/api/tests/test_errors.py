@@ -9,11 +9,6 @@ from chungus.api.tests.conftest import assert_error, post
 pytestmark = pytest.mark.django_db
 
 
-@pytest.fixture
-def admin(base):
-    return base.client(base.operator)
-
-
 def test_bad_json_is_400(admin):
     response = admin.post("/api/keys/create/", "{not json", content_type="application/json")
     assert assert_error(response, 400)["code"] == "invalid_json"

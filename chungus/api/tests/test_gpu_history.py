@@ -17,11 +17,6 @@ URL = "/api/fleet/gpu-history/"
 
 
 @pytest.fixture
-def admin(base):
-    return base.client(base.operator)
-
-
-@pytest.fixture
 def samples(db):
     now = int(time.time())
     for gpu, used in ((InventorySample.HOST, 3000), (0, 20000), (1, 40000)):

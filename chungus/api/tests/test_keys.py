@@ -19,11 +19,6 @@ KEY_FIELDS = {
 }  # fmt: skip
 
 
-@pytest.fixture
-def admin(base):
-    return base.client(base.operator)
-
-
 def key_id(name: str) -> int:
     return ApiKey.objects.get(name=name).pk
 

@@ -16,11 +16,6 @@ BACKEND_FIELDS = {
 }  # fmt: skip
 
 
-@pytest.fixture
-def admin(base):
-    return base.client(base.operator)
-
-
 def test_it_lists_models_with_their_backends(base, admin):
     response = admin.get("/api/models/")
     assert response.status_code == 200

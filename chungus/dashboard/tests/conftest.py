@@ -1,4 +1,5 @@
-"""Users for the page tests; the browser tests build their own running CHUNGUS."""
+"""A member for the page tests (the operator is chungus/conftest.py's); the browser tests
+build their own running CHUNGUS."""
 
 from __future__ import annotations
 
@@ -12,11 +13,6 @@ def signed_in(user: User | None) -> Client:
     if user is not None:
         client.force_login(user)
     return client
-
-
-@pytest.fixture
-def operator(db: None) -> User:
-    return User.objects.create_superuser("operator", "operator@example.com", "pw")
 
 
 @pytest.fixture
