@@ -1,3 +1,4 @@
+import copy
 from typing import Any
 
 from chungus.gateway.compat import complete_response
@@ -12,8 +13,21 @@ def test_it_adds_the_fields_llama_cpp_leaves_out():
     assert answer["choices"][0]["message"]["refusal"] is None
 
 
-def test_it_leaves_complete_answers_and_legacy_completions_alone():
-    answer = {"choices": [{"logprobs": None, "message": {"refusal": None}}]}
+def test_it_leaves_complete_answers_alone():
+    answer = {
+        "choices": [
+            {
+                "logprobs": {"content": [{"token": "x", "logprob": -0.1}]},
+                "message": {"role": "assistant", "content": "x", "refusal": "no"},
+            }
+        ]
+    }
+    before = copy.deepcopy(answer)
     assert not complete_response(answer)
-    legacy = {"choices": [{"text": "x"}]}
-    assert complete_response(legacy) and legacy["choices"][0] == {"text": "x", "logprobs": None}
+    assert answer == before
+
+
+def test_it_gives_legacy_completions_their_logprobs_but_no_message():
+    legacy: dict[str, Any] = {"choices": [{"text": "x"}]}
+    assert complete_response(legacy)
+    assert legacy["choices"][0] == {"text": "x", "logprobs": None}
