@@ -1,6 +1,8 @@
 """Scraping an engine's load report: a real llama-server, and engines that report none."""
 
 import aiohttp
+from aiohttp import web
+from aiohttp.test_utils import TestServer
 
 from chungus.fleet.engine_load import EngineLoad
 from chungus.fleet.engine_scrape import scrape_load
@@ -9,9 +11,18 @@ from chungus.fleet.engine_scrape import scrape_load
 async def test_llama_server_reports_its_slots_and_requests(llama):
     async with aiohttp.ClientSession() as session:
         load = await scrape_load(session, "llamacpp", llama.url)
-    assert load.slots_total and load.running == 0
+    assert (load.slots_total, load.slots_idle, load.running) == (2, 2, 0)  # it runs 2 slots
 
 
 async def test_an_engine_that_reports_nothing_is_not_asked():
-    async with aiohttp.ClientSession() as session:
-        assert await scrape_load(session, "ollama", "http://127.0.0.1:9") == EngineLoad()
+    asked: list[str] = []
+
+    async def answer(request: web.Request) -> web.Response:
+        asked.append(request.path)
+        return web.Response(text="llamacpp:requests_processing 1\n")
+
+    app = web.Application()
+    app.router.add_route("*", "/{path:.*}", answer)
+    async with TestServer(app) as server, aiohttp.ClientSession() as session:
+        load = await scrape_load(session, "ollama", str(server.make_url("")).rstrip("/"))
+    assert asked == [] and load == EngineLoad()
