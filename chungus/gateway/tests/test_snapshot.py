@@ -1,4 +1,7 @@
+import asyncio
+
 import pytest
+from asgiref.sync import sync_to_async
 
 from chungus.accounts.models import ApiKey
 from chungus.accounts.secrets import hash_secret
@@ -6,6 +9,7 @@ from chungus.core.models import ConfigVersion
 from chungus.fleet.models import Backend, Model
 from chungus.gateway.requestlog import LogBuffer, LogEntry
 from chungus.gateway.snapshot import SnapshotStore, load_snapshot
+from chungus.testing.waiting import wait_for_async
 
 
 @pytest.mark.django_db
@@ -41,16 +45,30 @@ def test_every_change_moves_the_configuration_version():
 
 @pytest.mark.django_db(transaction=True)
 async def test_the_store_reloads_and_the_log_buffer_writes_in_bulk():
-    from asgiref.sync import sync_to_async
-
     from chungus.gateway.models import RequestLog
 
+    _key, secret = await sync_to_async(ApiKey.issue)("k")
     store = SnapshotStore()
     await store.reload()
-    assert store.current.version >= 0
+    assert store.current.version == await sync_to_async(ConfigVersion.current)()
+    assert store.current.keys[hash_secret(secret)].name == "k"
     buffer = LogBuffer(batch_size=2)
     for status in (200, 404, 502):
         buffer.append(LogEntry(endpoint="chat/completions", status=status, model="m"))
     assert await buffer.flush() == 3
     assert await sync_to_async(RequestLog.objects.count)() == 3
     assert buffer.pending == []
+
+
+@pytest.mark.django_db(transaction=True)
+async def test_the_store_follows_each_change_of_the_configuration():
+    store = SnapshotStore()
+    await store.reload()
+    following = asyncio.create_task(store.follow(0.01))
+    try:
+        await sync_to_async(Model.objects.create)(name="late")
+        await wait_for_async(lambda: "late" in store.current.models, "the new model seen")
+        assert store.current.version == await sync_to_async(ConfigVersion.current)()
+    finally:
+        following.cancel()
+        await asyncio.gather(following, return_exceptions=True)
