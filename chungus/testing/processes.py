@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import contextlib
 import os
 import signal
+import sqlite3
 import subprocess
 import sys
 import time
@@ -62,14 +64,27 @@ class ChungusProcess:
     def url(self) -> str:
         return f"http://127.0.0.1:{self.port}"
 
-    def cli(self, *args: str, check: bool = True) -> subprocess.CompletedProcess[str]:
-        """Run `chungus ARGS` against this instance's database."""
+    def cli(
+        self, *args: str, check: bool = True, env: dict[str, str] | None = None
+    ) -> subprocess.CompletedProcess[str]:
+        """Run `chungus ARGS` against this instance's database (`env` added to its own)."""
         result = subprocess.run(
-            [str(CHUNGUS), *args], env=self.env, capture_output=True, text=True, timeout=120
+            [str(CHUNGUS), *args],
+            env={**self.env, **(env or {})},
+            capture_output=True,
+            text=True,
+            timeout=120,
         )
         if check and result.returncode != 0:
             raise RuntimeError(f"chungus {' '.join(args)} failed: {result.stderr or result.stdout}")
         return result
+
+    def create_superuser(self, name: str, password: str = "pw-for-tests") -> None:
+        """Create an operator (a superuser) who can sign in with `password`."""
+        self.cli(
+            "createsuperuser", "--noinput", "--username", name, "--email", f"{name}@example.com",
+            env={"DJANGO_SUPERUSER_PASSWORD": password},
+        )  # fmt: skip
 
     def create_key(self, name: str, *options: str) -> str:
         secret = (
@@ -86,6 +101,20 @@ class ChungusProcess:
             json={"model": model, "messages": [{"role": "user", "content": "hi"}], "max_tokens": 4},
             timeout=timeout,
         )
+
+    def request_log(self, after: int = 0) -> list[sqlite3.Row]:
+        """The request log's rows with ids above `after`, oldest first, from this instance's
+        own SQLite. The server flushes it every CHUNGUS_LOG_FLUSH_SECONDS (0.2 s here): wait
+        for a row, do not sleep for it."""
+        with contextlib.closing(sqlite3.connect(self.home / "chungus.sqlite3")) as db:
+            db.row_factory = sqlite3.Row
+            query = "select * from gateway_requestlog where id > ? order by id"
+            return db.execute(query, (after,)).fetchall()
+
+    def last_logged(self) -> int:
+        """The id of the request log's last row so far; 0 when it is empty."""
+        rows = self.request_log()
+        return int(rows[-1]["id"]) if rows else 0
 
     def start(self, *serve_args: str, ready_timeout: float = 60) -> None:
         with self.log.open("ab") as log:
