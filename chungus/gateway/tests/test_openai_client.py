@@ -1,11 +1,11 @@
 """The official openai client against CHUNGUS with a real llama-server behind it."""
 
-import sqlite3
-import time
 from typing import Any
 
 import openai
 import pytest
+
+from chungus.testing.waiting import wait_for
 
 SAY: Any = [{"role": "user", "content": "Say hello"}]
 
@@ -14,11 +14,14 @@ def client(chungus, cls=openai.OpenAI):
     return cls(base_url=f"{chungus.url}/v1", api_key=chungus.keys["main"], max_retries=0)
 
 
-def log_rows(chungus, where="1=1"):
-    time.sleep(0.5)  # the log is flushed every 0.2 s in tests
-    with sqlite3.connect(chungus.home / "chungus.sqlite3") as db:
-        db.row_factory = sqlite3.Row
-        return db.execute(f"select * from gateway_requestlog where {where} order by id").fetchall()
+def logged_after(chungus, since, **fields):
+    """The first request-log row after id `since` with these fields, once it is flushed."""
+
+    def matching():
+        rows = chungus.request_log(since)
+        return [row for row in rows if all(row[name] == value for name, value in fields.items())]
+
+    return wait_for(matching, f"a request logged with {fields}")[0]
 
 
 def test_sync_chat_completion_returns_real_text_and_usage(chungus):
@@ -36,6 +39,7 @@ async def test_async_chat_completion(chungus):
 
 
 def test_streaming_without_usage_hides_the_usage_chunk_but_logs_usage(chungus):
+    since = chungus.last_logged()
     stream = client(chungus).chat.completions.create(
         model="gemma", messages=SAY, max_tokens=6, stream=True, user="stream-no-usage"
     )
@@ -47,7 +51,7 @@ def test_streaming_without_usage_hides_the_usage_chunk_but_logs_usage(chungus):
     assert all(chunk.usage is None for chunk in chunks)
     text = "".join(c.choices[0].delta.content or "" for c in chunks)
     assert text
-    row = log_rows(chungus, "stream = 1 and status = 200")[-1]
+    row = logged_after(chungus, since, stream=1, status=200)
     assert row["completion_tokens"] > 0 and row["prompt_tokens"] > 0
     assert row["ttft_ms"] is not None and row["ttft_ms"] <= row["latency_ms"]
 
@@ -99,17 +103,23 @@ def test_the_original_api_v1_paths_work_too(chungus):
 
 
 def test_extra_sampling_fields_pass_through_to_the_engine(chungus):
+    # OpenAI has no `grammar`: only an engine that was sent it answers with exactly this.
+    grammar = 'root ::= "passed through"'
     answer = client(chungus).chat.completions.create(
-        model="gemma", messages=SAY, max_tokens=3, extra_body={"top_k": 1, "min_p": 0.05}
+        model="gemma",
+        messages=SAY,
+        max_tokens=8,
+        extra_body={"top_k": 1, "min_p": 0.05, "grammar": grammar},
     )
-    assert answer.usage.completion_tokens <= 3
+    assert answer.choices[0].message.content == "passed through"
 
 
 def test_every_request_is_logged_with_key_model_backend_and_tokens(chungus):
+    since = chungus.last_logged()
     client(chungus).chat.completions.create(
         model="gemma", messages=SAY, max_tokens=2, user="logged"
     )
-    row = log_rows(chungus, "status = 200 and stream = 0")[-1]
+    row = logged_after(chungus, since, status=200, stream=0)
     assert row["key_name"] == "main" and row["model"] == "gemma"
     assert row["backend"].startswith("http://127.0.0.1:")
     assert row["latency_ms"] > 0
