@@ -1,20 +1,24 @@
 """What a host has: CPUs, memory and NVIDIA GPUs (through NVML), or a declared inventory.
 
 A host without NVIDIA GPUs or without the driver reports none and its CPU and
-memory only. Declared inventories (simulated GPUs) serve tests and capacity
-planning: a JSON file named by CHUNGUS_INVENTORY, e.g.
+memory only. What inventory asks NVML goes through a small seam, `Nvml`: `Pynvml`
+asks the driver (the default); tests replay recorded answers through the same seam.
+
+Declared inventories (simulated GPUs) serve tests and capacity planning: a JSON file
+named by CHUNGUS_INVENTORY, e.g.
 `{"nodes": [{"name": "gpu-01", "gpus": [{"name": "H100", "memory_mb": 81559}] * 8}]}`.
 """
 
 from __future__ import annotations
 
+import contextlib
 import json
 import logging
 import os
 import socket
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, NamedTuple, Protocol
 
 import psutil
 
@@ -31,6 +35,7 @@ class GpuInfo:
     utilization_pct: int | None = None
     temperature_c: int | None = None
     uuid: str = ""
+    processes: int | None = None  # compute processes on it (engines, other jobs), if known
 
 
 @dataclass(frozen=True, slots=True)
@@ -43,55 +48,132 @@ class HostInfo:
     source: str = "local"  # "local" (read from this host) or "declared"
 
 
-def read_gpus() -> tuple[GpuInfo, ...]:
+class NvmlError(Exception):
+    """NVML cannot answer: no library or driver on this host, or not supported by this GPU."""
+
+
+class MemoryInfo(NamedTuple):
+    total: int  # bytes
+    used: int  # bytes
+
+
+class Nvml(Protocol):
+    """What inventory asks NVML; each question raises NvmlError when NVML cannot answer."""
+
+    def init(self) -> None: ...
+    def shutdown(self) -> None: ...
+    def device_count(self) -> int: ...
+    def name(self, index: int) -> str: ...
+    def uuid(self, index: int) -> str: ...
+    def memory_info(self, index: int) -> MemoryInfo: ...
+    def utilization(self, index: int) -> int: ...
+    def temperature(self, index: int) -> int: ...
+    def running_processes(self, index: int) -> list[int]: ...
+
+
+class Pynvml:
+    """The real NVML through nvidia-ml-py's `pynvml`; the default."""
+
+    def __init__(self) -> None:
+        self.nvml: Any = None
+        self.handles: dict[int, Any] = {}
+
+    def init(self) -> None:
+        try:
+            import pynvml
+        except ImportError as exc:
+            raise NvmlError(str(exc)) from None
+        self.nvml = pynvml
+        self._ask(pynvml.nvmlInit)
+
+    def shutdown(self) -> None:
+        self.handles.clear()
+        self._ask(self.nvml.nvmlShutdown)
+
+    def device_count(self) -> int:
+        return int(self._ask(self.nvml.nvmlDeviceGetCount))
+
+    def name(self, index: int) -> str:
+        name = self._ask(self.nvml.nvmlDeviceGetName, self._handle(index))
+        return name.decode() if isinstance(name, bytes) else str(name)  # older pynvml: bytes
+
+    def uuid(self, index: int) -> str:
+        return str(self._ask(self.nvml.nvmlDeviceGetUUID, self._handle(index)))
+
+    def memory_info(self, index: int) -> MemoryInfo:
+        memory = self._ask(self.nvml.nvmlDeviceGetMemoryInfo, self._handle(index))
+        return MemoryInfo(int(memory.total), int(memory.used))
+
+    def utilization(self, index: int) -> int:
+        return int(self._ask(self.nvml.nvmlDeviceGetUtilizationRates, self._handle(index)).gpu)
+
+    def temperature(self, index: int) -> int:
+        sensor = self.nvml.NVML_TEMPERATURE_GPU
+        return int(self._ask(self.nvml.nvmlDeviceGetTemperature, self._handle(index), sensor))
+
+    def running_processes(self, index: int) -> list[int]:
+        found = self._ask(self.nvml.nvmlDeviceGetComputeRunningProcesses, self._handle(index))
+        return [int(process.pid) for process in found]
+
+    def _handle(self, index: int) -> Any:
+        if index not in self.handles:
+            self.handles[index] = self._ask(self.nvml.nvmlDeviceGetHandleByIndex, index)
+        return self.handles[index]
+
+    def _ask(self, question: Any, *args: Any) -> Any:
+        try:
+            return question(*args)
+        except self.nvml.NVMLError as exc:
+            raise NvmlError(str(exc)) from exc
+
+
+def read_gpus(nvml: Nvml | None = None) -> tuple[GpuInfo, ...]:
     """This host's NVIDIA GPUs through NVML; none when there is no driver or no GPU."""
+    nvml = nvml or Pynvml()
     try:
-        import pynvml
-    except ImportError:
-        return ()
-    try:
-        pynvml.nvmlInit()
-    except pynvml.NVMLError:
+        nvml.init()
+    except NvmlError:
         return ()  # no NVIDIA driver here: a CPU-only host
     try:
-        return tuple(_gpu(pynvml, index) for index in range(pynvml.nvmlDeviceGetCount()))
-    except pynvml.NVMLError as exc:
+        return tuple(_gpu(nvml, index) for index in range(nvml.device_count()))
+    except NvmlError as exc:
         logger.warning("reading GPUs through NVML failed: %s", exc)
         return ()
     finally:
-        pynvml.nvmlShutdown()
+        nvml.shutdown()
 
 
-def _gpu(nvml: Any, index: int) -> GpuInfo:
-    handle = nvml.nvmlDeviceGetHandleByIndex(index)
-    memory = nvml.nvmlDeviceGetMemoryInfo(handle)
-    name = nvml.nvmlDeviceGetName(handle)
-    utilization = temperature = None
+def _gpu(nvml: Nvml, index: int) -> GpuInfo:
+    memory = nvml.memory_info(index)
+    utilization = temperature = processes = None
     try:
-        utilization = int(nvml.nvmlDeviceGetUtilizationRates(handle).gpu)
-        temperature = int(nvml.nvmlDeviceGetTemperature(handle, nvml.NVML_TEMPERATURE_GPU))
-    except nvml.NVMLError:
+        utilization = nvml.utilization(index)
+        temperature = nvml.temperature(index)
+    except NvmlError:
         pass  # not every GPU reports these (MIG slices, some data-center cards)
+    with contextlib.suppress(NvmlError):  # nor this (vGPU guests, containers without rights)
+        processes = len(nvml.running_processes(index))
     return GpuInfo(
         index=index,
-        name=name.decode() if isinstance(name, bytes) else str(name),
-        memory_total_mb=int(memory.total // MB),
-        memory_used_mb=int(memory.used // MB),
+        name=nvml.name(index),
+        memory_total_mb=memory.total // MB,
+        memory_used_mb=memory.used // MB,
         utilization_pct=utilization,
         temperature_c=temperature,
-        uuid=str(nvml.nvmlDeviceGetUUID(handle)),
+        uuid=nvml.uuid(index),
+        processes=processes,
     )
 
 
-def read_host(name: str | None = None) -> HostInfo:
-    """This host as it is now."""
+def read_host(name: str | None = None, nvml: Nvml | None = None) -> HostInfo:
+    """This host as it is now (its GPUs through `nvml`, the real one unless given)."""
     memory = psutil.virtual_memory()
     return HostInfo(
         name=name or socket.gethostname(),
         cpus=os.cpu_count() or 1,
         memory_total_mb=int(memory.total // MB),
         memory_used_mb=int((memory.total - memory.available) // MB),
-        gpus=read_gpus(),
+        gpus=read_gpus(nvml),
     )
 
 
@@ -120,9 +202,9 @@ def declared_hosts(data: dict[str, Any]) -> list[HostInfo]:
     return hosts
 
 
-def inventory(declared: Path | None) -> list[HostInfo]:
+def inventory(declared: Path | None, nvml: Nvml | None = None) -> list[HostInfo]:
     """This host, plus the declared ones when CHUNGUS_INVENTORY names a file."""
-    hosts = [read_host()]
+    hosts = [read_host(nvml=nvml)]
     if declared is not None:
         hosts += declared_hosts(json.loads(declared.read_text()))
     return hosts

@@ -26,7 +26,7 @@ from django.db import connection
 from django.db.models import QuerySet
 from django.utils import timezone
 
-from chungus.fleet.inventory import HostInfo, inventory
+from chungus.fleet.inventory import HostInfo, Nvml, inventory
 from chungus.fleet.models import InventorySample
 from chungus.gateway.retention import prune_chunk
 
@@ -73,9 +73,11 @@ def sample_rows(
     return rows
 
 
-def sample_once(declared: Path | None, now: datetime | None = None) -> int:
+def sample_once(
+    declared: Path | None, now: datetime | None = None, nvml: Nvml | None = None
+) -> int:
     """Read the inventory, write one sample of it; return how many rows were written."""
-    hosts = inventory(declared)
+    hosts = inventory(declared, nvml)
     # CPU use since the previous call (the previous pass), not an instant's.
     rows = sample_rows(hosts, now or timezone.now(), psutil.cpu_percent(interval=None))
     InventorySample.objects.bulk_create(rows)

@@ -12,6 +12,7 @@ from chungus.fleet.inventory import GpuInfo, HostInfo
 from chungus.fleet.models import InventorySample
 from chungus.fleet.sampling import expired_samples, run_sampler, sample_once, sample_rows
 from chungus.gateway.retention import prune_chunk
+from chungus.testing.recorded_nvml import RecordedNvml
 
 NOW = datetime(2026, 3, 2, 10, 0, 30, tzinfo=UTC)
 H100 = {"name": "H100", "memory_mb": 81559}
@@ -73,18 +74,22 @@ def test_without_a_cpu_reading_the_host_row_has_no_utilization():
 
 
 @pytest.mark.django_db
-def test_one_pass_writes_this_host_and_the_declared_ones(declared_file):
-    assert sample_once(declared_file, NOW) == 4
+def test_one_pass_writes_this_host_its_gpus_and_the_declared_ones(declared_file):
+    assert sample_once(declared_file, NOW, RecordedNvml.named("two_h100")) == 6
     rows = set(InventorySample.objects.values_list("node", "gpu", "declared", "time"))
     at = int(NOW.timestamp())
     here = socket.gethostname()
     assert rows == {
-        (here, InventorySample.HOST, False, at),  # a CPU-only host: no GPU rows
+        (here, InventorySample.HOST, False, at),
+        (here, 0, False, at),
+        (here, 1, False, at),
         ("gpu-01", InventorySample.HOST, True, at),
         ("gpu-01", 0, True, at),
         ("gpu-01", 1, True, at),
     }
-    host = InventorySample.objects.get(node=here)
+    gpus = InventorySample.objects.filter(node=here, gpu__gte=0).order_by("gpu")
+    assert [(g.memory_used_mb, g.utilization_pct) for g in gpus] == [(73728, 87), (18743, 12)]
+    host = InventorySample.objects.get(node=here, gpu=InventorySample.HOST)
     assert 0 < host.memory_used_mb < host.memory_total_mb
     assert host.utilization_pct is not None and 0 <= host.utilization_pct <= 100
 
