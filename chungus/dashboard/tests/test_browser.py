@@ -41,8 +41,7 @@ def site(tmp_path_factory: pytest.TempPathFactory, llama: LlamaServer) -> Iterat
         CHUNGUS_HEALTH_INTERVAL="0.5",
         CHUNGUS_INVENTORY_SAMPLE_SECONDS="1",
     )
-    instance.env["DJANGO_SUPERUSER_PASSWORD"] = PASSWORD
-    instance.cli("createsuperuser", "--noinput", "--username", "operator", "--email", "o@ex.org")
+    instance.create_superuser("operator", PASSWORD)
     create_user = "from django.contrib.auth.models import User; User.objects.create_user"
     instance.cli("shell", "-c", f"{create_user}('outsider', password='{PASSWORD}')")
     instance.cli("models", "add", "gemma", "--url", f"{llama.url}/v1", "--engine", "llamacpp")
