@@ -72,19 +72,21 @@ class Nvml(Protocol):
 
 
 class Pynvml:
-    """The real NVML through nvidia-ml-py's `pynvml`; the default."""
+    """NVML through nvidia-ml-py's `pynvml` module (the default), or through a stand-in for
+    that module (tests replay recorded answers with chungus.testing.recorded_nvml)."""
 
-    def __init__(self) -> None:
-        self.nvml: Any = None
+    def __init__(self, module: Any = None) -> None:
+        self.nvml = module
         self.handles: dict[int, Any] = {}
 
     def init(self) -> None:
-        try:
-            import pynvml
-        except ImportError as exc:
-            raise NvmlError(str(exc)) from None
-        self.nvml = pynvml
-        self._ask(pynvml.nvmlInit)
+        if self.nvml is None:
+            try:
+                import pynvml
+            except ImportError as exc:
+                raise NvmlError(str(exc)) from None
+            self.nvml = pynvml
+        self._ask(self.nvml.nvmlInit)
 
     def shutdown(self) -> None:
         self.handles.clear()

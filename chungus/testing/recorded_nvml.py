@@ -2,74 +2,101 @@
 
 A recording (chungus/testing/recordings/nvml/, see its README) holds what each pynvml
 function answered, under the function's name, in the shape pynvml returns it; an answer
-`{"NVMLError": "<message>"}` replays that error instead.
+`{"NVMLError": "<message>"}` replays that error instead. RecordedPynvml stands in for the
+`pynvml` module, so RecordedNvml is inventory's own Pynvml, only asking a recording.
 """
 
 from __future__ import annotations
 
 import json
 from pathlib import Path
+from types import SimpleNamespace
 from typing import Any
 
-from chungus.fleet.inventory import MemoryInfo, NvmlError
+from chungus.fleet.inventory import Pynvml
 
 RECORDINGS = Path(__file__).parent / "recordings" / "nvml"
 
 
-class RecordedNvml:
-    """The `Nvml` seam answered from a recording instead of a driver."""
+class RecordedNvmlError(Exception):
+    """pynvml.NVMLError as replayed: str() is the recorded message."""
+
+
+class RecordedPynvml:
+    """The pynvml functions inventory calls, answering from a recording."""
+
+    NVMLError = RecordedNvmlError
+    NVML_TEMPERATURE_GPU = 0  # pynvml's value
 
     def __init__(self, recording: dict[str, Any]) -> None:
         self.recording = recording
-        self.open = False  # between init and shutdown, as NVML wants its callers
+        self.initialised = False  # NVML refuses questions outside nvmlInit .. nvmlShutdown
+
+    def nvmlInit(self) -> None:
+        _answer(self.recording, "nvmlInit")
+        self.initialised = True
+
+    def nvmlShutdown(self) -> None:
+        self._check_initialised()
+        self.initialised = False
+
+    def nvmlDeviceGetCount(self) -> int:
+        self._check_initialised()
+        return int(_answer(self.recording, "nvmlDeviceGetCount"))
+
+    def nvmlDeviceGetHandleByIndex(self, index: int) -> dict[str, Any]:
+        self._check_initialised()
+        devices = self.recording.get("devices") or []
+        if not 0 <= index < len(devices):
+            raise RecordedNvmlError("Invalid Argument")  # what NVML answers for a bad index
+        return dict(devices[index])
+
+    def nvmlDeviceGetName(self, handle: dict[str, Any]) -> str:
+        return str(self._device(handle, "nvmlDeviceGetName"))
+
+    def nvmlDeviceGetUUID(self, handle: dict[str, Any]) -> str:
+        return str(self._device(handle, "nvmlDeviceGetUUID"))
+
+    def nvmlDeviceGetMemoryInfo(self, handle: dict[str, Any]) -> SimpleNamespace:
+        return SimpleNamespace(**self._device(handle, "nvmlDeviceGetMemoryInfo"))
+
+    def nvmlDeviceGetUtilizationRates(self, handle: dict[str, Any]) -> SimpleNamespace:
+        return SimpleNamespace(**self._device(handle, "nvmlDeviceGetUtilizationRates"))
+
+    def nvmlDeviceGetTemperature(self, handle: dict[str, Any], sensor: int) -> int:
+        if sensor != self.NVML_TEMPERATURE_GPU:
+            raise RecordedNvmlError("Invalid Argument")  # only the GPU sensor is recorded
+        return int(self._device(handle, "nvmlDeviceGetTemperature"))
+
+    def nvmlDeviceGetComputeRunningProcesses(self, handle: dict[str, Any]) -> list[SimpleNamespace]:
+        found = self._device(handle, "nvmlDeviceGetComputeRunningProcesses")
+        return [SimpleNamespace(**process) for process in found]
+
+    def _device(self, handle: dict[str, Any], question: str) -> Any:
+        self._check_initialised()
+        return _answer(handle, question)
+
+    def _check_initialised(self) -> None:
+        if not self.initialised:
+            raise RecordedNvmlError("Uninitialized")
+
+
+class RecordedNvml(Pynvml):
+    """Inventory's Pynvml seam, asking a recording instead of the driver."""
+
+    def __init__(self, recording: dict[str, Any]) -> None:
+        super().__init__(RecordedPynvml(recording))
+        self.recording = recording
 
     @classmethod
     def named(cls, name: str) -> RecordedNvml:
         """The recording `recordings/nvml/<name>.json`."""
         return cls(json.loads((RECORDINGS / f"{name}.json").read_text()))
 
-    def init(self) -> None:
-        _answer(self.recording, "nvmlInit")
-        self.open = True
-
-    def shutdown(self) -> None:
-        self._check_open()
-        self.open = False
-
-    def device_count(self) -> int:
-        self._check_open()
-        return int(_answer(self.recording, "nvmlDeviceGetCount"))
-
-    def name(self, index: int) -> str:
-        return str(self._device(index, "nvmlDeviceGetName"))
-
-    def uuid(self, index: int) -> str:
-        return str(self._device(index, "nvmlDeviceGetUUID"))
-
-    def memory_info(self, index: int) -> MemoryInfo:
-        memory = self._device(index, "nvmlDeviceGetMemoryInfo")
-        return MemoryInfo(int(memory["total"]), int(memory["used"]))
-
-    def utilization(self, index: int) -> int:
-        return int(self._device(index, "nvmlDeviceGetUtilizationRates")["gpu"])
-
-    def temperature(self, index: int) -> int:
-        return int(self._device(index, "nvmlDeviceGetTemperature"))
-
-    def running_processes(self, index: int) -> list[int]:
-        found = self._device(index, "nvmlDeviceGetComputeRunningProcesses")
-        return [int(process["pid"]) for process in found]
-
-    def _device(self, index: int, question: str) -> Any:
-        self._check_open()
-        devices = self.recording.get("devices") or []
-        if not 0 <= index < len(devices):
-            raise NvmlError("Invalid Argument")  # what NVML answers for a missing index
-        return _answer(devices[index], question)
-
-    def _check_open(self) -> None:
-        if not self.open:
-            raise NvmlError("Uninitialized")  # NVML refuses questions before nvmlInit
+    @property
+    def open(self) -> bool:
+        """Between init and shutdown."""
+        return bool(self.nvml.initialised)
 
 
 def _answer(answers: dict[str, Any], question: str) -> Any:
@@ -77,5 +104,5 @@ def _answer(answers: dict[str, Any], question: str) -> Any:
         raise KeyError(f"the recording has no answer to {question}")
     answer = answers[question]
     if isinstance(answer, dict) and "NVMLError" in answer:
-        raise NvmlError(str(answer["NVMLError"]))
+        raise RecordedNvmlError(str(answer["NVMLError"]))
     return answer

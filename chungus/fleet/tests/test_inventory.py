@@ -1,6 +1,7 @@
 import io
 import json
 import subprocess
+import sys
 
 import pytest
 from django.core.management import call_command
@@ -22,6 +23,11 @@ def test_a_host_with_gpus_reports_each_through_nvml():
                 uuid="GPU-a7c9e1f3-2b4d-4f6a-8c0e-1d3f5a7b9c2e", processes=1),
     )  # fmt: skip
     assert not nvml.open, "NVML is shut down after reading"
+
+
+def test_by_default_inventory_asks_nvidia_ml_pys_pynvml(monkeypatch):
+    monkeypatch.setitem(sys.modules, "pynvml", RecordedNvml.named("two_h100").nvml)
+    assert [(gpu.index, gpu.processes) for gpu in read_host().gpus] == [(0, 2), (1, 1)]
 
 
 def test_a_host_without_nvml_reports_no_gpus_but_its_cpus_and_memory():
