@@ -18,6 +18,8 @@ from typing import Any
 
 import psutil
 
+from chungus.fleet.states import NodeSource
+
 logger = logging.getLogger("chungus.fleet")
 MB = 1024 * 1024
 
@@ -40,7 +42,7 @@ class HostInfo:
     memory_total_mb: int
     memory_used_mb: int
     gpus: tuple[GpuInfo, ...] = field(default_factory=tuple)
-    source: str = "local"  # "local" (read from this host) or "declared"
+    source: NodeSource = NodeSource.LOCAL
 
 
 def read_gpus() -> tuple[GpuInfo, ...]:
@@ -114,7 +116,7 @@ def declared_hosts(data: dict[str, Any]) -> list[HostInfo]:
                 memory_total_mb=int(node.get("memory_mb", 0)),
                 memory_used_mb=0,
                 gpus=tuple(gpus),
-                source="declared",
+                source=NodeSource.DECLARED,
             )
         )
     return hosts

@@ -27,7 +27,8 @@ from chungus.fleet.deployments import DeploymentPlan, launch_spec
 from chungus.fleet.drain import DrainPolicy, InFlight, Replica, drain
 from chungus.fleet.launchers.base import Launcher
 from chungus.fleet.lease import holder_id, try_acquire
-from chungus.fleet.models import DeploymentState as S
+from chungus.fleet.states import DeploymentState as S
+from chungus.fleet.states import IllegalTransition
 from chungus.fleet.supervisor import Supervisor
 from chungus.scheduling.placement import Assignment, Cluster, Node, Work, decide
 
@@ -140,6 +141,8 @@ class Reconciler:
                     await self.reconcile(deployment)
                 except asyncio.CancelledError:
                     raise
+                except IllegalTransition as exc:  # another process changed it meanwhile
+                    logger.warning("reconciling deployment %s: %s", deployment["name"], exc)
                 except Exception:  # one deployment's trouble must not stall the others
                     logger.exception("reconciling deployment %s failed", deployment["name"])
 
@@ -339,7 +342,7 @@ class Reconciler:
         since = max(last or 0.0, running.ready_wall or time.time())
         return max(0.0, time.time() - since)
 
-    async def stop(self, name: str, state: str, reason: str, *, drain: bool = False) -> None:
+    async def stop(self, name: str, state: S, reason: str, *, drain: bool = False) -> None:
         """Stop a deployment; with `drain`, a ready one first finishes its requests in flight
         (in a task of its own, so other deployments are reconciled meanwhile)."""
         running = self.running.pop(name, None)
@@ -354,7 +357,7 @@ class Reconciler:
         await self._end(name, running)
         await self.set(name, state, reason, wake=False)
 
-    async def _drain(self, name: str, running: Running, state: str, reason: str) -> None:
+    async def _drain(self, name: str, running: Running, state: S, reason: str) -> None:
         doing = f"{reason}; draining"
 
         async def progress(text: str) -> None:
@@ -377,7 +380,7 @@ class Reconciler:
             await self._end(name, running)
         await self.set(name, state, f"{reason} ({ended})")
 
-    async def _abort_drains(self, state: str, reason: str) -> None:
+    async def _abort_drains(self, state: S, reason: str) -> None:
         """Stop draining deployments at once (this process stops reconciling)."""
         draining = list(self.draining.items())
         unfinished = {n for n, r in draining if r.drain is None or not r.drain.done()}
@@ -398,6 +401,6 @@ class Reconciler:
         await sync_to_async(store.remove_replicas)(name)
         await self.after_change()
 
-    async def set(self, name: str, state: str, reason: str, *, wake: bool = True) -> None:
+    async def set(self, name: str, state: S, reason: str, *, wake: bool = True) -> None:
         logger.info("deployment %s: %s %s", name, state, reason)
         await sync_to_async(store.set_state)(name, state, reason[:1000], keep_wake=wake)
