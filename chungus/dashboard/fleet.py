@@ -6,6 +6,7 @@ from dataclasses import dataclass
 
 from chungus.fleet.models import Backend, Deployment, Model
 from chungus.fleet.models import DeploymentState as S
+from chungus.fleet.states import IN_ROTATION
 
 
 @dataclass(frozen=True, slots=True)
@@ -33,8 +34,7 @@ def public_models() -> list[PublicModel]:
             PublicModel(
                 name=model.name,
                 engines=sorted({b.get_engine_display() for b in backends}),
-                # "unknown" means not checked yet; such a backend is still in rotation.
-                healthy=sum(b.health in ("healthy", "unknown") for b in backends),
+                healthy=sum(b.health in IN_ROTATION for b in backends),
                 backends=len(backends),
             )
         )

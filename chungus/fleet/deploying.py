@@ -16,8 +16,9 @@ from django.utils import timezone
 
 from chungus.fleet.deployments import estimate_memory_mb
 from chungus.fleet.models import Deployment, Engine, Model
-from chungus.fleet.models import DeploymentState as S
 from chungus.fleet.ollama import name_problem
+from chungus.fleet.states import DeploymentState as S
+from chungus.fleet.states import transition
 
 ENGINES = (Engine.LLAMACPP, Engine.VLLM, Engine.OLLAMA)
 LAUNCHERS = ("local", "slurm", "ray")
@@ -82,12 +83,16 @@ def deploy(
     with transaction.atomic():
         Model.objects.get_or_create(name=spec.name)
         rows = Deployment.objects.select_for_update().filter(name=spec.name)
-        draining = rows.filter(state=S.DRAINING).exists()
+        state = rows.values_list("state", flat=True).first()  # None: a new deployment
         # A draining one ends stopped; a wake makes the reconciler start it again right after.
         status: dict[str, Any] = (
             {"wake_requested_at": timezone.now()}
-            if draining
-            else {"state": S.PENDING, "state_reason": WAITING, "wake_requested_at": None}
+            if state == S.DRAINING
+            else {
+                "state": transition(S, state or S.PENDING, S.PENDING, spec.name),
+                "state_reason": WAITING,
+                "wake_requested_at": None,
+            }
         )
         return Deployment.objects.update_or_create(
             name=spec.name,
@@ -121,7 +126,8 @@ def start(name: str) -> Deployment:
         if deployment.state in (S.STOPPED, S.FAILED):
             # A stopped or failed row with a reason waits for a request to wake it;
             # pending is started on the reconciler's next tick, as after a redeploy.
-            deployment.state, deployment.state_reason = S.PENDING, WAITING
+            deployment.state = transition(S, deployment.state, S.PENDING, name)
+            deployment.state_reason = WAITING
             deployment.wake_requested_at = None
             fields += ["state", "state_reason", "wake_requested_at"]
         elif deployment.state == S.DRAINING:

@@ -22,6 +22,8 @@ from typing import Any, NamedTuple, Protocol
 
 import psutil
 
+from chungus.fleet.states import NodeSource
+
 logger = logging.getLogger("chungus.fleet")
 MB = 1024 * 1024
 
@@ -45,7 +47,7 @@ class HostInfo:
     memory_total_mb: int
     memory_used_mb: int
     gpus: tuple[GpuInfo, ...] = field(default_factory=tuple)
-    source: str = "local"  # "local" (read from this host) or "declared"
+    source: NodeSource = NodeSource.LOCAL
 
 
 class NvmlError(Exception):
@@ -198,7 +200,7 @@ def declared_hosts(data: dict[str, Any]) -> list[HostInfo]:
                 memory_total_mb=int(node.get("memory_mb", 0)),
                 memory_used_mb=0,
                 gpus=tuple(gpus),
-                source="declared",
+                source=NodeSource.DECLARED,
             )
         )
     return hosts

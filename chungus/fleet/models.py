@@ -2,8 +2,48 @@
 
 from __future__ import annotations
 
+from enum import Enum
+from typing import Any, TypeVar
+
 from django.db import models
 from django.utils import timezone
+
+from chungus.fleet.states import (
+    LIFECYCLES,
+    BackendHealth,
+    DeploymentState,
+    IllegalTransition,
+    predecessors,
+    transition,
+    values,
+)
+
+_M = TypeVar("_M", bound=models.Model)
+
+
+class StateQuerySet(models.QuerySet[_M]):
+    """Rows with a lifecycle state (states.py), changed only as its table allows."""
+
+    def move_state(
+        self, field: str, kind: type[Enum], new: str, subject: str, **changes: Any
+    ) -> bool:
+        """Set one row's `field` to `new` (and `changes`) if its table allows it from the state
+        the row is in, checked in the UPDATE itself; False when there is no such row.
+
+        Raises IllegalTransition when the row's state does not allow it. `update` skips
+        save() and its signals, as the callers want.
+        """
+        allowed = {f"{field}__in": values(predecessors(kind, new))}
+        for _ in range(3):
+            if self.filter(**allowed).update(**{field: new, **changes}):
+                return True
+            current = self.values_list(field, flat=True).first()
+            if current is None:
+                return False
+            transition(kind, current, new, subject)  # raises: the row's state forbids it
+            # Else another process moved the row to an allowed state meanwhile: again.
+        # Still moving under us after three tries: refuse rather than spin.
+        raise IllegalTransition(LIFECYCLES[kind].noun, current, new, subject)
 
 
 class Engine(models.TextChoices):
@@ -57,9 +97,11 @@ class Backend(models.Model):
     created_at = models.DateTimeField(default=timezone.now)
     # Written by the health monitor of the serving process (without touching the
     # configuration version), read by `chungus models list` and the status endpoint.
-    health = models.CharField(max_length=20, default="unknown")
+    health = models.CharField(max_length=20, default=BackendHealth.UNKNOWN)
     health_reason = models.CharField(max_length=300, blank=True)
     health_checked_at = models.DateTimeField(null=True, blank=True)
+
+    objects = StateQuerySet.as_manager()
 
     class Meta:
         ordering = ["model__name", "id"]
@@ -69,18 +111,6 @@ class Backend(models.Model):
 
     def __str__(self) -> str:
         return f"{self.model.name} → {self.url}"
-
-
-class DeploymentState(models.TextChoices):
-    """pending → placing → starting → ready → draining → stopped, or failed (reason says why)."""
-
-    PENDING = "pending", "pending: waiting for room"
-    PLACING = "placing", "placing"
-    STARTING = "starting", "starting"
-    READY = "ready", "ready"
-    DRAINING = "draining", "draining"
-    STOPPED = "stopped", "stopped"
-    FAILED = "failed", "failed"
 
 
 class Deployment(models.Model):
@@ -111,6 +141,8 @@ class Deployment(models.Model):
     warmed_at = models.DateTimeField(null=True, blank=True)
     created_at = models.DateTimeField(default=timezone.now)
     updated_at = models.DateTimeField(auto_now=True)
+
+    objects = StateQuerySet.as_manager()
 
     class Meta:
         ordering = ["name"]

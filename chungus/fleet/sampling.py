@@ -28,6 +28,7 @@ from django.utils import timezone
 
 from chungus.fleet.inventory import HostInfo, Nvml, inventory
 from chungus.fleet.models import InventorySample
+from chungus.fleet.states import NodeSource
 from chungus.gateway.retention import prune_chunk
 
 logger = logging.getLogger("chungus.fleet")
@@ -45,7 +46,7 @@ def sample_rows(
     time = int(at.timestamp())
     rows = []
     for host in hosts:
-        declared = host.source == "declared"
+        declared = host.source == NodeSource.DECLARED
         rows.append(
             InventorySample(
                 time=time,

@@ -13,6 +13,7 @@ from chungus.fleet.lease import release
 from chungus.fleet.llamacpp import gguf_chat_format
 from chungus.fleet.models import Backend, Deployment
 from chungus.fleet.registry import register_managed_backend
+from chungus.fleet.states import DeploymentState
 from chungus.gateway.models import RequestLog
 
 FIELDS = (
@@ -26,11 +27,14 @@ def deployments() -> list[dict[str, Any]]:
     return list(Deployment.objects.values(*FIELDS))
 
 
-def set_state(name: str, state: str, reason: str, keep_wake: bool = True) -> None:
-    changes: dict[str, Any] = {"state": state, "state_reason": reason, "updated_at": timezone.now()}
+def set_state(name: str, state: DeploymentState, reason: str, keep_wake: bool = True) -> None:
+    """Move a deployment to `state` if the state it is in allows it (IllegalTransition if not);
+    one that no longer exists is left alone."""
+    changes: dict[str, Any] = {"state_reason": reason, "updated_at": timezone.now()}
     if not keep_wake:
         changes["wake_requested_at"] = None
-    Deployment.objects.filter(name=name).update(**changes)
+    rows = Deployment.objects.filter(name=name)
+    rows.move_state("state", DeploymentState, state, name, **changes)
 
 
 def request_wake(name: str) -> None:

@@ -11,6 +11,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from chungus.fleet.launchers.base import Launcher, LaunchSpec, LaunchState, LaunchStatus
+from chungus.fleet.states import ReplicaState, transition
 
 logger = logging.getLogger("chungus.fleet")
 
@@ -24,7 +25,7 @@ def backoff_delay(failures: int, base: float = 1.0, cap: float = 30.0) -> float:
 
 @dataclass(slots=True)
 class SupervisorState:
-    state: str = "pending"
+    state: ReplicaState = ReplicaState.PENDING
     detail: str = ""
     address: str | None = None
     restarts: int = 0  # in all
@@ -56,7 +57,9 @@ class Supervisor:
         self.last_exit = ""  # the full reason the engine last ended, log lines included
         self._handle: Any = None
 
-    def _set(self, state: str, detail: str = "", address: str | None = None) -> None:
+    def _set(self, state: ReplicaState, detail: str = "", address: str | None = None) -> None:
+        """Move to `state`, as the replica table in states.py allows (IllegalTransition if not)."""
+        state = transition(ReplicaState, self.status.state, state, self.spec.name)
         self.status.state, self.status.detail, self.status.address = state, detail, address
         self.status.since = time.monotonic()
 
@@ -80,7 +83,7 @@ class Supervisor:
                 self.status.restarts += 1
                 delay = backoff_delay(failures, cap=self.backoff_cap)
                 reason = ended.detail.splitlines()[0] if ended.detail else "ended"
-                self._set("restarting", f"{reason}; restarting in {delay:.0f} s")
+                self._set(ReplicaState.RESTARTING, f"{reason}; restarting in {delay:.0f} s")
                 logger.warning(
                     "%s ended (%s); restarting in %.0f s", self.spec.name, ended.detail, delay
                 )
@@ -89,7 +92,7 @@ class Supervisor:
             await self.stop()
 
     async def _run_once(self) -> LaunchStatus:
-        self._set("starting", "launching")
+        self._set(ReplicaState.STARTING, "launching")
         launching = asyncio.ensure_future(self.launcher.launch(self.spec))
         try:
             self._handle = await asyncio.shield(launching)
@@ -106,7 +109,7 @@ class Supervisor:
                 return status
             if status.state is LaunchState.PLACING:  # queued for resources: no timeout
                 deadline = None
-                self._set("placing", status.detail)
+                self._set(ReplicaState.PLACING, status.detail)
                 await asyncio.sleep(self.poll_interval)
                 continue
             deadline = deadline or time.monotonic() + self.ready_timeout
@@ -115,11 +118,11 @@ class Supervisor:
                 return LaunchStatus(
                     LaunchState.EXITED, detail=f"not healthy after {self.ready_timeout:.0f} s"
                 )
-            self._set("starting", status.detail)
+            self._set(ReplicaState.STARTING, status.detail)
             await asyncio.sleep(self.poll_interval)
         assert status.address is not None
         await self.on_ready(status.address)
-        self._set("ready", "", status.address)
+        self._set(ReplicaState.READY, "", status.address)
         self.ready.set()
         while True:
             await asyncio.sleep(max(self.poll_interval, 1.0))
@@ -137,5 +140,5 @@ class Supervisor:
 
     async def stop(self) -> None:
         await self._end_handle()
-        self._set("stopped")
+        self._set(ReplicaState.STOPPED)
         self.ready.clear()

@@ -7,6 +7,7 @@ import io
 import struct
 from pathlib import Path
 from typing import Any
+from unittest.mock import patch
 
 import pytest
 from django.core.management import call_command
@@ -16,6 +17,8 @@ from django.utils import timezone
 from chungus.core.models import ConfigVersion
 from chungus.fleet import deploying, store
 from chungus.fleet.deploying import DeployError, Spec, UnknownDeployment
+from chungus.fleet.handlers import pending
+from chungus.fleet.handlers.context import Context
 from chungus.fleet.models import Deployment, Model
 from chungus.fleet.models import DeploymentState as S
 from chungus.fleet.reconciler import Reconciler
@@ -31,30 +34,25 @@ def deploy(tmp_path: Path, name: str = "small", **fields: Any) -> Deployment:
     return deployment
 
 
-class StartRecordingReconciler(Reconciler):
-    """The real reconcile() decision; start() only records instead of launching engines."""
-
-    def __init__(self) -> None:
-        async def nothing() -> None:
-            return None
-
-        async def warm(name: str) -> int:
-            return 200
-
-        super().__init__({}, Path("."), list, nothing, warm)
-        self.started: list[str] = []
-
-    async def start(self, d: dict[str, Any]) -> None:
-        self.started.append(d["name"])
-
-
 def the_reconciler_starts(name: str) -> bool:
-    """Whether the reconciler's next tick would start `name` (a row desired running)."""
+    """Whether the reconciler's next tick would start `name` (a row desired running):
+    the real dispatch, with the pending handler only recording instead of launching."""
     [row] = [d for d in store.deployments() if d["name"] == name]
     assert row["desired"] == "running"
-    reconciler = StartRecordingReconciler()
-    asyncio.run(reconciler.reconcile(row))
-    return reconciler.started == [name]
+    started: list[str] = []
+
+    async def record(ctx: Context, d: dict[str, Any]) -> None:
+        started.append(d["name"])
+
+    async def nothing() -> None:
+        return None
+
+    async def warm(name: str) -> int:
+        return 200
+
+    with patch.object(pending, "handle", record):
+        asyncio.run(Reconciler({}, Path("."), list, nothing, warm).reconcile(row))
+    return started == [name]
 
 
 def test_deploy_creates_the_model_and_a_pending_deployment_the_reconciler_starts(tmp_path):

@@ -11,6 +11,7 @@ from django.db import connection
 from chungus.fleet.inventory import GpuInfo, HostInfo
 from chungus.fleet.models import InventorySample
 from chungus.fleet.sampling import expired_samples, run_sampler, sample_once, sample_rows
+from chungus.fleet.states import NodeSource
 from chungus.gateway.retention import prune_chunk
 from chungus.testing.recorded_nvml import RecordedNvml
 
@@ -26,7 +27,9 @@ LOCAL = HostInfo(
         GpuInfo(1, "H100", 81559, 0),  # a MIG slice: no utilization, no temperature
     ),
 )
-DECLARED = HostInfo("gpu-01", 64, 512000, 0, (GpuInfo(0, "A100", 40960),), source="declared")
+DECLARED = HostInfo(
+    "gpu-01", 64, 512000, 0, (GpuInfo(0, "A100", 40960),), source=NodeSource.DECLARED
+)
 
 
 def fields(row: InventorySample) -> tuple:

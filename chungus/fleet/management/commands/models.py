@@ -12,6 +12,7 @@ from django.db import transaction
 from chungus.core.commandline import ChungusCommand, OneLineParser, positive_int, table
 from chungus.fleet.chat_format import NONE
 from chungus.fleet.models import Backend, Engine, Model, Routing
+from chungus.fleet.states import IN_ROTATION
 
 
 def normalize_base_url(url: str) -> str:
@@ -127,6 +128,6 @@ class Command(ChungusCommand):
 
 
 def _health(backend: Backend) -> str:
-    if backend.health in ("healthy", "unknown") or not backend.health_reason:
+    if backend.health in IN_ROTATION or not backend.health_reason:
         return backend.health
     return f"{backend.health}: {backend.health_reason}"
