@@ -3,9 +3,9 @@
 Creates a fresh database (SQLite under a temporary CHUNGUS_HOME, or with --database-url a
 new PostgreSQL database on that server, dropped at the end), generates --rows RequestLog
 rows spread over the last 7 days across a few models and ~50 keys (raw rows bulk-inserted;
-their rollups built by chungus.gateway.rollups in big batches), then times:
+their rollups built by chungus.telemetry.rollups in big batches), then times:
 
-  rollups  chungus.gateway.charts.chart_data for 7d, 24h and 1h, in process
+  rollups  chungus.telemetry.charts.chart_data for 7d, 24h and 1h, in process
   naive    the same 7d chart computed straight from RequestLog, in process (the baseline)
   http     GET /api/chart-data/?window=7d|24h|1h from `chungus serve --no-default-model`
            on the same database, as a signed-in superuser; when the endpoint answers 404
@@ -130,7 +130,7 @@ def setup_django() -> None:
 
 def traffic(args: argparse.Namespace, end: datetime) -> Iterator[list[Any]]:
     """Batches of LogEntry in time order: weighted models and statuses, ~3% keyless."""
-    from chungus.gateway.requestlog import LogEntry
+    from chungus.telemetry.entries import LogEntry
 
     rng = random.Random(args.seed)
     span = args.days * 86400
@@ -193,7 +193,7 @@ def insert_raw(batch: list[Any]) -> None:
 
 
 def generate(args: argparse.Namespace, end: datetime) -> None:
-    from chungus.gateway.rollups import aggregate, apply_rollups
+    from chungus.telemetry.rollups import aggregate, apply_rollups
 
     began, done = time.perf_counter(), 0
     for batch in traffic(args, end):
@@ -216,7 +216,7 @@ def generate(args: argparse.Namespace, end: datetime) -> None:
 def table_sizes() -> dict[str, int]:
     from django.db.models import Count
 
-    from chungus.gateway.models import KeyRollup, RequestLog, RequestRollup
+    from chungus.telemetry.models import KeyRollup, RequestLog, RequestRollup
 
     sizes = {"RequestLog": RequestLog.objects.count()}
     for table in (RequestRollup, KeyRollup):
@@ -234,8 +234,8 @@ def naive_chart_7d(now: datetime) -> dict[str, Any]:
     from django.db.models import Count, F, Q, Sum
     from django.db.models.functions import Trunc
 
-    from chungus.gateway.models import RequestLog
-    from chungus.gateway.rollups import bucket_start
+    from chungus.telemetry.models import RequestLog
+    from chungus.telemetry.rollups import bucket_start
 
     last = bucket_start(now, 3600)
     first = last - timedelta(hours=167)
@@ -286,7 +286,7 @@ def exact(values: list[float], q: float) -> float | None:
 
 def compare(now: datetime) -> list[str]:
     """How the rollup chart agrees with the raw-log baseline at the same moment."""
-    from chungus.gateway.charts import chart_data
+    from chungus.telemetry.charts import chart_data
 
     chart, naive = chart_data("7d", now=now), naive_chart_7d(now)
     same_totals = chart["totals"] == {
@@ -448,7 +448,7 @@ def run(args: argparse.Namespace, tmp: Path) -> None:
         setup_django()
         from django.db import connection
 
-        from chungus.gateway.charts import chart_data
+        from chungus.telemetry.charts import chart_data
 
         vendor = connection.vendor
         print(

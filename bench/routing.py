@@ -37,7 +37,8 @@ from typing import Any
 
 import aiohttp
 import orjson
-from fleet import (
+from harness import Processes, run_main
+from llama_servers import (
     Chungus,
     Fleet,
     Llama,
@@ -48,7 +49,6 @@ from fleet import (
     stamp,
     text_table,
 )
-from harness import Processes, run_main
 from overhead import Harness
 from report import machine_info, percentile
 

@@ -14,12 +14,13 @@ from typing import Any
 from django.db import transaction
 from django.utils import timezone
 
+from chungus.engines import registry
+from chungus.engines.base import DeploymentPlan
 from chungus.fleet.deployments import estimate_memory_mb
-from chungus.fleet.models import Deployment, Engine, Model
+from chungus.fleet.models import Deployment, Model
 from chungus.fleet.models import DeploymentState as S
-from chungus.fleet.ollama import name_problem
 
-ENGINES = (Engine.LLAMACPP, Engine.VLLM, Engine.OLLAMA)
+DEFAULT_ENGINE = "llamacpp"
 LAUNCHERS = ("local", "slurm", "ray")
 WAITING = "waiting for the reconciler"
 SMALL, LARGE = 32_767, 2_147_483_647  # PostgreSQL's smallint and integer
@@ -45,7 +46,7 @@ class Spec:
 
     name: str
     source: str = "packaged"
-    engine: str = Engine.LLAMACPP
+    engine: str = DEFAULT_ENGINE
     launcher: str = "local"
     replicas: int = 1
     gpus_per_replica: int | None = None  # None: the engine's default (vLLM: tensor x pipeline)
@@ -132,21 +133,28 @@ def start(name: str) -> Deployment:
     return deployment
 
 
+def engine_names() -> list[str]:
+    """The engines a deployment may run: those CHUNGUS can launch."""
+    return [engine.name for engine in registry.launchable()]
+
+
 def gpus_per_replica(engine: str, gpus: int | None, tensor: int, pipeline: int) -> int:
-    """GPUs one replica takes; vLLM's parallel sizes must multiply to it."""
-    if engine != Engine.VLLM:
+    """GPUs one replica takes; the parallel sizes of an engine that spans GPUs multiply to it."""
+    found = registry.get(engine)
+    if found is None or not found.spans_gpus:
         if tensor * pipeline > 1:
+            spanning = " or ".join(e.label for e in registry.launchable() if e.spans_gpus)
             raise DeployError(
-                "--tensor-parallel and --pipeline-parallel are for vLLM deployments",
+                f"--tensor-parallel and --pipeline-parallel are for {spanning} deployments",
                 param="tensor_parallel",
             )
         return gpus or 0
     needed = tensor * pipeline
     if gpus == 0 and needed == 1:
-        return 0  # vLLM's CPU build
+        return 0  # e.g. vLLM's CPU build
     if gpus is not None and gpus != needed:
         raise DeployError(
-            f"vLLM runs one worker per GPU: --gpus {gpus} does not match "
+            f"{found.label} runs one worker per GPU: --gpus {gpus} does not match "
             f"--tensor-parallel {tensor} x --pipeline-parallel {pipeline} = {needed}",
             param="gpus_per_replica",
         )
@@ -166,17 +174,21 @@ def _check(spec: Spec) -> None:
     for field in ("name", "source"):
         if "\x00" in getattr(spec, field):  # PostgreSQL's text cannot hold it
             raise DeployError(f"the {field} must not contain NUL characters", param=field)
-    if spec.engine not in ENGINES:
+    engines = engine_names()
+    if spec.engine not in engines:
         raise DeployError(
-            f"CHUNGUS deploys the engines {', '.join(ENGINES)}, not {spec.engine!r}",
+            f"CHUNGUS deploys the engines {', '.join(engines)}, not {spec.engine!r}",
             param="engine",
         )
     if spec.launcher not in LAUNCHERS:
         raise DeployError(
             f"the launchers are {', '.join(LAUNCHERS)}, not {spec.launcher!r}", param="launcher"
         )
-    if spec.engine == Engine.OLLAMA and name_problem(spec.name):
-        raise DeployError(name_problem(spec.name), param="name")  # Ollama serves it by this name
+    engine = registry.get(spec.engine)
+    plan = DeploymentPlan(spec.name, spec.source, spec.engine, 0, launcher=spec.launcher)
+    problem = engine.plan_problem(plan) if engine is not None else ""
+    if problem:
+        raise DeployError(problem, param="name")  # e.g. Ollama serves it by this name
     limits = {
         "replicas": (1, SMALL), "gpus_per_replica": (0, SMALL), "tensor_parallel": (1, SMALL),
         "pipeline_parallel": (1, SMALL), "context_length": (1, LARGE),

@@ -17,7 +17,8 @@ from dataclasses import dataclass
 
 import aiohttp
 
-from chungus.fleet.engine_scrape import scrape_load
+from chungus.engines import registry
+from chungus.engines.scrape import scrape_load
 
 
 @dataclass(frozen=True, slots=True)
@@ -51,7 +52,10 @@ def finished(elapsed: float, in_flight: int, policy: DrainPolicy) -> str | None:
 
 async def engine_in_flight(session: aiohttp.ClientSession, replica: Replica) -> int | None:
     """Requests the engine says it is running or queueing; None where it does not say."""
-    load = await scrape_load(session, replica.engine, replica.address)
+    engine = registry.get(replica.engine)
+    if engine is None:
+        return None
+    load = await scrape_load(session, engine, replica.address)
     if load.running is None and load.waiting is None:
         return None
     return (load.running or 0) + (load.waiting or 0)

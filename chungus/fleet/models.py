@@ -1,17 +1,15 @@
-"""Models that clients ask for, and the backends that serve them."""
+"""Models that clients ask for, the backends that serve them, deployments, leases and GPU samples.
+
+Engine names are the engine registry's (chungus.engines.registry), so a new engine package
+needs no migration.
+"""
 
 from __future__ import annotations
 
 from django.db import models
 from django.utils import timezone
 
-
-class Engine(models.TextChoices):
-    OPENAI = "openai", "OpenAI-compatible"
-    LLAMACPP = "llamacpp", "llama.cpp"
-    VLLM = "vllm", "vLLM"
-    OLLAMA = "ollama", "Ollama"
-    KOBOLDCPP = "koboldcpp", "koboldcpp"
+from chungus.engines import registry
 
 
 class Routing(models.TextChoices):
@@ -41,7 +39,7 @@ class Backend(models.Model):
 
     model = models.ForeignKey(Model, related_name="backends", on_delete=models.CASCADE)
     url = models.URLField(max_length=500, help_text="base URL, e.g. http://host:8080/v1")
-    engine = models.CharField(max_length=20, choices=Engine.choices, default=Engine.OPENAI)
+    engine = models.CharField(max_length=20, choices=registry.choices, default="openai")
     upstream_model = models.CharField(max_length=200, blank=True, help_text="id the engine expects")
     max_concurrency = models.PositiveIntegerField(default=64)
     managed_by = models.CharField(
@@ -90,7 +88,7 @@ class Deployment(models.Model):
     source = models.CharField(
         max_length=500, help_text="'packaged', a GGUF path, or a Hugging Face id (vLLM)"
     )
-    engine = models.CharField(max_length=20, choices=Engine.choices, default=Engine.LLAMACPP)
+    engine = models.CharField(max_length=20, choices=registry.choices, default="llamacpp")
     launcher = models.CharField(max_length=20, default="local")
     replicas = models.PositiveSmallIntegerField(default=1)
     gpus_per_replica = models.PositiveSmallIntegerField(default=0)

@@ -28,7 +28,7 @@ from django.utils import timezone
 
 from chungus.fleet.inventory import HostInfo, inventory
 from chungus.fleet.models import InventorySample
-from chungus.gateway.retention import prune_chunk
+from chungus.telemetry.retention import prune_chunk
 
 logger = logging.getLogger("chungus.fleet")
 

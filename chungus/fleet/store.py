@@ -8,12 +8,12 @@ from typing import Any
 from django.conf import settings
 from django.utils import timezone
 
-from chungus.fleet.deployments import model_path
+from chungus.engines import registry
+from chungus.engines.base import Engine
+from chungus.fleet.backends import register_managed_backend
 from chungus.fleet.lease import release
-from chungus.fleet.llamacpp import gguf_chat_format
 from chungus.fleet.models import Backend, Deployment
-from chungus.fleet.registry import register_managed_backend
-from chungus.gateway.models import RequestLog
+from chungus.telemetry.models import RequestLog
 
 FIELDS = (
     "name", "source", "engine", "launcher", "replicas", "gpus_per_replica", "tensor_parallel",
@@ -57,24 +57,23 @@ def last_used(name: str) -> float | None:
 
 
 def register_replica(name: str, engine: str, replica: int, launcher: str, address: str) -> None:
-    url = f"{address}/v1" if engine != "ollama" else address
+    found = registry.get(engine)
+    url = found.backend_url(address) if found is not None else f"{address}/v1"
     register_managed_backend(
         name,
         url,
         engine,
         f"deployment:{launcher}:{replica}",
         upstream_model=name,
-        chat_format=_chat_format(name) if engine == "llamacpp" else "",
+        chat_format=_chat_format(found, name) if found is not None else "",
     )
 
 
-def _chat_format(name: str) -> str:
-    """The turn format the deployment's llama-server was started with (see chat_format.py)."""
+def _chat_format(engine: Engine, name: str) -> str:
+    """The turn format the deployment's engine was started with ('': the engine's business)."""
     source = Deployment.objects.filter(name=name).values_list("source", flat=True).first()
-    try:
-        return gguf_chat_format(model_path(source or "", settings.CHUNGUS_HOME)).template
-    except (OSError, ValueError):
-        return ""  # the file went away: let the engine decide, as for any external backend
+    chosen = engine.turn_format(source or "", settings.CHUNGUS_HOME)
+    return chosen.name if chosen is not None else ""
 
 
 def remove_replicas(name: str) -> list[tuple[int, str]]:

@@ -10,7 +10,8 @@ from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from typing import Any
 
-from chungus.fleet.launchers.base import Launcher, LaunchSpec, LaunchState, LaunchStatus
+from chungus.engines.base import LaunchSpec
+from chungus.fleet.launchers.base import Launcher, LaunchState, LaunchStatus
 
 logger = logging.getLogger("chungus.fleet")
 

@@ -1,3 +1,5 @@
+"""The GPU chart's data: inventory samples bucketed by the database."""
+
 from datetime import UTC, datetime, timedelta
 
 import pytest

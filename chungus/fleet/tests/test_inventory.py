@@ -1,3 +1,5 @@
+"""What a host has: this host through NVML, and declared inventories."""
+
 import json
 import subprocess
 

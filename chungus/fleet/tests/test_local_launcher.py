@@ -9,10 +9,14 @@ import sys
 import httpx
 import psutil
 
+from chungus.engines.llamacpp.server import (
+    LlamaServerOptions,
+    llama_server_binary,
+    llama_server_command,
+)
+from chungus.engines.packaged import packaged_gguf
 from chungus.fleet.launchers.base import LaunchSpec, LaunchState
 from chungus.fleet.launchers.local import LocalLauncher, free_port, progress
-from chungus.fleet.llamacpp import LlamaServerOptions, llama_server_binary, llama_server_command
-from chungus.fleet.packaged import packaged_gguf
 from chungus.fleet.supervisor import Supervisor, backoff_delay
 from chungus.testing.launching import wait_for_launch
 

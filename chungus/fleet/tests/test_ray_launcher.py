@@ -9,6 +9,12 @@ import httpx
 import psutil
 import pytest
 
+from chungus.engines.llamacpp.server import (
+    LlamaServerOptions,
+    llama_server_binary,
+    llama_server_command,
+)
+from chungus.engines.packaged import packaged_gguf
 from chungus.fleet.launchers.base import LaunchSpec, LaunchState
 from chungus.fleet.launchers.local import free_port
 from chungus.fleet.launchers.ray_actor import in_process_entry
@@ -18,8 +24,6 @@ from chungus.fleet.launchers.ray_launcher import (
     engine_bundles,
     pending_reason,
 )
-from chungus.fleet.llamacpp import LlamaServerOptions, llama_server_binary, llama_server_command
-from chungus.fleet.packaged import packaged_gguf
 from chungus.testing.launching import chat_through_chungus, wait_for_launch
 
 

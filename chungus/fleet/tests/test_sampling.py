@@ -1,3 +1,5 @@
+"""Sampling the inventory over time, and pruning old samples."""
+
 import asyncio
 import json
 import logging
@@ -11,7 +13,7 @@ from django.db import connection
 from chungus.fleet.inventory import GpuInfo, HostInfo
 from chungus.fleet.models import InventorySample
 from chungus.fleet.sampling import expired_samples, run_sampler, sample_once, sample_rows
-from chungus.gateway.retention import prune_chunk
+from chungus.telemetry.retention import prune_chunk
 
 NOW = datetime(2026, 3, 2, 10, 0, 30, tzinfo=UTC)
 H100 = {"name": "H100", "memory_mb": 81559}

@@ -5,11 +5,15 @@ import os
 import subprocess
 from pathlib import Path
 
+from chungus.engines.llamacpp.server import (
+    LlamaServerOptions,
+    llama_server_binary,
+    llama_server_command,
+)
+from chungus.engines.packaged import packaged_gguf
 from chungus.fleet.launchers.base import LaunchSpec, LaunchState
 from chungus.fleet.launchers.local import free_port
 from chungus.fleet.launchers.slurm import SlurmLauncher, SlurmOptions, job_script, parse_fields
-from chungus.fleet.llamacpp import LlamaServerOptions, llama_server_binary, llama_server_command
-from chungus.fleet.packaged import packaged_gguf
 from chungus.fleet.supervisor import Supervisor
 from chungus.testing.launching import chat_through_chungus, wait_for_launch
 

@@ -1,11 +1,16 @@
+"""Snapshots of keys and routes, and the version they follow."""
+
 import pytest
 
+from chungus.accounts.keyinfo import key_infos
 from chungus.accounts.models import ApiKey
 from chungus.accounts.secrets import hash_secret
 from chungus.core.models import ConfigVersion
+from chungus.fleet.backends import routing_table
 from chungus.fleet.models import Backend, Model
-from chungus.gateway.requestlog import LogBuffer, LogEntry
 from chungus.gateway.snapshot import SnapshotStore, load_snapshot
+from chungus.telemetry.entries import LogEntry
+from chungus.telemetry.requestlog import LogBuffer
 
 
 @pytest.mark.django_db
@@ -13,7 +18,7 @@ def test_the_snapshot_holds_keys_models_and_backends():
     _key, secret = ApiKey.issue("k", rpm=5, allowed_models=["m"])
     model = Model.objects.create(name="m")
     Backend.objects.create(model=model, url="http://a/v1/", engine="llamacpp", upstream_model="up")
-    snapshot = load_snapshot()
+    snapshot = load_snapshot(key_infos, routing_table)
     info = snapshot.keys[hash_secret(secret)]
     assert (info.name, info.rpm, info.allowed_models, info.active) == (
         "k",
@@ -43,9 +48,9 @@ def test_every_change_moves_the_configuration_version():
 async def test_the_store_reloads_and_the_log_buffer_writes_in_bulk():
     from asgiref.sync import sync_to_async
 
-    from chungus.gateway.models import RequestLog
+    from chungus.telemetry.models import RequestLog
 
-    store = SnapshotStore()
+    store = SnapshotStore(key_infos, routing_table)
     await store.reload()
     assert store.current.version >= 0
     buffer = LogBuffer(batch_size=2)
