@@ -11,7 +11,7 @@ from pydantic import AfterValidator, ConfigDict, StringConstraints
 
 from chungus.accounts.models import ApiKey, Priority
 from chungus.engines import registry
-from chungus.fleet import deploying
+from chungus.fleet.lifecycle import declare as deploying
 from chungus.fleet.models import Routing
 
 if TYPE_CHECKING:

@@ -17,8 +17,8 @@ from django.utils import timezone
 
 from chungus.accounts.models import ApiKey
 from chungus.api.schemas import DeploymentCreate, KeyCreate, KeyUpdate, ModelCreate, ModelUpdate
-from chungus.fleet import deploying
 from chungus.fleet.backends import normalize_base_url
+from chungus.fleet.lifecycle import declare as deploying
 from chungus.fleet.models import Backend, Deployment, Model
 from chungus.lib.openai_errors import Conflict, InvalidRequest, NotFound
 
@@ -90,7 +90,7 @@ def delete_backend(model_id: int, backend_id: int) -> None:
     backend.delete()
 
 
-# Deployments (chungus.fleet.deploying does the work, as for `chungus deploy`).
+# Deployments (chungus.fleet.lifecycle.declare does the work, as for `chungus deploy`).
 
 
 def deployments() -> QuerySet[Deployment]:

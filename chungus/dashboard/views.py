@@ -10,7 +10,7 @@ from django.views.decorators.csrf import ensure_csrf_cookie
 from chungus.dashboard.access import superuser_required
 from chungus.dashboard.tables import deployments, models_with_backends, public_models
 from chungus.engines import registry
-from chungus.fleet import deploying
+from chungus.fleet.lifecycle import declare as deploying
 from chungus.fleet.models import Routing
 
 

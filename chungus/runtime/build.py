@@ -20,12 +20,12 @@ from starlette.types import ASGIApp
 from chungus.accounts.keyinfo import key_infos
 from chungus.engines import registry
 from chungus.engines.llamacpp.server import LlamaServerOptions
-from chungus.fleet import store as fleet_store
 from chungus.fleet.backends import record_health, remove_managed_backends, routing_table
-from chungus.fleet.inventory import inventory
-from chungus.fleet.reconciler import Reconciler
-from chungus.fleet.sampling import run_sampler
-from chungus.fleet.supervisor import Supervisor
+from chungus.fleet.inventory.hosts import inventory
+from chungus.fleet.inventory.sampling import run_sampler
+from chungus.fleet.lifecycle import deployment_rows
+from chungus.fleet.lifecycle.reconciler import Reconciler
+from chungus.fleet.lifecycle.supervisor import Supervisor
 from chungus.gateway.app import build_asgi
 from chungus.gateway.ratelimit import RateLimiter, make_storage
 from chungus.gateway.routing.admission import Admission
@@ -132,7 +132,7 @@ def build_runtime(*, default_model: bool | None = None) -> tuple[Starlette, Runt
             failover_seconds=settings.CHUNGUS_FAILOVER_SECONDS,
             cold_start_seconds=settings.CHUNGUS_COLD_START_SECONDS,
         ),
-        wake=sync_to_async(fleet_store.request_wake, thread_sensitive=False),
+        wake=sync_to_async(deployment_rows.request_wake, thread_sensitive=False),
     )
     health = HealthMonitor(
         store,

@@ -9,13 +9,13 @@ from pathlib import Path
 from django.conf import settings
 
 from chungus.engines import registry
-from chungus.fleet.drain import DrainPolicy, InFlight
-from chungus.fleet.inventory import inventory
+from chungus.fleet.inventory.hosts import inventory
 from chungus.fleet.launchers.base import Launcher
 from chungus.fleet.launchers.local import LocalLauncher
 from chungus.fleet.launchers.ray_launcher import RayLauncher, RayOptions
 from chungus.fleet.launchers.slurm import SlurmLauncher, SlurmOptions
-from chungus.fleet.reconciler import Reconciler
+from chungus.fleet.lifecycle.drain import DrainPolicy, InFlight
+from chungus.fleet.lifecycle.reconciler import Reconciler
 from chungus.scheduling.placement import Gpu, Node
 
 

@@ -18,7 +18,7 @@ from chungus.engines.llamacpp.server import (
 from chungus.engines.packaged import packaged_gguf
 from chungus.fleet.backends import register_managed_backend
 from chungus.fleet.launchers.local import LocalLauncher, free_port
-from chungus.fleet.supervisor import Supervisor
+from chungus.fleet.lifecycle.supervisor import Supervisor
 
 LAUNCHER = "local"
 

@@ -9,7 +9,7 @@ from django.http import HttpRequest
 from ninja import Field, Query, Router, Schema
 
 from chungus.api.schemas import errors
-from chungus.fleet.gpu_history import gpu_history
+from chungus.fleet.inventory.gpu_history import gpu_history
 from chungus.lib.openai_errors import InvalidRequest
 
 router = Router(tags=["fleet"])

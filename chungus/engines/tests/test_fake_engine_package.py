@@ -21,11 +21,11 @@ from chungus.engines import registry
 from chungus.engines.base import DeploymentPlan
 from chungus.engines.load import EngineLoad
 from chungus.engines.tests.fake.engine import FakeEngine
-from chungus.fleet import deploying
-from chungus.fleet.deployments import launch_spec
 from chungus.fleet.launchers.local import LocalLauncher, free_port
+from chungus.fleet.lifecycle import declare as deploying
+from chungus.fleet.lifecycle.plans import launch_spec
+from chungus.fleet.lifecycle.supervisor import Supervisor
 from chungus.fleet.models import Backend, Deployment
-from chungus.fleet.supervisor import Supervisor
 from chungus.gateway.app import data_plane_routes
 from chungus.gateway.ratelimit import RateLimiter
 from chungus.gateway.routing.admission import Admission

@@ -11,7 +11,7 @@ import openai
 import psutil
 import pytest
 
-from chungus.fleet.tests.test_deployments import wait_state
+from chungus.fleet.lifecycle.tests.test_deployments import wait_state
 from chungus.testing.fake_ollama import write_ollama_command
 from chungus.testing.processes import chungus_instance
 

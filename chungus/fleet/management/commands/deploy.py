@@ -10,7 +10,7 @@ from django.core.management.base import CommandError
 
 from chungus.core.commandline import ChungusCommand, non_negative_int, positive_int
 from chungus.engines import registry
-from chungus.fleet import deploying
+from chungus.fleet.lifecycle import declare as deploying
 
 
 class Command(ChungusCommand):

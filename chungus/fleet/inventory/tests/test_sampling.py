@@ -10,9 +10,9 @@ import pytest
 from asgiref.sync import sync_to_async
 from django.db import connection
 
-from chungus.fleet.inventory import GpuInfo, HostInfo
+from chungus.fleet.inventory.hosts import GpuInfo, HostInfo
+from chungus.fleet.inventory.sampling import expired_samples, run_sampler, sample_once, sample_rows
 from chungus.fleet.models import InventorySample
-from chungus.fleet.sampling import expired_samples, run_sampler, sample_once, sample_rows
 from chungus.telemetry.retention import prune_chunk
 
 NOW = datetime(2026, 3, 2, 10, 0, 30, tzinfo=UTC)

@@ -7,7 +7,7 @@ bulk_create and prunes rows older than RETENTION_DAYS, the longest chart window.
 Declared hosts are sampled like the others, but nothing measures them: their used
 memory is 0 and their utilization unknown (null). Every replica samples its own host
 and the declared ones; duplicate declared rows are harmless, since the charts take each
-bucket's peak and mean (chungus.fleet.gpu_history).
+bucket's peak and mean (chungus.fleet.inventory.gpu_history).
 """
 
 from __future__ import annotations
@@ -26,7 +26,7 @@ from django.db import connection
 from django.db.models import QuerySet
 from django.utils import timezone
 
-from chungus.fleet.inventory import HostInfo, inventory
+from chungus.fleet.inventory.hosts import HostInfo, inventory
 from chungus.fleet.models import InventorySample
 from chungus.telemetry.retention import prune_chunk
 

@@ -4,7 +4,7 @@ import os
 import subprocess
 import time
 
-from chungus.fleet.tests.test_deployments import reason, states, wait_state
+from chungus.fleet.lifecycle.tests.test_deployments import reason, states, wait_state
 from chungus.testing.processes import chungus_instance
 
 

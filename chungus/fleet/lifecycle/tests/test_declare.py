@@ -14,11 +14,12 @@ from django.core.management.base import CommandError
 from django.utils import timezone
 
 from chungus.core.models import ConfigVersion
-from chungus.fleet import deploying, store
-from chungus.fleet.deploying import DeployError, Spec, UnknownDeployment
+from chungus.fleet.lifecycle import declare as deploying
+from chungus.fleet.lifecycle import deployment_rows as store
+from chungus.fleet.lifecycle.declare import DeployError, Spec, UnknownDeployment
+from chungus.fleet.lifecycle.reconciler import Reconciler
 from chungus.fleet.models import Deployment, Model
 from chungus.fleet.models import DeploymentState as S
-from chungus.fleet.reconciler import Reconciler
 
 pytestmark = pytest.mark.django_db
 

@@ -8,7 +8,7 @@ import psycopg
 import pytest
 from django.utils import timezone
 
-from chungus.fleet.lease import release, try_acquire
+from chungus.fleet.lifecycle.lease import release, try_acquire
 from chungus.fleet.models import Lease
 from chungus.testing.processes import chungus_instance
 

@@ -11,7 +11,7 @@ import httpx
 import psutil
 import pytest
 
-from chungus.fleet.tests.test_deployments import reason, states, wait_state
+from chungus.fleet.lifecycle.tests.test_deployments import reason, states, wait_state
 from chungus.testing.processes import chungus_instance
 
 

@@ -11,7 +11,7 @@ from django.utils import timezone
 from chungus.engines import registry
 from chungus.engines.base import Engine
 from chungus.fleet.backends import register_managed_backend
-from chungus.fleet.lease import release
+from chungus.fleet.lifecycle.lease import release
 from chungus.fleet.models import Backend, Deployment
 from chungus.telemetry.models import RequestLog
 

@@ -4,8 +4,8 @@ turn format, and a model without one is refused chat."""
 import pytest
 
 from chungus.engines.base import NO_CHAT
-from chungus.fleet import store
 from chungus.fleet.backends import routing_table
+from chungus.fleet.lifecycle import deployment_rows as store
 from chungus.fleet.models import Backend, Deployment
 from chungus.gateway.service import chat_backends
 from chungus.lib.openai_errors import InvalidRequest

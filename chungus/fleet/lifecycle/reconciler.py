@@ -22,13 +22,14 @@ from typing import Any
 import psutil
 from asgiref.sync import sync_to_async
 
-from chungus.fleet import store
-from chungus.fleet.deployments import DeploymentPlan, launch_spec
-from chungus.fleet.drain import DrainPolicy, InFlight, Replica, drain
+from chungus.engines.base import DeploymentPlan
 from chungus.fleet.launchers.base import Launcher
-from chungus.fleet.lease import holder_id, try_acquire
+from chungus.fleet.lifecycle import deployment_rows as store
+from chungus.fleet.lifecycle.drain import DrainPolicy, InFlight, Replica, drain
+from chungus.fleet.lifecycle.lease import holder_id, try_acquire
+from chungus.fleet.lifecycle.plans import launch_spec
+from chungus.fleet.lifecycle.supervisor import Supervisor
 from chungus.fleet.models import DeploymentState as S
-from chungus.fleet.supervisor import Supervisor
 from chungus.scheduling.placement import Assignment, Cluster, Node, Work, decide
 
 logger = logging.getLogger("chungus.fleet")

@@ -6,7 +6,7 @@ import threading
 import aiohttp
 import httpx
 
-from chungus.fleet.drain import DrainPolicy, Replica, drain, engine_in_flight, finished
+from chungus.fleet.lifecycle.drain import DrainPolicy, Replica, drain, engine_in_flight, finished
 
 POLICY = DrainPolicy(grace=1.0, timeout=5.0, poll=0.01)
 

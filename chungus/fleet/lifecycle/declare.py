@@ -16,7 +16,7 @@ from django.utils import timezone
 
 from chungus.engines import registry
 from chungus.engines.base import DeploymentPlan
-from chungus.fleet.deployments import estimate_memory_mb
+from chungus.fleet.lifecycle.plans import estimate_memory_mb
 from chungus.fleet.models import Deployment, Model
 from chungus.fleet.models import DeploymentState as S
 

@@ -8,7 +8,7 @@ import time
 import psutil
 import pytest
 
-from chungus.fleet.tests.test_deployments import reason, wait_state
+from chungus.fleet.lifecycle.tests.test_deployments import reason, wait_state
 from chungus.testing.processes import chungus_instance
 
 

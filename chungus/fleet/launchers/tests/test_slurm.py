@@ -14,7 +14,7 @@ from chungus.engines.packaged import packaged_gguf
 from chungus.fleet.launchers.base import LaunchSpec, LaunchState
 from chungus.fleet.launchers.local import free_port
 from chungus.fleet.launchers.slurm import SlurmLauncher, SlurmOptions, job_script, parse_fields
-from chungus.fleet.supervisor import Supervisor
+from chungus.fleet.lifecycle.supervisor import Supervisor
 from chungus.testing.launching import chat_through_chungus, wait_for_launch
 
 

@@ -5,7 +5,8 @@ import time
 
 import pytest
 
-from chungus.fleet.deployments import DeploymentPlan, launch_spec
+from chungus.engines.base import DeploymentPlan
+from chungus.fleet.lifecycle.plans import launch_spec
 from chungus.testing.processes import chungus_instance
 
 

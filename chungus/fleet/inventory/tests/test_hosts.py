@@ -5,7 +5,7 @@ import subprocess
 
 import pytest
 
-from chungus.fleet.inventory import declared_hosts, read_gpus, read_host
+from chungus.fleet.inventory.hosts import declared_hosts, read_gpus, read_host
 from chungus.testing.processes import CHUNGUS
 
 H100 = {"name": "H100", "memory_mb": 81559}

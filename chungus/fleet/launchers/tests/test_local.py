@@ -17,7 +17,7 @@ from chungus.engines.llamacpp.server import (
 from chungus.engines.packaged import packaged_gguf
 from chungus.fleet.launchers.base import LaunchSpec, LaunchState
 from chungus.fleet.launchers.local import LocalLauncher, free_port, progress
-from chungus.fleet.supervisor import Supervisor, backoff_delay
+from chungus.fleet.lifecycle.supervisor import Supervisor, backoff_delay
 from chungus.testing.launching import wait_for_launch
 
 

@@ -4,7 +4,7 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
-from chungus.fleet.gpu_history import WINDOWS, gpu_history
+from chungus.fleet.inventory.gpu_history import WINDOWS, gpu_history
 from chungus.fleet.models import InventorySample
 
 pytestmark = pytest.mark.django_db  # also run on PostgreSQL by scripts/test
