@@ -3,9 +3,9 @@
 Creates a fresh database (SQLite under a temporary CHUNGUS_HOME, or with --database-url a
 new PostgreSQL database on that server, dropped at the end), generates --rows RequestLog
 rows spread over the last 7 days across a few models and ~50 keys (raw rows bulk-inserted;
-their rollups built by chungus.gateway.rollups in big batches), then times:
+their rollups built by chungus.telemetry.rollups in big batches), then times:
 
-  rollups  chungus.gateway.charts.chart_data for 7d, 24h and 1h, in process
+  rollups  chungus.telemetry.charts.chart_data for 7d, 24h and 1h, in process
   naive    the same 7d chart computed straight from RequestLog, in process (the baseline)
   http     GET /api/chart-data/?window=7d|24h|1h from `chungus serve --no-default-model`
            on the same database, as a signed-in superuser; when the endpoint answers 404
@@ -20,11 +20,9 @@ from __future__ import annotations
 import argparse
 import contextlib
 import functools
-import gc
 import http.client
 import math
 import os
-import random
 import shutil
 import signal
 import socket
@@ -34,30 +32,19 @@ import sys
 import tempfile
 import time
 import uuid
-from collections import defaultdict
 from collections.abc import Callable, Iterator
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit, urlunsplit
+
+from chart_baseline import compare, naive_chart_7d
+from chart_traffic import generate, table_sizes
 
 BENCH = Path(__file__).resolve().parent
 ROOT = BENCH.parent
 CHUNGUS = ROOT / ".venv" / "bin" / "chungus"
 sys.path.insert(0, str(ROOT))
-MODELS = {  # name: (share of traffic, median latency ms)
-    "llama-3.1-8b": (0.35, 900.0),
-    "qwen2.5-7b": (0.25, 700.0),
-    "gemma3-270m": (0.20, 120.0),
-    "mistral-7b": (0.12, 1100.0),
-    "phi-4": (0.08, 1600.0),
-}
-STATUSES = ((200, 0.93), (429, 0.02), (401, 0.01), (500, 0.01), (502, 0.01), (499, 0.02))
-RAW_COLUMNS = (
-    "created_at", "key_id", "key_name", "model", "backend", "endpoint", "status",
-    "prompt_tokens", "completion_tokens", "latency_ms", "ttft_ms", "stream", "error_type",
-    "attempts", "prompt",
-)  # fmt: skip
 
 
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
@@ -123,204 +110,6 @@ def setup_django() -> None:
 
     django.setup()
     call_command("migrate", verbosity=0, interactive=False)
-
-
-# Traffic -----------------------------------------------------------------------------------
-
-
-def traffic(args: argparse.Namespace, end: datetime) -> Iterator[list[Any]]:
-    """Batches of LogEntry in time order: weighted models and statuses, ~3% keyless."""
-    from chungus.gateway.requestlog import LogEntry
-
-    rng = random.Random(args.seed)
-    span = args.days * 86400
-    start = end.timestamp() - span
-    moments = sorted(start + rng.random() * span for _ in range(args.rows))
-    names, shares = list(MODELS), [share for share, _ in MODELS.values()]
-    codes, weights = [code for code, _ in STATUSES], [w for _, w in STATUSES]
-    for offset in range(0, args.rows, args.batch):
-        chunk = moments[offset : offset + args.batch]
-        models = rng.choices(names, shares, k=len(chunk))
-        statuses = rng.choices(codes, weights, k=len(chunk))
-        batch = []
-        for moment, model, status in zip(chunk, models, statuses, strict=True):
-            key = rng.randint(1, args.keys) if rng.random() > 0.03 else None
-            stream = rng.random() < 0.6
-            ok = status < 400
-            latency = rng.lognormvariate(math.log(MODELS[model][1]), 0.5) if ok else 3.0
-            batch.append(
-                LogEntry(
-                    endpoint="chat/completions",
-                    status=status,
-                    created_at=datetime.fromtimestamp(moment, UTC),
-                    key_id=key,
-                    key_name=f"key-{key:02d}" if key else "",
-                    model=model,
-                    backend="http://127.0.0.1:9/v1",
-                    prompt_tokens=rng.randint(20, 2000) if ok else 0,
-                    completion_tokens=rng.randint(1, 800) if ok else 0,
-                    latency_ms=latency,
-                    ttft_ms=latency * rng.uniform(0.05, 0.3) if ok and stream else None,
-                    stream=stream,
-                )
-            )
-        yield batch
-
-
-def insert_raw(batch: list[Any]) -> None:
-    """Bulk-insert raw rows without the ORM: COPY on PostgreSQL, executemany on SQLite."""
-    from django.db import connection, transaction
-
-    adapt = connection.ops.adapt_datetimefield_value
-    rows = [
-        (
-            adapt(e.created_at), e.key_id, e.key_name, e.model, e.backend, e.endpoint, e.status,
-            e.prompt_tokens, e.completion_tokens, e.latency_ms, e.ttft_ms, e.stream,
-            e.error_type, e.attempts, e.prompt,
-        )
-        for e in batch
-    ]  # fmt: skip
-    columns = ", ".join(RAW_COLUMNS)
-    with transaction.atomic(), connection.cursor() as cursor:
-        if connection.vendor == "postgresql":
-            with cursor.cursor.copy(f"COPY gateway_requestlog ({columns}) FROM STDIN") as copy:
-                for row in rows:
-                    copy.write_row(row)
-        else:
-            marks = ", ".join(["%s"] * len(RAW_COLUMNS))
-            sql = f"INSERT INTO gateway_requestlog ({columns}) VALUES ({marks})"
-            cursor.executemany(sql, rows)
-
-
-def generate(args: argparse.Namespace, end: datetime) -> None:
-    from chungus.gateway.rollups import aggregate, apply_rollups
-
-    began, done = time.perf_counter(), 0
-    for batch in traffic(args, end):
-        insert_raw(batch)
-        apply_rollups(aggregate(batch))
-        done += len(batch)
-        elapsed = time.perf_counter() - began
-        print(f"  {done:>9,} rows, rollups built  ({elapsed:5.1f} s)", file=sys.stderr, flush=True)
-    from django.db import connection
-
-    with connection.cursor() as cursor:  # settle as a long-running server would be
-        if connection.vendor == "postgresql":
-            cursor.execute("VACUUM ANALYZE")
-        else:
-            cursor.execute("ANALYZE")
-            cursor.execute("PRAGMA wal_checkpoint(TRUNCATE)")
-    gc.collect()
-
-
-def table_sizes() -> dict[str, int]:
-    from django.db.models import Count
-
-    from chungus.gateway.models import KeyRollup, RequestLog, RequestRollup
-
-    sizes = {"RequestLog": RequestLog.objects.count()}
-    for table in (RequestRollup, KeyRollup):
-        counts = table.objects.values("period").annotate(n=Count("id")).order_by("period")
-        for row in counts:
-            sizes[f"{table.__name__} {row['period']} s"] = row["n"]
-    return sizes
-
-
-# The baseline: the same 7d chart straight from RequestLog -----------------------------------
-
-
-def naive_chart_7d(now: datetime) -> dict[str, Any]:
-    """chart_data("7d")'s numbers computed from raw rows: GROUP BY hour, percentiles exact."""
-    from django.db.models import Count, F, Q, Sum
-    from django.db.models.functions import Trunc
-
-    from chungus.gateway.models import RequestLog
-    from chungus.gateway.rollups import bucket_start
-
-    last = bucket_start(now, 3600)
-    first = last - timedelta(hours=167)
-    rows = RequestLog.objects.filter(
-        created_at__gte=first, created_at__lt=last + timedelta(hours=1)
-    )
-    sums = list(
-        rows.order_by()
-        .annotate(bucket=Trunc("created_at", "hour"))
-        .values("bucket", "model")
-        .annotate(
-            requests=Count("id"),
-            errors=Count("id", filter=Q(status__gte=400) & ~Q(status=499)),
-            prompt=Sum("prompt_tokens"),
-            completion=Sum("completion_tokens"),
-        )
-    )
-    latencies: dict[tuple[datetime, str], list[float]] = defaultdict(list)
-    ttfts: dict[tuple[datetime, str], list[float]] = defaultdict(list)
-    ok = rows.filter(status__lt=400).order_by()
-    for created, model, latency, ttft in ok.values_list(
-        "created_at", "model", "latency_ms", "ttft_ms"
-    ):
-        cell = (bucket_start(created, 3600), model)
-        latencies[cell].append(latency)
-        if ttft is not None:
-            ttfts[cell].append(ttft)
-    quantiles = {
-        cell: (exact(values, 0.5), exact(values, 0.95), exact(ttfts.get(cell, []), 0.5))
-        for cell, values in latencies.items()
-    }
-    top = list(
-        rows.exclude(key_id=None)
-        .order_by()
-        .values("key_id")
-        .annotate(requests=Count("id"), tokens=Sum(F("prompt_tokens") + F("completion_tokens")))
-        .order_by("-requests", "-tokens", "key_id")[:10]
-    )
-    return {"sums": sums, "quantiles": quantiles, "top_keys": top}
-
-
-def exact(values: list[float], q: float) -> float | None:
-    if not values:
-        return None
-    ordered = sorted(values)
-    return ordered[min(len(ordered) - 1, max(0, math.ceil(q * len(ordered)) - 1))]
-
-
-def compare(now: datetime) -> list[str]:
-    """How the rollup chart agrees with the raw-log baseline at the same moment."""
-    from chungus.gateway.charts import chart_data
-
-    chart, naive = chart_data("7d", now=now), naive_chart_7d(now)
-    same_totals = chart["totals"] == {
-        "requests": sum(r["requests"] for r in naive["sums"]),
-        "errors": sum(r["errors"] for r in naive["sums"]),
-        "prompt_tokens": sum(r["prompt"] for r in naive["sums"]),
-        "completion_tokens": sum(r["completion"] for r in naive["sums"]),
-    }
-    same_top = [(k["key_id"], k["requests"], k["tokens"]) for k in chart["top_keys"]] == [
-        (k["key_id"], k["requests"], k["tokens"]) for k in naive["top_keys"]
-    ]
-    errors: dict[str, list[float]] = {"latency p50": [], "latency p95": [], "ttft p50": []}
-    index = {label: i for i, label in enumerate(chart["labels"])}
-    series = chart["series"]
-    for (bucket, model), exact_values in naive["quantiles"].items():
-        i = index[bucket.strftime("%Y-%m-%dT%H:%M:%SZ")]
-        estimates = (
-            series["latency_p50_ms"][model][i],
-            series["latency_p95_ms"][model][i],
-            series["ttft_p50_ms"][model][i],
-        )
-        for name, estimate, value in zip(errors, estimates, exact_values, strict=True):
-            if value and estimate is not None:
-                errors[name].append(abs(estimate - value) / value * 100)
-    spread = ", ".join(
-        f"{name} median {statistics.median(e):.1f}% max {max(e):.1f}%"
-        for name, e in errors.items()
-        if e
-    )
-    return [
-        f"rollups vs raw log at the same moment: totals {'equal' if same_totals else 'DIFFER'}, "
-        f"top keys {'equal' if same_top else 'DIFFER'}",
-        f"percentile error of the rollup histograms vs exact, per hourly bucket: {spread}",
-    ]
 
 
 # Timing --------------------------------------------------------------------------------------
@@ -448,7 +237,7 @@ def run(args: argparse.Namespace, tmp: Path) -> None:
         setup_django()
         from django.db import connection
 
-        from chungus.gateway.charts import chart_data
+        from chungus.telemetry.charts import chart_data
 
         vendor = connection.vendor
         print(

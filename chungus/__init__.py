@@ -1,0 +1,1 @@
+"""CHUNGUS: one OpenAI-compatible endpoint over many GPU engines (README.md, Architecture)."""

@@ -1,5 +1,12 @@
 """ASGI entry point for other servers, e.g. `uvicorn chungus.asgi:application`."""
 
-from chungus.runtime import build_runtime
+import os
+
+import django
+
+os.environ.setdefault("DJANGO_SETTINGS_MODULE", "chungus.settings")
+django.setup()
+
+from chungus.runtime.build import build_runtime  # noqa: E402  (needs Django set up)
 
 application, runtime = build_runtime()

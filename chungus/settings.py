@@ -42,9 +42,10 @@ INSTALLED_APPS = [
     "chungus.core",
     "chungus.accounts",
     "chungus.fleet",
-    "chungus.gateway",
+    "chungus.telemetry",
     "chungus.dashboard",
     "chungus.api",
+    "chungus.runtime",
 ]
 
 MIDDLEWARE = [

@@ -1,3 +1,5 @@
+"""Django's URLs: pages, accounts, the management API, API docs, the admin."""
+
 from django.contrib import admin
 from django.urls import include, path
 
@@ -5,7 +7,7 @@ from chungus.api.docs import api_docs
 
 urlpatterns = [
     path("", include("chungus.dashboard.urls")),
-    path("accounts/", include("chungus.accounts.urls")),
+    path("accounts/", include("chungus.dashboard.account_urls")),
     path("api/", include("chungus.api.urls")),
     path("api-docs/", api_docs, name="api-docs"),
     path("admin/", admin.site.urls),

@@ -1,0 +1,1 @@
+"""Users, API keys and their quotas (a part: imports only core and lib)."""

@@ -1,3 +1,5 @@
+"""API keys and user quotas in Django's admin."""
+
 from django.contrib import admin
 
 from chungus.accounts.models import ApiKey, UserQuota

@@ -1,3 +1,5 @@
+"""Users, API keys and quotas, as a Django app."""
+
 from django.apps import AppConfig
 
 

@@ -1,0 +1,1 @@
+"""The management JSON API under /api/ (an entry point)."""

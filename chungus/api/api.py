@@ -7,7 +7,7 @@ from ninja import NinjaAPI
 
 from chungus.api.auth import AdminKey, AdminSession
 from chungus.api.errors import enveloped_405, install_error_handlers
-from chungus.api.routers import charts, deployments, fleet, keys, models
+from chungus.api.routers import charts, deployments, gpu_history, keys, models
 
 DESCRIPTION = """\
 The JSON API behind the CHUNGUS dashboard. Every operation needs a superuser:
@@ -31,7 +31,7 @@ def build_api() -> NinjaAPI:
     api.add_router("/keys/", keys.router)
     api.add_router("/deployments/", deployments.router)
     api.add_router("/chart-data/", charts.router)
-    api.add_router("/fleet/", fleet.router)
+    api.add_router("/fleet/", gpu_history.router)
     return api
 
 

@@ -1,3 +1,5 @@
+"""The management JSON API, as a Django app."""
+
 from django.apps import AppConfig
 
 

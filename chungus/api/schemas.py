@@ -3,13 +3,23 @@
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Annotated, Literal
+from enum import StrEnum
+from typing import TYPE_CHECKING, Annotated, Literal, TypeAlias
 
 from ninja import Field, Schema
 from pydantic import AfterValidator, ConfigDict, StringConstraints
 
 from chungus.accounts.models import ApiKey, Priority
-from chungus.fleet.models import Engine, Routing
+from chungus.engines import registry
+from chungus.fleet.lifecycle import declare as deploying
+from chungus.fleet.models import Routing
+
+if TYPE_CHECKING:
+    EngineName: TypeAlias = str
+    DeployableEngine: TypeAlias = str
+else:  # the registry's engines, named in the schema so clients see the choices
+    EngineName = StrEnum("Engine", {name: name for name in registry.names()})
+    DeployableEngine = Literal[tuple(deploying.engine_names())]
 
 
 def storable(value: str) -> str:
@@ -80,7 +90,7 @@ class ModelCreate(Strict):
     url: Annotated[
         str, StringConstraints(strip_whitespace=True, min_length=1, max_length=490), Storable
     ] = Field(description="the engine's base URL; a bare http://host:port gets /v1")
-    engine: Engine = Engine.OPENAI
+    engine: EngineName = "openai"
     upstream_model: Annotated[
         str, StringConstraints(strip_whitespace=True, max_length=200), Storable
     ] = Field("", description="model id the engine expects (default: name)")
@@ -194,7 +204,7 @@ class DeploymentCreate(Strict):
         description="'packaged', a GGUF path, a Hugging Face id (vLLM) "
         "or a model in Ollama's library (Ollama, e.g. llama3.2:1b)",
     )
-    engine: Literal["llamacpp", "vllm", "ollama"] = "llamacpp"
+    engine: DeployableEngine = deploying.DEFAULT_ENGINE
     launcher: Literal["local", "slurm", "ray"] = "local"
     replicas: SmallPositive = 1
     gpus_per_replica: SmallCount | None = Field(

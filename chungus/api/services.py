@@ -11,15 +11,14 @@ from datetime import UTC, datetime
 from django.conf import settings
 from django.contrib.auth import get_user_model
 from django.contrib.auth.models import AbstractBaseUser
-from django.core.management.base import CommandError
 from django.db import IntegrityError, transaction
 from django.db.models import QuerySet
 from django.utils import timezone
 
 from chungus.accounts.models import ApiKey
 from chungus.api.schemas import DeploymentCreate, KeyCreate, KeyUpdate, ModelCreate, ModelUpdate
-from chungus.fleet import deploying
-from chungus.fleet.management.commands.models import normalize_base_url
+from chungus.fleet.backends import normalize_base_url
+from chungus.fleet.lifecycle import declare as deploying
 from chungus.fleet.models import Backend, Deployment, Model
 from chungus.lib.openai_errors import Conflict, InvalidRequest, NotFound
 
@@ -41,7 +40,7 @@ def add_backend(data: ModelCreate) -> Model:
     """Create the model unless it exists, then add the backend (like `chungus models add`)."""
     try:
         url = normalize_base_url(data.url)
-    except CommandError as exc:
+    except ValueError as exc:
         raise InvalidRequest(str(exc).removeprefix("--"), param="url", code="invalid_url") from None
     try:
         with transaction.atomic():
@@ -91,7 +90,7 @@ def delete_backend(model_id: int, backend_id: int) -> None:
     backend.delete()
 
 
-# Deployments (chungus.fleet.deploying does the work, as for `chungus deploy`).
+# Deployments (chungus.fleet.lifecycle.declare does the work, as for `chungus deploy`).
 
 
 def deployments() -> QuerySet[Deployment]:

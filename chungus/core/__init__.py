@@ -1,0 +1,1 @@
+"""What every layer shares: the configuration version, the routing table's types, CLI helpers."""

@@ -1,3 +1,5 @@
+"""Cross-app bookkeeping (the configuration version), as a Django app."""
+
 from django.apps import AppConfig
 
 

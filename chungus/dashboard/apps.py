@@ -1,3 +1,5 @@
+"""The web pages (home, dashboard, playground, own keys), as a Django app."""
+
 from django.apps import AppConfig
 
 

@@ -1,3 +1,5 @@
+"""The home page, the operator dashboard and its live tables, the playground."""
+
 from django.urls import URLPattern, URLResolver, path
 
 from chungus.dashboard import views

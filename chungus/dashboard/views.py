@@ -8,9 +8,10 @@ from django.shortcuts import render
 from django.views.decorators.csrf import ensure_csrf_cookie
 
 from chungus.dashboard.access import superuser_required
-from chungus.dashboard.fleet import deployments, models_with_backends, public_models
-from chungus.fleet import deploying
-from chungus.fleet.models import Engine, Routing
+from chungus.dashboard.tables import deployments, models_with_backends, public_models
+from chungus.engines import registry
+from chungus.fleet.lifecycle import declare as deploying
+from chungus.fleet.models import Routing
 
 
 def home(request: HttpRequest) -> HttpResponse:
@@ -33,10 +34,10 @@ def home_models(request: HttpRequest) -> HttpResponse:
 def dashboard(request: HttpRequest) -> HttpResponse:
     context = {
         "models": models_with_backends(),
-        "engines": Engine.choices,
+        "engines": registry.choices(),
         "routings": Routing.choices,
         "deployments": deployments(),
-        "deploy_engines": [(e.value, e.label) for e in deploying.ENGINES],
+        "deploy_engines": [(e.name, e.label) for e in registry.launchable()],
         "launchers": deploying.LAUNCHERS,
     }
     return render(request, "dashboard/dashboard.html", context)

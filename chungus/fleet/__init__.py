@@ -1,0 +1,1 @@
+"""Lifecycle: models, backends, deployments, the reconciler, launchers, inventory (a plane)."""

@@ -1,3 +1,5 @@
+"""Models and backends in Django's admin."""
+
 from django.contrib import admin
 
 from chungus.fleet.models import Backend, Model

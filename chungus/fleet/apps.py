@@ -1,3 +1,5 @@
+"""Models, backends, deployments and the inventory, as a Django app."""
+
 from django.apps import AppConfig
 
 

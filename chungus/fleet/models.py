@@ -1,4 +1,8 @@
-"""Models that clients ask for, and the backends that serve them."""
+"""Models that clients ask for, the backends that serve them, deployments, leases and GPU samples.
+
+Engine names are the engine registry's (chungus.engines.registry), so a new engine package
+needs no migration.
+"""
 
 from __future__ import annotations
 
@@ -8,6 +12,7 @@ from typing import Any, TypeVar
 from django.db import models
 from django.utils import timezone
 
+from chungus.engines import registry
 from chungus.fleet.states import (
     LIFECYCLES,
     BackendHealth,
@@ -46,14 +51,6 @@ class StateQuerySet(models.QuerySet[_M]):
         raise IllegalTransition(LIFECYCLES[kind].noun, current, new, subject)
 
 
-class Engine(models.TextChoices):
-    OPENAI = "openai", "OpenAI-compatible"
-    LLAMACPP = "llamacpp", "llama.cpp"
-    VLLM = "vllm", "vLLM"
-    OLLAMA = "ollama", "Ollama"
-    KOBOLDCPP = "koboldcpp", "koboldcpp"
-
-
 class Routing(models.TextChoices):
     LEAST_OUTSTANDING = "least-outstanding", "least outstanding requests"
     ROUND_ROBIN = "round-robin", "round robin"
@@ -81,7 +78,7 @@ class Backend(models.Model):
 
     model = models.ForeignKey(Model, related_name="backends", on_delete=models.CASCADE)
     url = models.URLField(max_length=500, help_text="base URL, e.g. http://host:8080/v1")
-    engine = models.CharField(max_length=20, choices=Engine.choices, default=Engine.OPENAI)
+    engine = models.CharField(max_length=20, choices=registry.choices, default="openai")
     upstream_model = models.CharField(max_length=200, blank=True, help_text="id the engine expects")
     max_concurrency = models.PositiveIntegerField(default=64)
     managed_by = models.CharField(
@@ -120,7 +117,7 @@ class Deployment(models.Model):
     source = models.CharField(
         max_length=500, help_text="'packaged', a GGUF path, or a Hugging Face id (vLLM)"
     )
-    engine = models.CharField(max_length=20, choices=Engine.choices, default=Engine.LLAMACPP)
+    engine = models.CharField(max_length=20, choices=registry.choices, default="llamacpp")
     launcher = models.CharField(max_length=20, default="local")
     replicas = models.PositiveSmallIntegerField(default=1)
     gpus_per_replica = models.PositiveSmallIntegerField(default=0)

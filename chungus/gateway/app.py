@@ -5,7 +5,6 @@ from __future__ import annotations
 import asyncio
 import logging
 from collections.abc import Callable
-from dataclasses import asdict
 from typing import Any
 
 import orjson
@@ -39,8 +38,12 @@ def _json(data: Any, status: int = 200) -> Response:
     return Response(orjson.dumps(data), status, media_type="application/json")
 
 
-def data_plane_routes(gateway: Gateway, readiness: Callable[[], dict[str, Any]]) -> list[BaseRoute]:
-    """Return the /v1 routes, the health routes and OpenAI-style 404s."""
+Readiness = Callable[[], dict[str, Any]]
+Nodes = Callable[[], list[dict[str, Any]]]  # the inventory, JSON-ready; blocks (NVML)
+
+
+def data_plane_routes(gateway: Gateway, readiness: Readiness, nodes: Nodes) -> list[BaseRoute]:
+    """Return the /v1 routes, the health and fleet routes, and OpenAI-style 404s."""
 
     async def chat(request: Request) -> Response:
         return await gateway.complete(request, "chat/completions", chat=True)
@@ -71,10 +74,10 @@ def data_plane_routes(gateway: Gateway, readiness: Callable[[], dict[str, Any]])
         snapshot, auth = gateway.store.current, request.headers.get("authorization")
         return _json(fleet_status(snapshot, gateway.admission, auth))
 
-    async def nodes(request: Request) -> Response:
+    async def fleet_nodes(request: Request) -> Response:
         require_admin(gateway.store.current, request.headers.get("authorization"))
-        hosts = await asyncio.to_thread(read_inventory)
-        return _json({"object": "fleet.nodes", "nodes": [asdict(host) for host in hosts]})
+        hosts = await asyncio.to_thread(nodes)
+        return _json({"object": "fleet.nodes", "nodes": hosts})
 
     async def healthz(request: Request) -> Response:
         return _json({"status": "ok"})
@@ -87,7 +90,7 @@ def data_plane_routes(gateway: Gateway, readiness: Callable[[], dict[str, Any]])
         Route("/healthz", healthz),
         Route("/readyz", readyz),
         Route("/api/fleet/status", status),
-        Route("/api/fleet/nodes", nodes),
+        Route("/api/fleet/nodes", fleet_nodes),
     ]
     for prefix in PREFIXES:
         routes += [
@@ -120,18 +123,6 @@ async def _crash(request: Request, exc: Exception) -> Response:
     return error_response(InternalError())
 
 
-def read_inventory() -> list[Any]:
-    """This host and the declared ones (NVML calls block: run in a thread)."""
-    from pathlib import Path
-
-    from django.conf import settings
-
-    from chungus.fleet.inventory import inventory
-
-    declared = settings.CHUNGUS_INVENTORY
-    return inventory(Path(declared) if declared else None)
-
-
 def static_files() -> StaticFiles:
     """CHUNGUS's, the admin's and the API docs' static files, straight from their packages."""
     return StaticFiles(
@@ -145,13 +136,14 @@ def static_files() -> StaticFiles:
 
 def build_asgi(
     gateway: Gateway,
-    readiness: Callable[[], dict[str, Any]],
+    readiness: Readiness,
+    nodes: Nodes,
     django_app: ASGIApp,
     lifespan: Lifespan[Any],
 ) -> Starlette:
     """Return the process's ASGI app: the data plane first, Django for the rest."""
     routes = [
-        *data_plane_routes(gateway, readiness),
+        *data_plane_routes(gateway, readiness, nodes),
         Mount("/static", app=static_files(), name="static"),
         Mount("/", app=django_app),
     ]

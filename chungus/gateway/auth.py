@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
+from chungus.accounts.keyinfo import KeyInfo
 from chungus.accounts.secrets import hash_secret
-from chungus.gateway.snapshot import KeyInfo, Snapshot
+from chungus.gateway.snapshot import Snapshot
 from chungus.lib.openai_errors import AuthenticationFailed, ModelNotAllowed
 
 

@@ -5,8 +5,10 @@ from __future__ import annotations
 import time
 from typing import Any
 
+from chungus.accounts.keyinfo import KeyInfo
+from chungus.core.routes import ModelInfo
 from chungus.gateway.auth import authenticate
-from chungus.gateway.snapshot import KeyInfo, ModelInfo, Snapshot
+from chungus.gateway.snapshot import Snapshot
 from chungus.lib.openai_errors import NotFound
 
 

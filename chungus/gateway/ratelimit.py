@@ -16,7 +16,7 @@ from limits.aio.storage import MemoryStorage, Storage
 from limits.aio.strategies import FixedWindowRateLimiter, SlidingWindowCounterRateLimiter
 from limits.storage import storage_from_string
 
-from chungus.gateway.snapshot import KeyInfo
+from chungus.accounts.keyinfo import KeyInfo
 from chungus.lib.openai_errors import RateLimited
 
 

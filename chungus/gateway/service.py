@@ -13,19 +13,19 @@ import orjson
 from starlette.requests import Request
 from starlette.responses import Response
 
+from chungus.accounts.keyinfo import KeyInfo
+from chungus.core.routes import BackendInfo, ModelInfo
+from chungus.engines.adapter import EngineAdapter, StreamTranslator
+from chungus.engines.error_mapping import normalize_engine_error
 from chungus.gateway.auth import authenticate, authorize_model
 from chungus.gateway.disconnect import ClientDisconnected, DisconnectGuard
-from chungus.gateway.engine_errors import normalize_engine_error
-from chungus.gateway.engines.base import EngineAdapter, StreamTranslator
 from chungus.gateway.payload import Completion, parse_completion, prompt_text
 from chungus.gateway.ratelimit import RateLimiter
-from chungus.gateway.requestlog import LogBuffer, LogEntry
 from chungus.gateway.responses import EventStream, error_response
 from chungus.gateway.routing.admission import Admission
 from chungus.gateway.routing.prefix import prefix_hashes
 from chungus.gateway.routing.strategies import RouteRequest
-from chungus.gateway.snapshot import BackendInfo, KeyInfo, ModelInfo, SnapshotStore
-from chungus.gateway.sse import error_event, event_json, has_content, is_usage_only
+from chungus.gateway.snapshot import SnapshotStore
 from chungus.gateway.upstream import Upstream, transport_error
 from chungus.lib.openai_errors import (
     APIError,
@@ -36,6 +36,9 @@ from chungus.lib.openai_errors import (
     PayloadTooLarge,
     ServiceUnavailable,
 )
+from chungus.lib.sse import error_event, event_json, has_content, is_usage_only
+from chungus.telemetry.entries import LogEntry
+from chungus.telemetry.requestlog import LogBuffer
 
 CLIENT_CLOSED = 499  # nginx's status for a client that went away; only ever logged
 _UPSTREAM_HEADERS = {"Content-Type": "application/json"}

@@ -1,0 +1,1 @@
+"""Pure scheduling decisions: placement of work on GPUs (a part)."""

@@ -42,6 +42,14 @@ def _completion(text: str) -> dict[str, object]:
 
 
 async def chat(request: web.Request) -> web.StreamResponse:
+    STATS["running"] += 1
+    try:
+        return await _answer(request)
+    finally:
+        STATS["running"] -= 1
+
+
+async def _answer(request: web.Request) -> web.StreamResponse:
     body = await request.json()
     behaviour = body.get("model", "")
     if behaviour == "error500":
@@ -82,7 +90,7 @@ async def chat(request: web.Request) -> web.StreamResponse:
     return response
 
 
-STATS = {"abandoned": 0}
+STATS = {"abandoned": 0, "running": 0}  # callers that hung up; requests being answered
 
 
 async def _generate_until_gone(request: web.Request, seconds: float) -> None:
@@ -96,6 +104,7 @@ async def _generate_until_gone(request: web.Request, seconds: float) -> None:
 
 
 async def stats(request: web.Request) -> web.Response:
+    """What the fake has seen, as JSON: a load report for the test engine package too."""
     return web.json_response(STATS)
 
 

@@ -38,7 +38,7 @@ from urllib.parse import urlsplit
 import orjson
 from aiohttp import web
 
-from chungus.fleet.ollama import manifest_path
+from chungus.engines.ollama.launch import manifest_path
 
 RECORDINGS = Path(__file__).resolve().parent / "recordings" / "ollama"
 MISSING = "missing"  # the one name no registry has

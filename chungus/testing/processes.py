@@ -16,9 +16,13 @@ from pathlib import Path
 
 import httpx
 
+from chungus.engines.llamacpp.server import (
+    LlamaServerOptions,
+    llama_server_binary,
+    llama_server_command,
+)
+from chungus.engines.packaged import packaged_gguf
 from chungus.fleet.launchers.local import free_port
-from chungus.fleet.llamacpp import LlamaServerOptions, llama_server_binary, llama_server_command
-from chungus.fleet.packaged import packaged_gguf
 
 CHUNGUS = Path(sys.executable).with_name("chungus")
 

@@ -13,7 +13,7 @@ from pathlib import Path
 from types import SimpleNamespace
 from typing import Any
 
-from chungus.fleet.inventory import Pynvml
+from chungus.fleet.inventory.hosts import Pynvml
 
 RECORDINGS = Path(__file__).parent / "recordings" / "nvml"
 

@@ -1,3 +1,5 @@
+"""`chungus keys create|list|revoke`: secrets shown once, stored as hashes."""
+
 from io import StringIO
 
 import pytest

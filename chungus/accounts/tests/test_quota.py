@@ -1,3 +1,5 @@
+"""What a user may give their own keys: the quota decision."""
+
 from chungus.accounts.quota import DEFAULT_QUOTA, Quota, capped_limits, new_key_problems
 
 QUOTA = Quota(max_keys=2, max_rpm=30, max_tpm=1000)

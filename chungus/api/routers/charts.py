@@ -9,6 +9,7 @@ from ninja import Field, Query, Router, Schema
 
 from chungus.api.schemas import Text, errors
 from chungus.lib.openai_errors import InvalidRequest
+from chungus.telemetry import charts
 
 router = Router(tags=["charts"])
 
@@ -21,8 +22,6 @@ class ChartQuery(Schema):
 @router.get("/", response={200: dict[str, Any], **errors(400)})
 def chart_data(request: HttpRequest, query: Query[ChartQuery]) -> dict[str, Any]:
     """Series for one window (1h, 24h or 7d), for all models or one."""
-    from chungus.gateway import charts  # imported late: built beside this module
-
     try:
         return charts.chart_data(query.window, model=query.model)
     except ValueError as exc:

@@ -1,11 +1,11 @@
-"""/api/chart-data/: the dashboard's chart series, straight from chungus.gateway.charts."""
+"""/api/chart-data/: the dashboard's chart series, straight from chungus.telemetry.charts."""
 
 from __future__ import annotations
 
 import pytest
 
 from chungus.api.tests.conftest import assert_error
-from chungus.gateway import charts
+from chungus.telemetry import charts
 
 pytestmark = pytest.mark.django_db
 

@@ -1,4 +1,4 @@
-"""/api/fleet/gpu-history/: the dashboard's GPU chart, straight from chungus.fleet.gpu_history."""
+"""/api/fleet/gpu-history/: the GPU chart, straight from chungus.fleet.inventory.gpu_history."""
 
 from __future__ import annotations
 
@@ -8,7 +8,7 @@ import pytest
 from django.test import override_settings
 
 from chungus.api.tests.conftest import assert_error
-from chungus.fleet import gpu_history
+from chungus.fleet.inventory import gpu_history
 from chungus.fleet.models import InventorySample
 
 pytestmark = pytest.mark.django_db

@@ -1,0 +1,1 @@
+"""Where engines run: the local, Slurm and Ray launchers behind one contract."""

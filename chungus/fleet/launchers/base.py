@@ -1,6 +1,6 @@
 """The launcher contract: every place engines run (local, Slurm, Ray) implements it.
 
-launch(spec) -> handle      start the engine; returns at once
+launch(spec) -> handle      start the engine (a LaunchSpec, which its Engine built); returns at once
 poll(handle) -> LaunchStatus  where it is in its life, and its address once known
 terminate(handle)           stop it; safe to call any number of times
 """
@@ -8,9 +8,11 @@ terminate(handle)           stop it; safe to call any number of times
 from __future__ import annotations
 
 import abc
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from enum import StrEnum
 from typing import Any
+
+from chungus.engines.base import LaunchSpec
 
 
 class LaunchState(StrEnum):
@@ -19,18 +21,6 @@ class LaunchState(StrEnum):
     READY = "ready"  # answering; `address` is set
     EXITED = "exited"  # the engine process ended
     STOPPED = "stopped"  # terminated on request
-
-
-@dataclass(frozen=True, slots=True)
-class LaunchSpec:
-    """What to run: an engine command line and how to tell it is healthy."""
-
-    name: str
-    command: tuple[str, ...]
-    port: int
-    health_path: str = "/health"
-    env: dict[str, str] = field(default_factory=dict)
-    gpus: tuple[int, ...] = ()
 
 
 @dataclass(frozen=True, slots=True)

@@ -14,8 +14,9 @@ from typing import IO
 
 import aiohttp
 
-from chungus.fleet.launchers.base import Launcher, LaunchSpec, LaunchState, LaunchStatus
-from chungus.fleet.launchers.children import die_with_parent
+from chungus.engines.base import LaunchSpec
+from chungus.fleet.launchers.base import Launcher, LaunchState, LaunchStatus
+from chungus.lib.children import die_with_parent
 
 
 def free_port(host: str = "127.0.0.1") -> int:

@@ -24,7 +24,7 @@ from importlib.metadata import entry_points
 from pathlib import Path
 from typing import Any
 
-from chungus.fleet.launchers.children import die_with_parent
+from chungus.lib.children import die_with_parent
 
 
 class EngineActor:

@@ -31,9 +31,10 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from chungus.fleet.launchers.base import Launcher, LaunchSpec, LaunchState, LaunchStatus
+from chungus.engines.base import LaunchSpec
+from chungus.engines.vllm.server import is_vllm_serve, with_ray_backend
+from chungus.fleet.launchers.base import Launcher, LaunchState, LaunchStatus
 from chungus.fleet.launchers.local import healthy
-from chungus.fleet.vllm import is_vllm_serve, with_ray_backend
 
 
 @dataclass(slots=True)

@@ -9,7 +9,8 @@ import shlex
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from chungus.fleet.launchers.base import Launcher, LaunchSpec, LaunchState, LaunchStatus
+from chungus.engines.base import LaunchSpec
+from chungus.fleet.launchers.base import Launcher, LaunchState, LaunchStatus
 from chungus.fleet.launchers.local import healthy, starting, tail
 
 logger = logging.getLogger("chungus.fleet")

@@ -1,10 +1,11 @@
+"""`chungus models add|list|remove`."""
+
 from io import StringIO
 
 import pytest
 from django.core.management import call_command
 from django.core.management.base import CommandError
 
-from chungus.fleet.management.commands.models import normalize_base_url
 from chungus.fleet.models import Backend, Model
 
 pytestmark = pytest.mark.django_db
@@ -62,21 +63,3 @@ def test_remove_drops_the_model_and_its_backends():
     assert not Model.objects.exists() and not Backend.objects.exists()
     with pytest.raises(CommandError, match="no model named"):
         models("remove", "m")
-
-
-@pytest.mark.parametrize(
-    ("url", "expected"),
-    [
-        ("http://h:1", "http://h:1/v1"),
-        ("https://h/v1/", "https://h/v1"),
-        ("http://h:1/api/v1", "http://h:1/api/v1"),
-    ],
-)
-def test_base_urls_are_normalized(url, expected):
-    assert normalize_base_url(url) == expected
-
-
-@pytest.mark.parametrize("url", ["ftp://h", "h:8080", "http://h:port"])
-def test_bad_urls_are_refused(url):
-    with pytest.raises(CommandError):
-        normalize_base_url(url)

@@ -1,0 +1,1 @@
+"""Choosing a backend: strategies, breakers, admission queues, health checks."""

@@ -15,10 +15,10 @@ from collections import OrderedDict, deque
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 
-from chungus.fleet.engine_load import EngineLoad, load_score
+from chungus.core.routes import BackendInfo, ModelInfo
+from chungus.engines.load import EngineLoad, load_score
 from chungus.gateway.routing.breaker import Breaker
 from chungus.gateway.routing.strategies import Candidate, RouteRequest, Strategy, make_strategy
-from chungus.gateway.snapshot import BackendInfo, ModelInfo
 from chungus.lib.openai_errors import ServiceUnavailable
 
 TIERS = ("interactive", "batch", "background", "warmup")

@@ -7,16 +7,17 @@ import asyncio
 import logging
 import random
 import time
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass
 
 import aiohttp
 
-from chungus.fleet.engine_scrape import REPORTING, scrape_load
-from chungus.gateway.engines.base import EngineAdapter
+from chungus.core.routes import BackendInfo
+from chungus.engines.base import Engine
+from chungus.engines.scrape import scrape_load
 from chungus.gateway.routing.admission import Admission
 from chungus.gateway.routing.breaker import Health
-from chungus.gateway.snapshot import BackendInfo, SnapshotStore
+from chungus.gateway.snapshot import SnapshotStore
 
 logger = logging.getLogger("chungus.gateway")
 
@@ -35,7 +36,7 @@ class HealthMonitor:
         self,
         store: SnapshotStore,
         admission: Admission,
-        adapters: dict[str, EngineAdapter],
+        engines: Mapping[str, Engine],
         *,
         interval: float = 3.0,
         timeout: float = 2.0,
@@ -44,7 +45,7 @@ class HealthMonitor:
     ) -> None:
         self.store = store
         self.admission = admission
-        self.adapters = adapters
+        self.engines = engines
         self.interval = interval
         self.timeout = aiohttp.ClientTimeout(total=timeout)
         self.on_change = on_change
@@ -63,15 +64,15 @@ class HealthMonitor:
                 await asyncio.sleep(self.interval * random.uniform(0.8, 1.2))
 
     async def check(self, session: aiohttp.ClientSession, backend: BackendInfo) -> None:
-        adapter = self.adapters.get(backend.engine)
-        if adapter is None:
+        engine = self.engines.get(backend.engine)
+        if engine is None:
             return
-        result = await probe(session, backend.root + adapter.health_path)
+        result = await probe(session, backend.root + engine.health_path)
         breaker = self.admission.breaker(backend.id)
         if result.ok:
             breaker.success()
-            if self.read_load and backend.engine in REPORTING:
-                await self._read_load(session, backend)
+            if self.read_load and engine.load_paths:
+                await self._read_load(session, backend, engine)
         else:
             breaker.failure(time.monotonic(), result.reason, fatal=result.fatal)
         self.checked[backend.id] = time.time()
@@ -86,10 +87,10 @@ class HealthMonitor:
             if self.on_change is not None:
                 await self.on_change(backend.id, breaker.state.value, breaker.reason)
 
-    async def _read_load(self, session: aiohttp.ClientSession, backend: BackendInfo) -> None:
-        self.admission.engine_load[backend.id] = await scrape_load(
-            session, backend.engine, backend.root
-        )
+    async def _read_load(
+        self, session: aiohttp.ClientSession, backend: BackendInfo, engine: Engine
+    ) -> None:
+        self.admission.engine_load[backend.id] = await scrape_load(session, engine, backend.root)
 
 
 async def probe(session: aiohttp.ClientSession, url: str) -> ProbeResult:

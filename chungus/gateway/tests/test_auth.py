@@ -1,8 +1,11 @@
+"""Who is calling: bearer tokens and the key they name."""
+
 import pytest
 
+from chungus.accounts.keyinfo import KeyInfo
 from chungus.accounts.secrets import hash_secret
 from chungus.gateway.auth import authenticate, authorize_model, bearer_token
-from chungus.gateway.snapshot import KeyInfo, Snapshot
+from chungus.gateway.snapshot import Snapshot
 from chungus.lib.openai_errors import AuthenticationFailed, ModelNotAllowed
 
 NOW = 1_000_000.0

@@ -6,7 +6,7 @@ import time
 import openai
 import pytest
 
-from chungus.fleet.chat_format import CONTROL_MARKERS
+from chungus.engines.llamacpp.chat_format import CONTROL_MARKERS
 from chungus.testing.processes import chungus_instance
 
 PROMPTS = [

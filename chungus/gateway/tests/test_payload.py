@@ -1,3 +1,5 @@
+"""Parsing and checking client request bodies."""
+
 import orjson
 import pytest
 

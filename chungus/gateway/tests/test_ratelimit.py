@@ -1,10 +1,12 @@
+"""Rate-limit storage: process memory or Redis."""
+
 import os
 import uuid
 
 import pytest
 
+from chungus.accounts.keyinfo import KeyInfo
 from chungus.gateway.ratelimit import RateLimiter, make_storage
-from chungus.gateway.snapshot import KeyInfo
 from chungus.lib.openai_errors import RateLimited
 
 REDIS_URL = os.environ.get("CHUNGUS_TEST_REDIS_URL", "redis://127.0.0.1:6379/0")

@@ -4,7 +4,7 @@ import httpx
 import orjson
 import pytest
 
-from chungus.gateway.sse import EventSplitter, event_json
+from chungus.lib.sse import EventSplitter, event_json
 from chungus.testing.openai_schema import validate
 
 SAY = [{"role": "user", "content": "Say hello"}]

@@ -1,14 +1,19 @@
+"""Snapshots of keys and routes, and the version they follow."""
+
 import asyncio
 
 import pytest
 from asgiref.sync import sync_to_async
 
+from chungus.accounts.keyinfo import key_infos
 from chungus.accounts.models import ApiKey
 from chungus.accounts.secrets import hash_secret
 from chungus.core.models import ConfigVersion
+from chungus.fleet.backends import routing_table
 from chungus.fleet.models import Backend, Model
-from chungus.gateway.requestlog import LogBuffer, LogEntry
 from chungus.gateway.snapshot import SnapshotStore, load_snapshot
+from chungus.telemetry.entries import LogEntry
+from chungus.telemetry.requestlog import LogBuffer
 from chungus.testing.waiting import wait_for_async
 
 
@@ -17,7 +22,7 @@ def test_the_snapshot_holds_keys_models_and_backends():
     _key, secret = ApiKey.issue("k", rpm=5, allowed_models=["m"])
     model = Model.objects.create(name="m")
     Backend.objects.create(model=model, url="http://a/v1/", engine="llamacpp", upstream_model="up")
-    snapshot = load_snapshot()
+    snapshot = load_snapshot(key_infos, routing_table)
     info = snapshot.keys[hash_secret(secret)]
     assert (info.name, info.rpm, info.allowed_models, info.active) == (
         "k",
@@ -45,10 +50,10 @@ def test_every_change_moves_the_configuration_version():
 
 @pytest.mark.django_db(transaction=True)
 async def test_the_store_reloads_and_the_log_buffer_writes_in_bulk():
-    from chungus.gateway.models import RequestLog
+    from chungus.telemetry.models import RequestLog
 
     _key, secret = await sync_to_async(ApiKey.issue)("k")
-    store = SnapshotStore()
+    store = SnapshotStore(key_infos, routing_table)
     await store.reload()
     assert store.current.version == await sync_to_async(ConfigVersion.current)()
     assert store.current.keys[hash_secret(secret)].name == "k"
@@ -62,7 +67,7 @@ async def test_the_store_reloads_and_the_log_buffer_writes_in_bulk():
 
 @pytest.mark.django_db(transaction=True)
 async def test_the_store_follows_each_change_of_the_configuration():
-    store = SnapshotStore()
+    store = SnapshotStore(key_infos, routing_table)
     await store.reload()
     following = asyncio.create_task(store.follow(0.01))
     try:

@@ -3,7 +3,7 @@
 import httpx
 import pytest
 
-from chungus.fleet.inventory import read_host
+from chungus.fleet.inventory.hosts import read_host
 from chungus.testing.processes import chungus_instance
 from chungus.testing.waiting import wait_for
 

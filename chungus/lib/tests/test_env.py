@@ -1,3 +1,5 @@
+"""Typed settings from the environment, with loud errors."""
+
 import pytest
 
 from chungus.lib.env import SettingError, envbool, envfloat, envint, envstr

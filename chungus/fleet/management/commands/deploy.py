@@ -9,10 +9,8 @@ from django.conf import settings
 from django.core.management.base import CommandError
 
 from chungus.core.commandline import ChungusCommand, non_negative_int, positive_int
-from chungus.fleet import deploying
-from chungus.fleet.deployments import model_path
-from chungus.fleet.llamacpp import gguf_chat_format
-from chungus.fleet.models import Engine
+from chungus.engines import registry
+from chungus.fleet.lifecycle import declare as deploying
 
 
 class Command(ChungusCommand):
@@ -28,8 +26,8 @@ class Command(ChungusCommand):
         )
         parser.add_argument(
             "--engine",
-            choices=deploying.ENGINES,
-            default=Engine.LLAMACPP,
+            choices=deploying.engine_names(),
+            default=deploying.DEFAULT_ENGINE,
         )
         parser.add_argument("--launcher", choices=deploying.LAUNCHERS, default="local")
         parser.add_argument("--replicas", type=positive_int, default=1)
@@ -74,17 +72,17 @@ class Command(ChungusCommand):
             f"{verb} {deployment.name!r} ({deployment.memory_note}); "
             "`chungus deployments list` shows its state."
         )
-        note = _chat_note(deployment.source) if deployment.engine == "llamacpp" else ""
+        note = _chat_note(deployment.engine, deployment.source)
         if note:
             self.stdout.write(note)
 
 
-def _chat_note(source: str) -> str:
+def _chat_note(engine_name: str, source: str) -> str:
     """Which turn format the model will be prompted in, or that it gets no chat."""
-    try:
-        chosen = gguf_chat_format(model_path(source, settings.CHUNGUS_HOME))
-    except (OSError, ValueError):
-        return ""  # no readable GGUF yet: the deployment's own state will say so
+    engine = registry.get(engine_name)
+    chosen = engine.turn_format(source, settings.CHUNGUS_HOME) if engine is not None else None
+    if chosen is None:
+        return ""  # the engine's own business, or no readable GGUF yet (its state will say)
     if not chosen.chat:
         return f"No chat format ({chosen.reason}): chat requests get a 400; use /v1/completions."
-    return f"Chat format: {chosen.template} ({chosen.reason})."
+    return f"Chat format: {chosen.name} ({chosen.reason})."

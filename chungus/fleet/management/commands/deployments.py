@@ -8,7 +8,7 @@ from typing import Any
 from django.core.management.base import CommandError
 
 from chungus.core.commandline import ChungusCommand, OneLineParser, table
-from chungus.fleet import deploying
+from chungus.fleet.lifecycle import declare as deploying
 from chungus.fleet.models import Deployment
 
 

@@ -4,28 +4,16 @@ from __future__ import annotations
 
 import argparse
 from typing import Any
-from urllib.parse import urlsplit
 
 from django.core.management.base import CommandError
 from django.db import transaction
 
 from chungus.core.commandline import ChungusCommand, OneLineParser, positive_int, table
-from chungus.fleet.chat_format import NONE
-from chungus.fleet.models import Backend, Engine, Model, Routing
+from chungus.engines import registry
+from chungus.engines.base import NO_CHAT
+from chungus.fleet.backends import normalize_base_url
+from chungus.fleet.models import Backend, Model, Routing
 from chungus.fleet.states import IN_ROTATION
-
-
-def normalize_base_url(url: str) -> str:
-    """Return an engine's OpenAI base URL; a bare host:port gets /v1 appended."""
-    parts = urlsplit(url.strip())
-    if parts.scheme not in ("http", "https") or not parts.netloc:
-        raise CommandError(f"--url {url!r} must be an http:// or https:// URL")
-    try:
-        parts.port  # noqa: B018  (raises on a port that is not a number)
-    except ValueError:
-        raise CommandError(f"--url {url!r} has an invalid port") from None
-    path = parts.path.rstrip("/") or "/v1"
-    return f"{parts.scheme}://{parts.netloc}{path}"
 
 
 class Command(ChungusCommand):
@@ -42,9 +30,7 @@ class Command(ChungusCommand):
         add.add_argument(
             "--url", required=True, help="the engine's base URL, e.g. http://host:8080/v1"
         )
-        add.add_argument(
-            "--engine", choices=Engine.values, default=Engine.OPENAI, help="engine kind"
-        )
+        add.add_argument("--engine", choices=registry.names(), default="openai", help="engine kind")
         add.add_argument(
             "--upstream-model", default="", help="model id the engine expects (default: NAME)"
         )
@@ -73,7 +59,10 @@ class Command(ChungusCommand):
         name = options["name"].strip()
         if not name:
             raise CommandError("the model name must not be empty")
-        url = normalize_base_url(options["url"])
+        try:
+            url = normalize_base_url(options["url"])
+        except ValueError as exc:
+            raise CommandError(str(exc)) from None
         with transaction.atomic():
             model, _ = Model.objects.get_or_create(name=name)
             if options["routing"] and options["routing"] != model.routing:
@@ -87,7 +76,7 @@ class Command(ChungusCommand):
                 engine=options["engine"],
                 upstream_model=options["upstream_model"],
                 max_concurrency=options["max_concurrency"],
-                chat_format=NONE if options["completions_only"] else "",
+                chat_format=NO_CHAT if options["completions_only"] else "",
             )
         count = model.backends.count()
         self.stdout.write(

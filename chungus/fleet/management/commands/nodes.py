@@ -12,7 +12,7 @@ from django.conf import settings
 from django.core.management.base import CommandError
 
 from chungus.core.commandline import ChungusCommand, OneLineParser, table
-from chungus.fleet.inventory import inventory
+from chungus.fleet.inventory.hosts import inventory
 
 
 class Command(ChungusCommand):

@@ -4,10 +4,10 @@ import asyncio
 
 import pytest
 
-from chungus.fleet.engine_load import EngineLoad
+from chungus.core.routes import BackendInfo, ModelInfo
+from chungus.engines.load import EngineLoad
 from chungus.gateway.routing.admission import Admission
 from chungus.gateway.routing.strategies import RouteRequest
-from chungus.gateway.snapshot import BackendInfo, ModelInfo
 from chungus.lib.openai_errors import ServiceUnavailable
 
 ONE = BackendInfo(id=1, url="http://a/v1", max_concurrency=1)

@@ -1,3 +1,5 @@
+"""The circuit breaker: out of rotation on failure, back after a trial."""
+
 from chungus.gateway.routing.breaker import Breaker, Health
 
 

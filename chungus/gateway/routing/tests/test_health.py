@@ -2,10 +2,11 @@
 
 import aiohttp
 
-from chungus.gateway.engines.registry import adapters
+from chungus.core.routes import BackendInfo
+from chungus.engines import registry
 from chungus.gateway.routing.admission import Admission
 from chungus.gateway.routing.health import HealthMonitor
-from chungus.gateway.snapshot import BackendInfo, SnapshotStore
+from chungus.gateway.snapshot import SnapshotStore
 
 DOWN = BackendInfo(id=1, url="http://127.0.0.1:9/v1", engine="llamacpp")
 
@@ -18,7 +19,8 @@ async def test_a_breaker_tripped_by_traffic_is_still_recorded_as_unhealthy():
     async def record(backend_id, state, reason):
         changes.append((backend_id, state))
 
-    monitor = HealthMonitor(SnapshotStore(), admission, adapters(), on_change=record)
+    store = SnapshotStore(keys=dict, routes=dict)
+    monitor = HealthMonitor(store, admission, registry.by_name(), on_change=record)
     async with aiohttp.ClientSession() as session:
         await monitor.check(session, DOWN)
         await monitor.check(session, DOWN)

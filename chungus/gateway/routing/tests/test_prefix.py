@@ -1,3 +1,5 @@
+"""Prompt-prefix fingerprints for cache-affinity routing."""
+
 from chungus.gateway.routing.prefix import TEXT_BLOCK, prefix_hashes
 
 SYSTEM = {"role": "system", "content": "You are helpful." * 50}

@@ -1,3 +1,5 @@
+"""Routing strategies: which backend of a model takes a request."""
+
 import pytest
 
 from chungus.gateway.routing.strategies import (

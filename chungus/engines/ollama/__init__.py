@@ -1,0 +1,1 @@
+"""Ollama, spoken to in its native API."""

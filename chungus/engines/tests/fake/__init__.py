@@ -1,0 +1,1 @@
+"""A test's own engine package (see engine.py)."""

@@ -1,0 +1,1 @@
+"""What hosts have (NVML or declared), sampled over time for the GPU chart."""

@@ -1,0 +1,1 @@
+"""Deployments over time: declared, planned, placed, supervised, drained, under a lease."""

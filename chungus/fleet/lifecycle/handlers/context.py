@@ -1,0 +1,97 @@
+"""What the deployment state handlers share: the collaborators, what runs here, state writes."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from asgiref.sync import sync_to_async
+
+from chungus.fleet.launchers.base import Launcher
+from chungus.fleet.lifecycle import deployment_rows as store
+from chungus.fleet.lifecycle.drain import DrainPolicy, InFlight
+from chungus.fleet.lifecycle.supervisor import Supervisor
+from chungus.fleet.states import DeploymentState as S
+from chungus.fleet.states import ReplicaState
+from chungus.scheduling.placement import Node
+
+logger = logging.getLogger("chungus.fleet")
+
+Row = dict[str, Any]  # a deployment as store.deployments() reads it
+# What a running deployment was started with: a redeploy that changes one restarts it.
+RESTART_ON = (
+    "source", "engine", "launcher", "replicas", "gpus_per_replica", "tensor_parallel",
+    "pipeline_parallel", "context_length", "memory_mb",
+)  # fmt: skip
+
+
+@dataclass
+class Running:
+    """A deployment whose replicas this process runs (or drains)."""
+
+    supervisors: list[Supervisor]
+    tasks: list[asyncio.Task[None]]
+    priority: int
+    always_warm: bool
+    started: float = field(default_factory=time.monotonic)
+    ready_since: float | None = None
+    ready_wall: float | None = None
+    gpus: dict[int, tuple[int, ...]] = field(default_factory=dict)  # replica -> GPU indices
+    memory_mb: int = 0
+    engine: str = ""
+    drain: asyncio.Task[None] | None = None
+    settings: tuple[Any, ...] = ()  # the RESTART_ON values it was started with
+    launcher: str = "local"
+
+    def observed(self) -> S:
+        """Its state as its replicas show it: ready when all are, placing while every one
+        not ready waits for its cluster (Slurm queue, Ray GPUs), else starting."""
+        waiting = {s.status.state for s in self.supervisors if not s.ready.is_set()}
+        if not waiting:
+            return S.READY
+        return S.PLACING if waiting == {ReplicaState.PLACING} else S.STARTING
+
+    def follow(self, d: Row) -> list[str]:
+        """Take the row's priority and warmth at once; return the settings that need a restart."""
+        self.priority, self.always_warm = d["priority"], d["always_warm"]
+        return [f for f, v in zip(RESTART_ON, self.settings, strict=True) if d[f] != v]
+
+
+@dataclass
+class Context:
+    """Passed to every handler: built once by the Reconciler, living as long as it does."""
+
+    launchers: dict[str, Launcher]
+    home: Path
+    nodes: Callable[[], list[Node]]
+    after_change: Callable[[], Awaitable[None]]  # the routing table changed
+    warm: Callable[[str], Awaitable[int]]  # send a deployment a warm-up request
+    in_flight: InFlight
+    drain_policy: DrainPolicy
+    free_memory_mb: Callable[[], int]
+    ready_timeouts: dict[str, float]  # engine -> seconds to pass its health check
+    warmup_seconds: float = 180.0
+    restart_limit: int = 3
+    swap_idle_seconds: float = 30.0
+    local_node: str = ""
+    running: dict[str, Running] = field(default_factory=dict)
+    draining: dict[str, Running] = field(default_factory=dict)  # leaving routing, finishing
+    warming: dict[str, asyncio.Task[None]] = field(default_factory=dict)  # warm-ups answering
+
+    async def set(self, name: str, state: S, reason: str, *, wake: bool = True) -> None:
+        """Write a deployment's state, as its table allows (IllegalTransition if not)."""
+        logger.info("deployment %s: %s %s", name, state, reason)
+        await sync_to_async(store.set_state)(name, state, reason[:1000], keep_wake=wake)
+
+    async def end(self, name: str, running: Running) -> None:
+        """Stop its replicas' engines and take them out of routing."""
+        for task in running.tasks:
+            task.cancel()
+        await asyncio.gather(*running.tasks, return_exceptions=True)
+        await sync_to_async(store.remove_replicas)(name)
+        await self.after_change()

@@ -1,0 +1,141 @@
+"""Pending deployments: find them room (GPUs, or this host's memory), then launch their replicas.
+
+Also what becomes of a deployment the reconciler finds placing, starting, ready or
+draining with nothing of it running here: the process that ran it has ended, so it
+starts over. It moves to starting, stays pending with the reason it waits (swapping out
+idle deployments to make room, if that helps), or fails when it cannot be launched.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import time
+
+from asgiref.sync import sync_to_async
+
+from chungus.engines.base import DeploymentPlan
+from chungus.fleet.lifecycle import deployment_rows as store
+from chungus.fleet.lifecycle.handlers import draining
+from chungus.fleet.lifecycle.handlers.context import RESTART_ON, Context, Row, Running
+from chungus.fleet.lifecycle.plans import launch_spec
+from chungus.fleet.lifecycle.supervisor import OnReady, Supervisor
+from chungus.fleet.states import DeploymentState as S
+from chungus.scheduling.placement import Assignment, Cluster, Work, decide
+
+DEFAULT_READY_TIMEOUT = 120.0
+
+
+async def handle(ctx: Context, d: Row) -> None:
+    """Start the deployment's replicas where they fit, or say why it waits or cannot start."""
+    name = d["name"]
+    gpus: dict[int, tuple[int, ...]] = {i: () for i in range(d["replicas"])}
+    if d["gpus_per_replica"] and d["launcher"] == "local":
+        placed = await place(ctx, d)
+        if placed is None:
+            return
+        gpus = placed
+    elif d["gpus_per_replica"]:  # Slurm or Ray places it on its own cluster: ask for a count
+        gpus = {i: tuple(range(d["gpus_per_replica"])) for i in range(d["replicas"])}
+    elif d["launcher"] == "local" and d["memory_mb"]:  # on this host's CPUs and memory
+        need, free = d["memory_mb"] * d["replicas"], ctx.free_memory_mb()
+        if need > free:
+            reason = f"needs {need} MB of memory on this host; {free} MB is available"
+            await ctx.set(name, S.PENDING, reason, wake=False)
+            return
+    launcher = ctx.launchers.get(d["launcher"])
+    if launcher is None:
+        await ctx.set(name, S.FAILED, f"no launcher named {d['launcher']!r}", wake=False)
+        return
+    plan = DeploymentPlan(
+        name, d["source"], d["engine"], d["gpus_per_replica"],
+        d["tensor_parallel"], d["pipeline_parallel"], d["context_length"],
+        launcher=d["launcher"],
+    )  # fmt: skip
+    try:
+        specs = [launch_spec(plan, ctx.home, i, gpus[i]) for i in range(d["replicas"])]
+    except (FileNotFoundError, ValueError) as exc:
+        await ctx.set(name, S.FAILED, str(exc), wake=False)
+        return
+    running = Running(
+        [],
+        [],
+        d["priority"],
+        d["always_warm"],
+        gpus=gpus,
+        memory_mb=d["memory_mb"],
+        engine=d["engine"],
+        settings=tuple(d[f] for f in RESTART_ON),
+        launcher=d["launcher"],
+    )
+    for replica, spec in enumerate(specs):
+        supervisor = Supervisor(
+            launcher,
+            spec,
+            _on_ready(ctx, name, d["engine"], replica, d["launcher"]),
+            ready_timeout=ctx.ready_timeouts.get(d["engine"], DEFAULT_READY_TIMEOUT),
+        )
+        running.supervisors.append(supervisor)
+        running.tasks.append(asyncio.create_task(supervisor.run()))
+    ctx.running[name] = running
+    reason = f"starting {d['replicas']} replica(s) on {d['launcher']}"
+    await ctx.set(name, S.STARTING, reason, wake=False)
+
+
+async def place(ctx: Context, d: Row) -> dict[int, tuple[int, ...]] | None:
+    """GPUs per replica, swapping out idle deployments if needed; None while it must wait."""
+    nodes = [n for n in ctx.nodes() if n.name == ctx.local_node] or ctx.nodes()[:1]
+    cluster = Cluster(nodes)
+    local = nodes[0].name if nodes else ""
+    cards = len(nodes[0].gpus) if nodes else 0
+    for other, running in [*ctx.running.items(), *ctx.draining.items()]:
+        if running.launcher != "local":
+            continue  # Slurm and Ray place their work on their own clusters' GPUs
+        idle = 0.0 if other in ctx.draining else await _idle_seconds(other, running)
+        for replica, indices in running.gpus.items():
+            if indices and max(indices) < cards:  # a GPU gone from the inventory holds nothing
+                # Idle deployments may be swapped out, least recently used first.
+                swappable = (
+                    not running.always_warm
+                    and idle >= ctx.swap_idle_seconds
+                    and other not in ctx.draining
+                )
+                priority = running.priority - 1 - int(idle) if swappable else running.priority
+                work = Work(
+                    f"{other}#{replica}", len(indices), running.memory_mb, priority, swappable
+                )
+                cluster.add(work, Assignment(work.id, local, indices))
+    asks = [
+        Work(f"{d['name']}#{i}", d["gpus_per_replica"], d["memory_mb"], d["priority"])
+        for i in range(d["replicas"])
+    ]
+    # While swapped-out deployments drain, wait for them rather than evict more.
+    decision = decide(cluster, asks, allow_eviction=not ctx.draining)
+    if decision.pending:
+        reason = next(iter(decision.pending.values()))
+        if ctx.draining:
+            reason = f"waiting for {', '.join(sorted(ctx.draining))} to drain; {reason}"
+        await ctx.set(d["name"], S.PENDING, reason, wake=False)
+        for placed in decision.assignments:  # all replicas or none
+            cluster.remove(placed.work_id)
+        return None
+    for victim in {v.split("#")[0] for v in decision.evictions}:
+        reason = f"idle: swapped out to make room for {d['name']}"
+        await draining.stop(ctx, victim, S.STOPPED, reason, drain=True)
+    if decision.evictions:
+        return None  # placed once the swapped-out ones have drained
+    return {int(a.work_id.split("#")[1]): a.gpu_indices for a in decision.assignments}
+
+
+def _on_ready(ctx: Context, name: str, engine: str, replica: int, launcher: str) -> OnReady:
+    async def registered(address: str) -> None:
+        await sync_to_async(store.register_replica)(name, engine, replica, launcher, address)
+        await ctx.after_change()
+
+    return registered
+
+
+async def _idle_seconds(name: str, running: Running) -> float:
+    """Seconds since the deployment last served a request (or became ready)."""
+    last = await sync_to_async(store.last_used)(name)
+    since = max(last or 0.0, running.ready_wall or time.time())
+    return max(0.0, time.time() - since)

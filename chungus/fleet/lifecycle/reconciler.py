@@ -1,0 +1,163 @@
+"""The lifecycle control loop: one process at a time (a lease) makes deployments real.
+
+Each tick hands every deployment to the handler of the state it is in (handlers/):
+pending ones are placed on GPUs (swapping out idle ones when they do not fit) and
+launched, placing and starting ones are followed until their replicas are ready (a
+replica that keeps crashing fails the deployment with the engine's last log lines),
+ready ones are kept warm or stopped when idle for their timeout (the next request starts
+them again), and stopped ones wait to be woken. A ready deployment that is stopped (by
+the operator, idling out, or swapped out) drains first: it leaves routing and finishes
+its requests in flight. The states and their allowed moves are drawn in states.py.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import Awaitable, Callable
+from pathlib import Path
+from typing import Protocol
+
+import psutil
+from asgiref.sync import sync_to_async
+
+from chungus.fleet.launchers.base import Launcher
+from chungus.fleet.lifecycle import deployment_rows as store
+from chungus.fleet.lifecycle.drain import DrainPolicy, InFlight
+from chungus.fleet.lifecycle.handlers import draining, pending, ready, starting, stopped
+from chungus.fleet.lifecycle.handlers.context import Context, Row, Running
+from chungus.fleet.lifecycle.lease import holder_id, try_acquire
+from chungus.fleet.states import DeploymentState as S
+from chungus.fleet.states import IllegalTransition
+from chungus.scheduling.placement import Node
+
+logger = logging.getLogger("chungus.fleet")
+LEASE = "reconciler"
+MB = 1024 * 1024
+STOPPED_WITH_CHUNGUS = "CHUNGUS stopped; it starts again with CHUNGUS"
+HANDED_OVER = "handed over to another CHUNGUS process"
+
+
+class Handler(Protocol):
+    """A state's handler module: decides what comes next for a deployment in that state."""
+
+    async def handle(self, ctx: Context, d: Row) -> None: ...
+
+
+HANDLERS: dict[S, Handler] = {
+    S.PENDING: pending,
+    S.PLACING: starting,
+    S.STARTING: starting,
+    S.READY: ready,
+    S.DRAINING: draining,
+    S.STOPPED: stopped,
+    S.FAILED: stopped,
+}
+
+
+def phase(d: Row, running: Running | None, draining_here: bool) -> S:
+    """The state whose handler acts on a deployment now, as this process sees it."""
+    if draining_here:
+        return S.DRAINING  # its drain task writes how it ends
+    if d["desired"] == "stopped":
+        return S.STOPPED  # the operator's stop, whatever it was doing
+    row = S(d["state"])
+    if running is not None and row not in (S.STOPPED, S.FAILED):
+        return running.observed()  # its replicas, here, say where it is
+    if running is None and row not in (S.PENDING, S.STOPPED, S.FAILED):
+        return S.PENDING  # what ran it has ended: it starts over
+    return row
+
+
+class Reconciler:
+    def __init__(
+        self,
+        launchers: dict[str, Launcher],
+        home: Path,
+        nodes: Callable[[], list[Node]],
+        after_change: Callable[[], Awaitable[None]],
+        warm: Callable[[str], Awaitable[int]],
+        *,
+        interval: float = 2.0,
+        lease_seconds: float = 15.0,
+        warmup_seconds: float = 180.0,
+        restart_limit: int = 3,
+        swap_idle_seconds: float = 30.0,
+        local_node: str = "",
+        in_flight: InFlight | None = None,
+        drain_policy: DrainPolicy | None = None,
+        ready_timeouts: dict[str, float] | None = None,
+        free_memory_mb: Callable[[], int] = lambda: psutil.virtual_memory().available // MB,
+    ) -> None:
+        self.ctx = Context(
+            launchers,
+            home,
+            nodes,
+            after_change,
+            warm,
+            in_flight=in_flight or (lambda backend_ids: 0),
+            drain_policy=drain_policy or DrainPolicy(),
+            free_memory_mb=free_memory_mb,
+            ready_timeouts=ready_timeouts or {},
+            warmup_seconds=warmup_seconds,
+            restart_limit=restart_limit,
+            swap_idle_seconds=swap_idle_seconds,
+            local_node=local_node,
+        )
+        self.interval = interval
+        self.lease_seconds = lease_seconds
+        self.holder = holder_id()
+        self.leader = False
+
+    async def run(self) -> None:
+        """Reconcile every `interval` seconds until cancelled; then stop what it started."""
+        try:
+            while True:
+                try:
+                    await self.tick()
+                except asyncio.CancelledError:
+                    raise
+                except Exception:
+                    logger.exception("reconcile tick failed")
+                await asyncio.sleep(self.interval)
+        finally:
+            for task in list(self.ctx.warming.values()):
+                task.cancel()
+            # Pending, not stopped: whichever CHUNGUS reconciles next starts them again.
+            await self._let_go(STOPPED_WITH_CHUNGUS)
+            if self.leader:
+                await sync_to_async(store.release_lease)(LEASE, self.holder)
+
+    async def tick(self) -> None:
+        leader = await sync_to_async(try_acquire)(LEASE, self.holder, self.lease_seconds)
+        if leader and not self.leader:
+            logger.info("this process (%s) now reconciles deployments", self.holder)
+        if not leader and self.leader:
+            await self._let_go(HANDED_OVER)  # another process reconciles now
+        self.leader = leader
+        # Drains that ended are forgotten before reading: their final state is written.
+        ended = [n for n, r in self.ctx.draining.items() if r.drain and r.drain.done()]
+        for name in ended:
+            del self.ctx.draining[name]
+        if leader:
+            for deployment in await sync_to_async(store.deployments)():
+                try:
+                    await self.reconcile(deployment)
+                except asyncio.CancelledError:
+                    raise
+                except IllegalTransition as exc:  # another process changed it meanwhile
+                    logger.warning("reconciling deployment %s: %s", deployment["name"], exc)
+                except Exception:  # one deployment's trouble must not stall the others
+                    logger.exception("reconciling deployment %s failed", deployment["name"])
+
+    async def reconcile(self, d: Row) -> None:
+        """Hand one deployment to the handler of its state."""
+        name = d["name"]
+        state = phase(d, self.ctx.running.get(name), name in self.ctx.draining)
+        await HANDLERS[state].handle(self.ctx, d)
+
+    async def _let_go(self, reason: str) -> None:
+        """Stop everything this process runs, leaving it pending for the next leader."""
+        await draining.abort(self.ctx, S.PENDING, reason)
+        for name in list(self.ctx.running):
+            await draining.stop(self.ctx, name, S.PENDING, reason)

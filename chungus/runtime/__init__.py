@@ -1,0 +1,1 @@
+"""The composition root: builds one process's collaborators; `chungus serve` (an entry point)."""

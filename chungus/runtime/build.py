@@ -1,0 +1,160 @@
+"""The composition root: builds every collaborator once and wires the ASGI app (Django must be
+set up first: see chungus.asgi and the serve command)."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+from collections.abc import AsyncIterator
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any, cast
+
+from asgiref.sync import sync_to_async
+from django.conf import settings
+from django.core.asgi import get_asgi_application
+from starlette.applications import Starlette
+from starlette.types import ASGIApp
+
+from chungus.accounts.keyinfo import key_infos
+from chungus.engines import registry
+from chungus.engines.llamacpp.server import LlamaServerOptions
+from chungus.fleet.backends import record_health, remove_managed_backends, routing_table
+from chungus.fleet.inventory.hosts import inventory
+from chungus.fleet.inventory.sampling import run_sampler
+from chungus.fleet.lifecycle import deployment_rows
+from chungus.fleet.lifecycle.reconciler import Reconciler
+from chungus.fleet.lifecycle.supervisor import Supervisor
+from chungus.gateway.app import build_asgi
+from chungus.gateway.ratelimit import RateLimiter, make_storage
+from chungus.gateway.routing.admission import Admission
+from chungus.gateway.routing.health import HealthMonitor
+from chungus.gateway.service import Gateway, GatewayOptions
+from chungus.gateway.snapshot import SnapshotStore
+from chungus.gateway.upstream import Upstream
+from chungus.runtime.control_plane import reconciler
+from chungus.runtime.default_model import LAUNCHER, default_model_supervisor
+from chungus.telemetry.requestlog import LogBuffer
+from chungus.telemetry.retention import run_retention
+
+logger = logging.getLogger("chungus")
+
+
+@dataclass
+class Runtime:
+    """Everything one CHUNGUS process runs, built once and passed around."""
+
+    gateway: Gateway
+    health: HealthMonitor
+    reconciler: Reconciler | None = None
+    default_model: Supervisor | None = None
+    tasks: list[asyncio.Task[Any]] = field(default_factory=list)
+    started: bool = False
+
+    def readiness(self) -> dict[str, Any]:
+        checks: dict[str, Any] = {"configuration": self.gateway.store.current.version >= 0}
+        if self.default_model is not None:
+            status = self.default_model.status
+            checks["default_model"] = {"state": status.state, "detail": status.detail}
+        ready = (
+            self.started
+            and checks["configuration"]
+            and (self.default_model is None or self.default_model.ready.is_set())
+        )
+        return {"ready": ready, "checks": checks}
+
+    @contextlib.asynccontextmanager
+    async def lifespan(self, app: Starlette) -> AsyncIterator[None]:
+        gateway = self.gateway
+        await gateway.upstream.start()
+        await gateway.store.reload()
+        self.tasks = [
+            asyncio.create_task(gateway.store.follow(settings.CHUNGUS_REFRESH_SECONDS)),
+            asyncio.create_task(gateway.logs.run(settings.CHUNGUS_LOG_FLUSH_SECONDS)),
+            asyncio.create_task(self.health.run()),
+            asyncio.create_task(run_retention(settings.CHUNGUS_LOG_RETENTION_DAYS)),
+            asyncio.create_task(
+                run_sampler(settings.CHUNGUS_INVENTORY_SAMPLE_SECONDS, settings.CHUNGUS_INVENTORY)
+            ),
+        ]
+        if self.reconciler is not None:
+            self.tasks.append(asyncio.create_task(self.reconciler.run()))
+        if self.default_model is not None:
+            self.tasks.append(asyncio.create_task(self.default_model.run()))
+        self.started = True
+        try:
+            yield
+        finally:
+            await self.shutdown()
+
+    async def shutdown(self) -> None:
+        """Stop children, flush the request log, close connections."""
+        for task in self.tasks:
+            task.cancel()
+        await asyncio.gather(*self.tasks, return_exceptions=True)
+        if self.default_model is not None:
+            await self.default_model.stop()
+            await sync_to_async(remove_managed_backends)(
+                settings.CHUNGUS_DEFAULT_MODEL_NAME, LAUNCHER
+            )
+        written = await self.gateway.logs.flush()
+        await self.gateway.upstream.close()
+        logger.info("stopped; %d request log rows flushed", written)
+
+
+def read_nodes() -> list[dict[str, Any]]:
+    """This host and the declared ones, JSON-ready (NVML calls block: run in a thread)."""
+    declared = settings.CHUNGUS_INVENTORY
+    return [asdict(host) for host in inventory(Path(declared) if declared else None)]
+
+
+def build_runtime(*, default_model: bool | None = None) -> tuple[Starlette, Runtime]:
+    """Build the process's collaborators and its ASGI app."""
+    store = SnapshotStore(key_infos, routing_table)
+    engines = registry.by_name()
+    admission = Admission(
+        max_queue=settings.CHUNGUS_QUEUE_MAX, queue_timeout=settings.CHUNGUS_QUEUE_TIMEOUT
+    )
+    gateway = Gateway(
+        store=store,
+        limiter=RateLimiter(make_storage(settings.REDIS_URL)),
+        admission=admission,
+        upstream=Upstream(
+            settings.CHUNGUS_UPSTREAM_CONNECT_TIMEOUT, settings.CHUNGUS_UPSTREAM_READ_TIMEOUT
+        ),
+        logs=LogBuffer(batch_size=settings.CHUNGUS_LOG_BATCH_SIZE),
+        adapters={name: engine.adapter for name, engine in engines.items()},
+        options=GatewayOptions(
+            max_body_bytes=settings.CHUNGUS_MAX_BODY_BYTES,
+            log_prompts=settings.CHUNGUS_LOG_PROMPTS,
+            max_attempts=settings.CHUNGUS_MAX_ATTEMPTS,
+            failover_seconds=settings.CHUNGUS_FAILOVER_SECONDS,
+            cold_start_seconds=settings.CHUNGUS_COLD_START_SECONDS,
+        ),
+        wake=sync_to_async(deployment_rows.request_wake, thread_sensitive=False),
+    )
+    health = HealthMonitor(
+        store,
+        admission,
+        engines,
+        interval=settings.CHUNGUS_HEALTH_INTERVAL,
+        timeout=settings.CHUNGUS_HEALTH_TIMEOUT,
+        on_change=sync_to_async(record_health, thread_sensitive=False),
+    )
+    runtime = Runtime(
+        gateway, health, reconciler(store.reload, gateway.warm_up, admission.in_flight_on)
+    )
+    if settings.CHUNGUS_DEFAULT_MODEL if default_model is None else default_model:
+        options = LlamaServerOptions(
+            alias=settings.CHUNGUS_DEFAULT_MODEL_NAME,
+            threads=settings.CHUNGUS_LLAMA_THREADS,
+            parallel=settings.CHUNGUS_LLAMA_PARALLEL,
+            context=settings.CHUNGUS_LLAMA_CONTEXT,
+        )
+        runtime.default_model = default_model_supervisor(
+            settings.CHUNGUS_HOME, options, settings.CHUNGUS_MODEL_READY_TIMEOUT, store.reload
+        )
+    django_app = cast(ASGIApp, get_asgi_application())
+    app = build_asgi(gateway, runtime.readiness, read_nodes, django_app, runtime.lifespan)
+    return app, runtime

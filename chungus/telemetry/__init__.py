@@ -1,0 +1,1 @@
+"""The request log, its rollups, charts, usage and retention (a part)."""

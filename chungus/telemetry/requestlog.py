@@ -1,0 +1,108 @@
+"""The request log buffer: appended to on the hot path, written in batches."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import copy
+import logging
+from dataclasses import asdict, fields
+
+from asgiref.sync import sync_to_async
+from django.db import DataError, IntegrityError
+
+from chungus.telemetry.entries import LogEntry
+
+logger = logging.getLogger("chungus.telemetry")
+# The database refused the row itself (a value it cannot hold), not the connection.
+BAD_ROW = (DataError, IntegrityError, ValueError, TypeError)
+
+
+def storable(entry: LogEntry) -> LogEntry:
+    """The entry with NUL replaced by U+FFFD: a client's model name or prompt may carry one,
+    PostgreSQL's text cannot, and one such row would fail its whole batch on every retry."""
+    text = [f.name for f in fields(entry) if isinstance(getattr(entry, f.name), str)]
+    if not any("\x00" in getattr(entry, name) for name in text):
+        return entry
+    clean = copy.copy(entry)
+    for name in text:
+        setattr(clean, name, getattr(entry, name).replace("\x00", "\ufffd"))
+    return clean
+
+
+def write_entries(entries: list[LogEntry]) -> None:
+    """Insert a batch of entries and add it to the chart rollups (runs off the event loop)."""
+    from django.db import transaction
+
+    from chungus.telemetry.models import RequestLog
+    from chungus.telemetry.rollups import aggregate, apply_rollups
+
+    entries = [storable(e) for e in entries]
+    with transaction.atomic():  # rows and rollups together: a retried batch never counts twice
+        RequestLog.objects.bulk_create([RequestLog(**asdict(e)) for e in entries], batch_size=500)
+        apply_rollups(aggregate(entries))
+
+
+class LogBuffer:
+    """Collects entries in memory; a background task writes them in bulk."""
+
+    def __init__(self, batch_size: int = 500, max_pending: int = 100_000) -> None:
+        self.pending: list[LogEntry] = []
+        self.batch_size = batch_size
+        self.max_pending = max_pending
+        self.dropped = 0
+        self.rejected = 0  # rows the database refused for their data
+        self._wake = asyncio.Event()
+
+    def append(self, entry: LogEntry) -> None:
+        if len(self.pending) >= self.max_pending:
+            self.dropped += 1  # the database is far behind; shed rather than grow without end
+            return
+        self.pending.append(entry)
+        if len(self.pending) >= self.batch_size:
+            self._wake.set()
+
+    async def flush(self) -> int:
+        """Write everything pending; return how many entries were written.
+
+        A batch the database refuses for its data (not for being unreachable) is written
+        again row by row, so one bad row is dropped, with an error in the log, instead of
+        holding back every row after it on every retry.
+        """
+        write = sync_to_async(write_entries, thread_sensitive=False)
+        written = 0
+        while self.pending:
+            batch, self.pending = self.pending[: self.batch_size], self.pending[self.batch_size :]
+            try:
+                await write(batch)
+                written += len(batch)
+                continue
+            except BAD_ROW:
+                pass
+            except Exception:
+                self.pending = batch + self.pending  # keep them for the next flush
+                raise
+            for position, entry in enumerate(batch):
+                try:
+                    await write([entry])
+                    written += 1
+                except BAD_ROW as exc:
+                    self.rejected += 1
+                    logger.error("a request log row was refused and dropped: %s", exc)
+                except Exception:
+                    self.pending = batch[position:] + self.pending
+                    raise
+        return written
+
+    async def run(self, interval: float) -> None:
+        """Flush every `interval` seconds or when a batch fills; runs until cancelled."""
+        while True:
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self._wake.wait(), timeout=interval)
+            self._wake.clear()
+            try:
+                await self.flush()
+            except asyncio.CancelledError:
+                raise
+            except Exception:
+                logger.exception("writing the request log failed; will retry")
