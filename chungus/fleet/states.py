@@ -6,7 +6,7 @@ writes check it in the UPDATE itself (`WHERE state IN predecessors(kind, new)`, 
 StateQuerySet in models.py), so a process acting on an outdated reading cannot slip past.
 
 Deployments (DeploymentState, stored in Deployment.state; written by the reconciler,
-whose handlers in handlers/ act on each state, and by deploying.py):
+whose handlers in lifecycle/handlers/ act on each state, and by lifecycle/declare.py):
 
     deploy ─▶ pending ─▶ placing ─▶ starting ─▶ ready ─▶ draining ─▶ stopped
                  │                                                      │

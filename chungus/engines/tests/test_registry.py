@@ -5,8 +5,6 @@ import argparse
 import inspect
 
 import pytest
-from django.contrib.auth.models import User
-from django.test import Client
 
 from chungus.engines import registry
 from chungus.engines.adapter import EngineAdapter, StreamTranslator
@@ -86,15 +84,13 @@ def subcommand(parser, name):
 
 
 @pytest.mark.django_db
-def test_the_database_the_cli_and_the_dashboard_take_their_engines_from_it():
+def test_the_database_the_cli_and_the_dashboard_take_their_engines_from_it(admin):
     for model in (Backend, Deployment):
         assert list(model._meta.get_field("engine").choices or ()) == registry.choices()
     deploy = Deploy().create_parser("chungus", "deploy")
     models_add = subcommand(Models().create_parser("chungus", "models"), "add")
     assert option_choices(deploy, "--engine") == ["llamacpp", "vllm", "ollama"]
     assert option_choices(models_add, "--engine") == registry.names()
-    client = Client()
-    client.force_login(User.objects.create_superuser("operator", "o@example.com", "pw"))
-    page = client.get("/dashboard/").context
+    page = admin.get("/dashboard/").context
     assert page["engines"] == registry.choices()
     assert [name for name, _ in page["deploy_engines"]] == ["llamacpp", "vllm", "ollama"]
