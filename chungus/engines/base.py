@@ -81,11 +81,10 @@ class Engine(abc.ABC):
     fetches_model: ClassVar[bool] = False  # may download its model before it answers
     spans_gpus: ClassVar[bool] = False  # one replica may take several GPUs (tensor x pipeline)
     load_paths: ClassVar[tuple[str, ...]] = ()  # GETs below the root that report its load
+    adapter_class: ClassVar[type[EngineAdapter]]  # how the gateway speaks to it
 
-    @property
-    @abc.abstractmethod
-    def adapter(self) -> EngineAdapter:
-        """How the gateway speaks to it."""
+    def __init__(self) -> None:
+        self.adapter: EngineAdapter = self.adapter_class()  # adapters hold no state
 
     @property
     def health_path(self) -> str:

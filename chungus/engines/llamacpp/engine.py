@@ -5,7 +5,6 @@ from __future__ import annotations
 from collections.abc import Mapping
 from pathlib import Path
 
-from chungus.engines.adapter import EngineAdapter
 from chungus.engines.base import DeploymentPlan, Engine, LaunchSpec, TurnFormat
 from chungus.engines.gguf import gguf_memory_mb, model_path
 from chungus.engines.llamacpp.adapter import LlamaCppAdapter
@@ -25,13 +24,7 @@ class LlamaCpp(Engine):
     rank = 10
     launchable = True
     load_paths = ("/metrics", "/slots")
-
-    def __init__(self) -> None:
-        self._adapter = LlamaCppAdapter()
-
-    @property
-    def adapter(self) -> EngineAdapter:
-        return self._adapter
+    adapter_class = LlamaCppAdapter
 
     def launch_spec(
         self, plan: DeploymentPlan, home: Path, name: str, port: int, gpus: tuple[int, ...]

@@ -7,7 +7,6 @@ from pathlib import Path
 
 from django.conf import settings
 
-from chungus.engines.adapter import EngineAdapter
 from chungus.engines.base import DeploymentPlan, Engine, LaunchSpec
 from chungus.engines.gguf import gguf_memory_mb, model_path
 from chungus.engines.ollama import launch
@@ -22,13 +21,7 @@ class Ollama(Engine):
     rank = 30
     launchable = True
     fetches_model = True  # it pulls a library model first
-
-    def __init__(self) -> None:
-        self._adapter = OllamaAdapter()
-
-    @property
-    def adapter(self) -> EngineAdapter:
-        return self._adapter
+    adapter_class = OllamaAdapter
 
     def plan_problem(self, plan: DeploymentPlan) -> str:
         return launch.name_problem(plan.name)  # Ollama serves it by this name

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from chungus.engines.adapter import EngineAdapter
 from chungus.engines.base import Engine
 from chungus.engines.openai.adapter import OpenAIAdapter
 
@@ -13,13 +12,7 @@ class OpenAICompatible(Engine):
     name = "openai"
     label = "OpenAI-compatible"
     rank = 0
-
-    def __init__(self) -> None:
-        self._adapter = OpenAIAdapter()
-
-    @property
-    def adapter(self) -> EngineAdapter:
-        return self._adapter
+    adapter_class = OpenAIAdapter
 
 
 class KoboldCpp(OpenAICompatible):

@@ -5,7 +5,6 @@ from __future__ import annotations
 from collections.abc import Mapping
 from pathlib import Path
 
-from chungus.engines.adapter import EngineAdapter
 from chungus.engines.base import DeploymentPlan, Engine, LaunchSpec
 from chungus.engines.load import EngineLoad
 from chungus.engines.openai.adapter import OpenAIAdapter
@@ -25,13 +24,7 @@ class Vllm(Engine):
     fetches_model = True  # it may download the weights from Hugging Face first
     spans_gpus = True
     load_paths = ("/metrics",)
-
-    def __init__(self) -> None:
-        self._adapter = VllmAdapter()
-
-    @property
-    def adapter(self) -> EngineAdapter:
-        return self._adapter
+    adapter_class = VllmAdapter
 
     def launch_spec(
         self, plan: DeploymentPlan, home: Path, name: str, port: int, gpus: tuple[int, ...]

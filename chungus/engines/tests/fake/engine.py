@@ -10,7 +10,6 @@ from pathlib import Path
 
 import orjson
 
-from chungus.engines.adapter import EngineAdapter
 from chungus.engines.base import DeploymentPlan, Engine, LaunchSpec
 from chungus.engines.load import EngineLoad
 from chungus.engines.openai.adapter import OpenAIAdapter
@@ -25,13 +24,7 @@ class FakeEngine(Engine):
     label = "fake OpenAI server (tests only)"
     launchable = True
     load_paths = ("/stats",)
-
-    def __init__(self) -> None:
-        self._adapter = FakeAdapter()
-
-    @property
-    def adapter(self) -> EngineAdapter:
-        return self._adapter
+    adapter_class = FakeAdapter
 
     def launch_spec(
         self, plan: DeploymentPlan, home: Path, name: str, port: int, gpus: tuple[int, ...]
