@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Awaitable, Callable
+from dataclasses import replace
 from pathlib import Path
 
 from asgiref.sync import sync_to_async
@@ -37,8 +38,9 @@ def default_model_supervisor(
     then: Callable[[], Awaitable[None]],
 ) -> Supervisor:
     """Return a supervisor that runs the default model and routes to it once healthy."""
-    spec = default_model_spec(home, options)
-    chat_format = gguf_chat_format(packaged_gguf(home)).template
+    chosen = gguf_chat_format(packaged_gguf(home))  # read the header once, at start-up
+    spec = default_model_spec(home, replace(options, chat_format=chosen))
+    chat_format = chosen.template
 
     async def on_ready(address: str) -> None:
         await sync_to_async(register_managed_backend)(
