@@ -42,6 +42,7 @@ INSTALLED_APPS = [
     "chungus.core",
     "chungus.accounts",
     "chungus.fleet",
+    "chungus.fleet.jobs",
     "chungus.telemetry",
     "chungus.dashboard",
     "chungus.api",

@@ -7,12 +7,13 @@ from ninja import NinjaAPI
 
 from chungus.api.auth import AdminKey, AdminSession
 from chungus.api.errors import enveloped_405, install_error_handlers
-from chungus.api.routers import charts, deployments, gpu_history, keys, models
+from chungus.api.routers import charts, deployments, gpu_history, gpu_holders, jobs, keys, models
 
 DESCRIPTION = """\
-The JSON API behind the CHUNGUS dashboard. Every operation needs a superuser:
-either `Authorization: Bearer <API key>` with a key a superuser owns, or a signed-in
-superuser's session, whose POSTs carry the `csrftoken` cookie's value in `X-CSRFToken`.
+The JSON API behind the CHUNGUS dashboard. Every operation needs a superuser
+(jobs, under /api/jobs/, need any signed-in user, who sees only their own jobs):
+either `Authorization: Bearer <API key>` with a key that user owns, or a signed-in
+session, whose POSTs carry the `csrftoken` cookie's value in `X-CSRFToken`.
 Errors use OpenAI's envelope: `{"error": {"message", "type", "param", "code"}}`.
 """
 
@@ -32,6 +33,8 @@ def build_api() -> NinjaAPI:
     api.add_router("/deployments/", deployments.router)
     api.add_router("/chart-data/", charts.router)
     api.add_router("/fleet/", gpu_history.router)
+    api.add_router("/jobs/", jobs.router)
+    api.add_router("/fleet/", gpu_holders.router)
     return api
 
 

@@ -1,4 +1,4 @@
-"""Who may see the operator pages."""
+"""Who may see the signed-in pages and the operator pages."""
 
 from __future__ import annotations
 
@@ -27,5 +27,19 @@ def superuser_required(view: View) -> View:
         if not request.user.is_authenticated:
             return redirect_to_login(request.get_full_path())
         return render(request, "chungus/forbidden.html", status=403)
+
+    return wrapped
+
+
+def signed_in_required(view: View) -> View:
+    """Anonymous visitors go to the sign-in page; a live table whose session ended reloads."""
+
+    @wraps(view)
+    def wrapped(request: HttpRequest, *args: Any, **kwargs: Any) -> HttpResponse:
+        if request.user.is_authenticated:
+            return view(request, *args, **kwargs)
+        if request.headers.get("HX-Request"):
+            return HttpResponse(status=204, headers={"HX-Refresh": "true"})
+        return redirect_to_login(request.get_full_path())
 
     return wrapped

@@ -1,8 +1,8 @@
-"""The home page, the operator dashboard and its live tables, the playground."""
+"""The home page, the operator dashboard and its live tables, the jobs pages, the playground."""
 
 from django.urls import URLPattern, URLResolver, path
 
-from chungus.dashboard import views
+from chungus.dashboard import jobs_views, views
 
 urlpatterns: list[URLPattern | URLResolver] = [
     path("", views.home, name="home"),
@@ -14,5 +14,13 @@ urlpatterns: list[URLPattern | URLResolver] = [
         views.deployments_table,
         name="dashboard-deployments",
     ),
+    path("dashboard/partials/gpus/", views.gpu_panel, name="dashboard-gpus"),
+    path("jobs/", jobs_views.jobs, name="jobs"),
+    path("jobs/partials/table/", jobs_views.jobs_table, name="jobs-table"),
+    path("jobs/<int:job_id>/", jobs_views.job, name="job"),
+    path("jobs/<int:job_id>/partials/live/", jobs_views.job_live, name="job-live"),
+    path("jobs/<int:job_id>/energies.json", jobs_views.job_energies, name="job-energies"),
+    path("jobs/<int:job_id>/trajectory.pdb", jobs_views.job_trajectory, name="job-trajectory"),
+    path("jobs/<int:job_id>/cancel/", jobs_views.job_cancel, name="job-cancel"),
     path("playground/", views.playground, name="playground"),
 ]

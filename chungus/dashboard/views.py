@@ -8,6 +8,7 @@ from django.shortcuts import render
 from django.views.decorators.csrf import ensure_csrf_cookie
 
 from chungus.dashboard.access import superuser_required
+from chungus.dashboard.gpu_panel import gpu_slots
 from chungus.dashboard.tables import deployments, models_with_backends, public_models
 from chungus.engines import registry
 from chungus.fleet.lifecycle import declare as deploying
@@ -39,6 +40,7 @@ def dashboard(request: HttpRequest) -> HttpResponse:
         "deployments": deployments(),
         "deploy_engines": [(e.name, e.label) for e in registry.launchable()],
         "launchers": deploying.LAUNCHERS,
+        "gpu_slots": gpu_slots(),
     }
     return render(request, "dashboard/dashboard.html", context)
 
@@ -53,6 +55,12 @@ def backends(request: HttpRequest) -> HttpResponse:
 def deployments_table(request: HttpRequest) -> HttpResponse:
     """The dashboard's deployment table alone, for htmx to refresh."""
     return render(request, "dashboard/_deployments.html", {"deployments": deployments()})
+
+
+@superuser_required
+def gpu_panel(request: HttpRequest) -> HttpResponse:
+    """The dashboard's table of GPUs and what holds each now, for htmx to refresh."""
+    return render(request, "dashboard/_gpu_slots.html", {"gpu_slots": gpu_slots()})
 
 
 @ensure_csrf_cookie

@@ -42,14 +42,23 @@ class DeploymentPlan:
 
 @dataclass(frozen=True, slots=True)
 class LaunchSpec:
-    """What to run: an engine command line and how to tell it is healthy."""
+    """What to run: an engine command line and how to tell it is healthy.
+
+    A job (port 0) runs to completion instead: no port, no health check; it runs in `cwd`
+    and its output goes to `log_path` (both in its job directory)."""
 
     name: str
     command: tuple[str, ...]
-    port: int
+    port: int = 0
     health_path: str = "/health"
     env: dict[str, str] = field(default_factory=dict)
     gpus: tuple[int, ...] = ()
+    cwd: str = ""
+    log_path: str = ""
+
+    @property
+    def is_job(self) -> bool:
+        return self.port == 0
 
 
 NO_CHAT = "none"  # Backend.chat_format of a model with no turn format: chat requests get a 400

@@ -37,6 +37,19 @@ is never recorded):
 
     unknown ─▶ healthy ◀─▶ unhealthy         (never unknown again)
 
+Jobs (JobState, stored in Job.state; written by the job scheduler, fleet/jobs/scheduler.py,
+and by cancels from users):
+
+    submit ─▶ queued ─▶ placing ─▶ running ─▶ succeeded | failed
+                 ▲         │          │
+                 │         │          ▼
+                 └─────────┴──── preempting   (a deployment needs its GPU: SIGTERM, the job
+                                              checkpoints and exits, back to queued)
+    from queued, placing, running, preempting  ─▶ cancelled (a user), failed
+    from placing, running                      ─▶ queued (the process that ran it ended;
+                                                  it resumes from its checkpoint)
+    never       out of succeeded, failed, cancelled (they are final)
+
 Nodes (NodeSource, in memory: where the inventory read a node from) do not change:
 
     local     this host, read through NVML and psutil
@@ -88,6 +101,22 @@ class DeploymentState(models.TextChoices):
     FAILED = "failed", "failed"
 
 
+class JobState(models.TextChoices):
+    """queued → placing → running → (preempting → queued) → succeeded | failed | cancelled."""
+
+    QUEUED = "queued", "queued"
+    PLACING = "placing", "placing"
+    RUNNING = "running", "running"
+    PREEMPTING = "preempting", "preempting"
+    SUCCEEDED = "succeeded", "succeeded"
+    FAILED = "failed", "failed"
+    CANCELLED = "cancelled", "cancelled"
+
+
+JOB_ACTIVE = frozenset({JobState.PLACING, JobState.RUNNING, JobState.PREEMPTING})  # hold a GPU
+JOB_FINAL = frozenset({JobState.SUCCEEDED, JobState.FAILED, JobState.CANCELLED})
+
+
 class ReplicaState(StrEnum):
     PENDING = "pending"  # not launched yet
     STARTING = "starting"  # launched, not yet answering its health check
@@ -121,7 +150,7 @@ def _states(*states: Any) -> frozenset[Any]:
     return frozenset(states)
 
 
-D, R, B, N = DeploymentState, ReplicaState, BackendHealth, NodeSource
+D, R, B, N, J = DeploymentState, ReplicaState, BackendHealth, NodeSource, JobState
 
 # The tables: each state, and the states it may go to.
 LIFECYCLES: dict[type[Enum], Lifecycle] = {
@@ -154,6 +183,22 @@ LIFECYCLES: dict[type[Enum], Lifecycle] = {
             B.UNKNOWN: _states(B.HEALTHY, B.UNHEALTHY),
             B.HEALTHY: _states(B.HEALTHY, B.UNHEALTHY),
             B.UNHEALTHY: _states(B.HEALTHY, B.UNHEALTHY),
+        },
+    ),
+    JobState: Lifecycle(
+        "job",
+        {
+            J.QUEUED: _states(J.QUEUED, J.PLACING, J.RUNNING, J.CANCELLED, J.FAILED),
+            J.PLACING: _states(
+                J.PLACING, J.RUNNING, J.PREEMPTING, J.QUEUED, J.SUCCEEDED, J.FAILED, J.CANCELLED
+            ),
+            J.RUNNING: _states(
+                J.RUNNING, J.PREEMPTING, J.QUEUED, J.SUCCEEDED, J.FAILED, J.CANCELLED
+            ),
+            J.PREEMPTING: _states(J.PREEMPTING, J.QUEUED, J.SUCCEEDED, J.FAILED, J.CANCELLED),
+            J.SUCCEEDED: _states(),
+            J.FAILED: _states(),
+            J.CANCELLED: _states(),
         },
     ),
     NodeSource: Lifecycle("node", {N.LOCAL: _states(N.LOCAL), N.DECLARED: _states(N.DECLARED)}),

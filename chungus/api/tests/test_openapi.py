@@ -25,6 +25,17 @@ OPERATIONS = {
     ("post", "/api/deployments/{name}/start/"),
     ("get", "/api/chart-data/"),
     ("get", "/api/fleet/gpu-history/"),
+    ("get", "/api/fleet/gpu-holders/"),
+}
+# Jobs are for every signed-in user (each sees only their own; superusers all).
+JOB_OPERATIONS = {
+    ("get", "/api/jobs/"),
+    ("post", "/api/jobs/"),
+    ("get", "/api/jobs/kinds/"),
+    ("get", "/api/jobs/{job_id}/"),
+    ("post", "/api/jobs/{job_id}/cancel/"),
+    ("get", "/api/jobs/{job_id}/outputs/{name}"),
+    ("get", "/api/jobs/{job_id}/log/"),
 }
 
 
@@ -37,13 +48,18 @@ def schema(client):
 
 def test_the_schema_lists_every_operation_and_nothing_else(schema):
     found = {(method, path) for path, ops in schema["paths"].items() for method in ops}
-    assert found == OPERATIONS
+    assert found == OPERATIONS | JOB_OPERATIONS
 
 
-def test_every_operation_needs_an_admin_key_or_an_admin_session(schema):
-    assert set(schema["components"]["securitySchemes"]) == {"AdminKey", "AdminSession"}
-    for ops in schema["paths"].values():
-        for op in ops.values():
+def test_every_operation_needs_an_admin_key_or_session_and_jobs_a_user_key_or_session(schema):
+    schemes = {"AdminKey", "AdminSession", "UserKey", "UserSession"}
+    assert set(schema["components"]["securitySchemes"]) == schemes
+    for path, ops in schema["paths"].items():
+        for method, op in ops.items():
+            if (method, path) in JOB_OPERATIONS:
+                assert op["security"] == [{"UserKey": []}, {"UserSession": []}]
+                assert "401" in op["responses"]
+                continue
             assert op["security"] == [{"AdminKey": []}, {"AdminSession": []}]
             assert {"401", "403"} <= set(op["responses"])
 

@@ -10,9 +10,10 @@ import signal
 import socket
 from dataclasses import dataclass
 from pathlib import Path
-from typing import IO
+from typing import IO, Any
 
 import aiohttp
+import psutil
 
 from chungus.engines.base import LaunchSpec
 from chungus.fleet.launchers.base import Launcher, LaunchState, LaunchStatus
@@ -65,6 +66,15 @@ class LocalHandle:
     stopped: bool = False
 
 
+@dataclass(slots=True)
+class AdoptedHandle:
+    """A job's process that an earlier CHUNGUS process started (found by pid and start time)."""
+
+    spec: LaunchSpec
+    process: psutil.Process
+    stopped: bool = False
+
+
 class LocalLauncher(Launcher):
     name = "local"
 
@@ -75,49 +85,100 @@ class LocalLauncher(Launcher):
 
     async def launch(self, spec: LaunchSpec) -> LocalHandle:
         self.log_dir.mkdir(parents=True, exist_ok=True)
-        log_path = self.log_dir / f"{spec.name}.log"
+        log_path = Path(spec.log_path) if spec.log_path else self.log_dir / f"{spec.name}.log"
         log_file = log_path.open("ab")
         env = {**os.environ, **spec.env}
         if spec.gpus:
             env["CUDA_VISIBLE_DEVICES"] = ",".join(str(g) for g in spec.gpus)
+        elif spec.is_job:
+            env["CUDA_VISIBLE_DEVICES"] = ""  # a job without GPUs must not use any
         process = await asyncio.create_subprocess_exec(
             *spec.command,
             stdin=asyncio.subprocess.DEVNULL,
             stdout=log_file,
             stderr=asyncio.subprocess.STDOUT,
             env=env,
+            cwd=spec.cwd or None,
             start_new_session=True,  # a Ctrl-C in our terminal is ours to pass on, not theirs
-            preexec_fn=die_with_parent,  # and if CHUNGUS is killed, its engines end too
+            # and if CHUNGUS is killed, its engines end too (a job gets SIGTERM: it checkpoints)
+            preexec_fn=die_with_parent,
         )
         return LocalHandle(spec, process, log_path, log_file)
 
-    async def poll(self, handle: LocalHandle) -> LaunchStatus:
-        if handle.stopped:
+    async def poll(self, handle: LocalHandle | AdoptedHandle) -> LaunchStatus:
+        if isinstance(handle, AdoptedHandle):
+            if _alive(handle.process):
+                return LaunchStatus(LaunchState.RUNNING, host=self.host)
+            return LaunchStatus(LaunchState.EXITED, detail="exited (adopted: exit code unknown)")
+        if handle.stopped and not handle.spec.is_job:  # a job's exit code says how it ended
             return LaunchStatus(LaunchState.STOPPED)
         code = handle.process.returncode
         if code is not None:
             return LaunchStatus(
-                LaunchState.EXITED, detail=f"exit code {code}\n{tail(handle.log_path)}"
+                LaunchState.EXITED,
+                detail=f"exit code {code}\n{tail(handle.log_path)}",
+                exit_code=code,
             )
+        if handle.spec.is_job:
+            return LaunchStatus(LaunchState.RUNNING, host=self.host)
         address = f"http://{self.host}:{handle.spec.port}"
         if await healthy(address + handle.spec.health_path):
             return LaunchStatus(LaunchState.READY, address=address)
         return starting("waiting for the health check", handle.log_path)
 
-    async def terminate(self, handle: LocalHandle) -> None:
+    async def terminate(
+        self, handle: LocalHandle | AdoptedHandle, grace: float | None = None
+    ) -> None:
         handle.stopped = True
+        grace = self.stop_timeout if grace is None else grace
+        if isinstance(handle, AdoptedHandle):
+            await _end_adopted(handle.process, grace)
+            return
         process = handle.process
         if process.returncode is None:
             with contextlib.suppress(ProcessLookupError):
                 os.killpg(process.pid, signal.SIGTERM)
             try:
-                await asyncio.wait_for(process.wait(), self.stop_timeout)
+                await asyncio.wait_for(process.wait(), grace)
             except TimeoutError:
                 with contextlib.suppress(ProcessLookupError):
                     os.killpg(process.pid, signal.SIGKILL)
                 await process.wait()
         if not handle.log_file.closed:
             handle.log_file.close()
+
+    def reference(self, handle: LocalHandle | AdoptedHandle) -> dict[str, Any]:
+        pid = handle.process.pid
+        try:
+            started = psutil.Process(pid).create_time()
+        except psutil.Error:
+            started = 0.0
+        return {"pid": pid, "started": started, "host": socket.gethostname()}
+
+    async def adopt(self, spec: LaunchSpec, reference: dict[str, Any]) -> AdoptedHandle | None:
+        if reference.get("host") != socket.gethostname() or not reference.get("pid"):
+            return None
+        try:
+            process = psutil.Process(int(reference["pid"]))
+            same = abs(process.create_time() - float(reference.get("started", 0))) < 0.01
+            if same and _alive(process):
+                return AdoptedHandle(spec, process)
+        except (psutil.Error, ValueError, TypeError):
+            pass
+        return None
+
+
+async def _end_adopted(process: psutil.Process, grace: float) -> None:
+    """SIGTERM the process group of a process that is not our child, then SIGKILL after grace."""
+    with contextlib.suppress(psutil.Error, ProcessLookupError):
+        os.killpg(process.pid, signal.SIGTERM)
+    deadline = asyncio.get_running_loop().time() + grace
+    while _alive(process):
+        if asyncio.get_running_loop().time() > deadline:
+            with contextlib.suppress(psutil.Error, ProcessLookupError):
+                os.killpg(process.pid, signal.SIGKILL)
+            break
+        await asyncio.sleep(0.1)
 
 
 async def healthy(url: str) -> bool:
@@ -127,4 +188,11 @@ async def healthy(url: str) -> bool:
         async with aiohttp.ClientSession(timeout=timeout) as session, session.get(url) as response:
             return response.status == 200
     except (aiohttp.ClientError, TimeoutError, OSError):
+        return False
+
+
+def _alive(process: psutil.Process) -> bool:
+    try:
+        return process.is_running() and process.status() != psutil.STATUS_ZOMBIE
+    except psutil.Error:
         return False

@@ -4,6 +4,9 @@ Kept apart from the launcher so that Ray's workers import only this small module
 
 - EngineActor runs the engine as a child process. Ray sets CUDA_VISIBLE_DEVICES
   for the GPUs it gave the actor; the engine inherits it.
+- JobActor runs a job (port 0) as a child process that it starts as soon as Ray has
+  placed it: the actor is detached, so Ray creates it even if the CHUNGUS that asked
+  has ended meanwhile, and a restarted CHUNGUS finds it by name.
 - InProcessEngineActor runs a Python engine (vLLM across GPUs) inside the actor's
   own process. vLLM uses the caller's placement group only when the process that
   parses its arguments is a Ray actor (`is_in_ray_actor()` in vllm/engine/arg_utils.py);
@@ -13,8 +16,10 @@ Kept apart from the launcher so that Ray's workers import only this small module
 
 from __future__ import annotations
 
+import contextlib
 import os
 import runpy
+import signal
 import socket
 import subprocess
 import sys
@@ -65,6 +70,50 @@ class EngineActor:
             except subprocess.TimeoutExpired:
                 self.process.kill()
                 self.process.wait()
+
+
+class JobActor(EngineActor):
+    """A job's process, in its directory and a session of its own (the signals reach its
+    children too); `end` stops it with SIGTERM and, after a grace, SIGKILL."""
+
+    def __init__(self, command: list[str], env: dict[str, str], log_path: str, cwd: str) -> None:
+        super().__init__(command, env, log_path)
+        self.cwd = cwd
+        self.start()
+
+    def start(self) -> dict[str, Any]:
+        if self.process is not None:
+            return self.status()
+        self.log_path.parent.mkdir(parents=True, exist_ok=True)
+        with self.log_path.open("ab") as log:
+            self.process = subprocess.Popen(
+                self.command,
+                stdin=subprocess.DEVNULL,
+                stdout=log,
+                stderr=subprocess.STDOUT,
+                env={**os.environ, **self.env},
+                cwd=self.cwd or None,
+                start_new_session=True,
+                preexec_fn=die_with_parent,  # the actor killed: the job gets SIGTERM, saves
+            )
+        return self.status()
+
+    def end(self, grace: float) -> dict[str, Any]:
+        """SIGTERM the job, SIGKILL it after `grace` seconds; return its status once ended."""
+        process = self.process
+        if process is not None and process.poll() is None:
+            _signal_group(process.pid, signal.SIGTERM)
+            try:
+                process.wait(grace)
+            except subprocess.TimeoutExpired:
+                _signal_group(process.pid, signal.SIGKILL)
+                process.wait()
+        return self.status()
+
+
+def _signal_group(pid: int, signum: int) -> None:
+    with contextlib.suppress(ProcessLookupError):  # it ended meanwhile
+        os.killpg(pid, signum)
 
 
 class InProcessEngineActor:

@@ -20,6 +20,12 @@ vLLM on several GPUs (tensor x pipeline parallel, on one node or across several)
    placement group it runs in and starts one worker per bundle, one GPU each.
 4. An engine that ends, and terminate, kill the actor and remove the placement group,
    which kills vLLM's workers in it.
+
+A job (port 0) runs in a detached JobActor (ray_actor.py) asking `num_gpus` = its GPU
+count (0 allowed) and `num_cpus` = its CHUNGUS_CPU_CORES: unlike an engine it outlives
+the CHUNGUS that launched it, and the next CHUNGUS adopts it by the actor's name. poll
+says RUNNING while its process runs and EXITED with its exit code; terminate sends it
+SIGTERM, SIGKILL after the grace, then kills the actor, which frees its GPUs.
 """
 
 from __future__ import annotations
@@ -105,6 +111,8 @@ class RayLauncher(Launcher):
     async def launch(self, spec: LaunchSpec) -> RayHandle:
         ray = await self._ray()
         name = f"chungus-{spec.name}"
+        if spec.is_job:
+            return await self._launch_job(ray, spec, name)
         if len(spec.gpus) > 1 and is_vllm_serve(spec.command):
             bundles = engine_bundles(len(spec.gpus), self.options.num_cpus)
             group = ray.util.placement_group(
@@ -127,8 +135,50 @@ class RayLauncher(Launcher):
         # Not awaited: Ray runs it once it has placed the actor, which may take a while.
         return RayHandle(spec, actor, name, started=actor.start.remote())
 
+    async def _launch_job(self, ray: Any, spec: LaunchSpec, name: str) -> RayHandle:
+        await self._clear_ended(ray, name)
+        from chungus.fleet.launchers.ray_actor import JobActor
+
+        env = dict(spec.env)
+        if not spec.gpus:
+            env["CUDA_VISIBLE_DEVICES"] = ""  # a job without GPUs must not use any
+        remote = ray.remote(JobActor).options(
+            name=name,
+            namespace=self.options.namespace,
+            num_gpus=len(spec.gpus),
+            num_cpus=job_cpus(spec, self.options.num_cpus),
+            max_restarts=0,
+            lifetime="detached",  # a restarted CHUNGUS adopts it instead of running a second
+        )
+        log_path = spec.log_path or self._log_path(spec)
+        actor = remote.remote(list(spec.command), env, log_path, spec.cwd)
+        # Resolves once Ray has placed the actor and it has started the job.
+        return RayHandle(spec, actor, name, started=actor.status.remote())
+
+    async def _clear_ended(self, ray: Any, name: str) -> None:
+        """Kill the actor left by an earlier attempt whose job has ended (it still holds the
+        name and its GPUs); refuse to start a second copy of one that still runs."""
+        try:
+            actor = ray.get_actor(name, namespace=self.options.namespace)
+        except ValueError:
+            return
+        try:
+            running = (await asyncio.wait_for(actor.status.remote(), 5))["exit_code"] is None
+        except Exception:  # a dead actor, or one never placed: it runs nothing
+            running = False
+        if running:
+            raise RuntimeError(f"{name} still runs in the Ray cluster")
+        with contextlib.suppress(Exception):
+            ray.kill(actor, no_restart=True)
+        for _ in range(50):
+            try:
+                ray.get_actor(name, namespace=self.options.namespace)
+            except ValueError:
+                return
+            await asyncio.sleep(0.1)
+
     async def poll(self, handle: RayHandle) -> LaunchStatus:
-        if handle.stopped:
+        if handle.stopped and not handle.spec.is_job:  # a job's exit code says how it ended
             return LaunchStatus(LaunchState.STOPPED)
         if handle.ended is not None:
             return handle.ended
@@ -151,15 +201,26 @@ class RayLauncher(Launcher):
             try:
                 await started
             except Exception as exc:  # e.g. the engine's binary is missing on that node
-                return LaunchStatus(LaunchState.EXITED, detail=f"the engine did not start: {exc}")
+                what = "job" if handle.spec.is_job else "engine"
+                return LaunchStatus(LaunchState.EXITED, detail=f"the {what} did not start: {exc}")
         try:
             status = await asyncio.wait_for(handle.actor.status.remote(), 10)
         except Exception as exc:  # the actor died, or its node did
             return LaunchStatus(LaunchState.EXITED, detail=f"actor {handle.name} is gone: {exc}")
-        if status["exit_code"] is not None:
-            detail = f"engine exited with {status['exit_code']}\n{status['log_tail']}"
-            return LaunchStatus(LaunchState.EXITED, detail=detail)
-        return await self._health(handle, status["host"])
+        return self._child_status(handle, status) or await self._health(handle, status["host"])
+
+    def _child_status(self, handle: RayHandle, status: dict[str, Any]) -> LaunchStatus | None:
+        """EXITED once the child has ended; a job's RUNNING while it runs (None: an engine's
+        health check decides)."""
+        code = status["exit_code"]
+        what = "job" if handle.spec.is_job else "engine"
+        if code is not None:
+            detail = f"{what} exited with {code}\n{status['log_tail']}"
+            return LaunchStatus(LaunchState.EXITED, detail=detail, exit_code=code)
+        if handle.spec.is_job:
+            host = status["host"]
+            return LaunchStatus(LaunchState.RUNNING, detail=f"running on {host}", host=host)
+        return None
 
     async def _poll_placed(self, ray: Any, handle: RayHandle) -> LaunchStatus:
         if handle.actor is None:
@@ -230,12 +291,65 @@ class RayLauncher(Launcher):
             with contextlib.suppress(Exception):  # already removed
                 ray.util.remove_placement_group(handle.placement_group)
 
-    async def terminate(self, handle: RayHandle) -> None:
+    async def terminate(self, handle: RayHandle, grace: float | None = None) -> None:
         if handle.stopped:
             return
         handle.stopped = True
         ray = await self._ray()
+        if handle.spec.is_job:
+            await self._stop_job(ray, handle, 30.0 if grace is None else grace)
+            return
         if handle.placement_group is None and handle.ended is None and handle.started is None:
             with contextlib.suppress(Exception):  # already gone: killing it below is enough
                 await asyncio.wait_for(handle.actor.stop.remote(), 20)
         await self._release(ray, handle)
+
+    async def _stop_job(self, ray: Any, handle: RayHandle, grace: float) -> None:
+        """SIGTERM the job (it checkpoints), SIGKILL after `grace`, then kill its actor."""
+        if handle.ended is not None:  # ended, and poll has released it
+            return
+        if handle.started is not None:
+            placed, _ = ray.wait([handle.started], timeout=0)
+            if not placed:  # never ran: nothing to save
+                handle.ended = LaunchStatus(LaunchState.EXITED, detail="stopped before it ran")
+                await self._release(ray, handle)
+                return
+        try:
+            status = await asyncio.wait_for(handle.actor.end.remote(grace), grace + 30)
+            handle.ended = self._child_status(handle, status)
+        except Exception as exc:  # the actor died, or its node did
+            detail = f"actor {handle.name} is gone: {exc}"
+            handle.ended = LaunchStatus(LaunchState.EXITED, detail=detail)
+        await self._release(ray, handle)
+
+    def reference(self, handle: RayHandle) -> dict[str, Any]:
+        return {"actor": handle.name, "namespace": self.options.namespace}
+
+    async def adopt(self, spec: LaunchSpec, reference: dict[str, Any]) -> RayHandle | None:
+        name = str(reference.get("actor") or "")
+        if not name:
+            return None
+        ray = await self._ray()
+        try:
+            actor = ray.get_actor(name, namespace=reference.get("namespace"))
+        except ValueError:  # no such actor: the job ended and its actor was killed
+            return None
+        try:
+            status = await asyncio.wait_for(actor.status.remote(), 5)
+        except TimeoutError:  # not placed yet: it starts once Ray finds it room
+            return RayHandle(spec, actor, name, started=actor.status.remote())
+        except Exception:  # the actor died
+            return None
+        if status["exit_code"] is not None:  # ended while no CHUNGUS followed it
+            with contextlib.suppress(Exception):
+                ray.kill(actor, no_restart=True)  # it still held its GPUs
+            return None
+        return RayHandle(spec, actor, name)
+
+
+def job_cpus(spec: LaunchSpec, default: float) -> float:
+    """The CPUs a job asks Ray for: its CHUNGUS_CPU_CORES (pure)."""
+    try:
+        return max(0.0, float(spec.env.get("CHUNGUS_CPU_CORES", default)))
+    except ValueError:
+        return default

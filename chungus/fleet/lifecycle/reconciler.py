@@ -7,12 +7,16 @@ replica that keeps crashing fails the deployment with the engine's last log line
 ready ones are kept warm or stopped when idle for their timeout (the next request starts
 them again), and stopped ones wait to be woken. A ready deployment that is stopped (by
 the operator, idling out, or swapped out) drains first: it leaves routing and finishes
-its requests in flight. The states and their allowed moves are drawn in states.py.
+its requests in flight. Then jobs (jobs/scheduler.py): running ones are followed to their
+end, queued ones get the GPUs nothing holds; a deployment that needs a job's GPU preempts
+it (the job checkpoints and is queued again). The states and their allowed moves are
+drawn in states.py.
 """
 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 from collections.abc import Awaitable, Callable
 from pathlib import Path
@@ -26,6 +30,8 @@ from chungus.fleet.lifecycle import deployment_rows as store
 from chungus.fleet.lifecycle.drain import DrainPolicy, InFlight
 from chungus.fleet.lifecycle.handlers import draining, pending, ready, starting, stopped
 from chungus.fleet.lifecycle.handlers.context import Context, Row, Running
+from chungus.fleet.lifecycle.jobs import rows as job_rows
+from chungus.fleet.lifecycle.jobs import scheduler as jobs
 from chungus.fleet.lifecycle.lease import holder_id, try_acquire
 from chungus.fleet.states import DeploymentState as S
 from chungus.fleet.states import IllegalTransition
@@ -119,7 +125,9 @@ class Reconciler:
                     raise
                 except Exception:
                     logger.exception("reconcile tick failed")
-                await asyncio.sleep(self.interval)
+                with contextlib.suppress(TimeoutError):
+                    await asyncio.wait_for(self.ctx.kicked.wait(), self.interval)
+                self.ctx.kicked.clear()
         finally:
             for task in list(self.ctx.warming.values()):
                 task.cancel()
@@ -134,13 +142,17 @@ class Reconciler:
             logger.info("this process (%s) now reconciles deployments", self.holder)
         if not leader and self.leader:
             await self._let_go(HANDED_OVER)  # another process reconciles now
+        first = leader and not self.leader
         self.leader = leader
         # Drains that ended are forgotten before reading: their final state is written.
         ended = [n for n, r in self.ctx.draining.items() if r.drain and r.drain.done()]
         for name in ended:
             del self.ctx.draining[name]
+        if first:  # what the last leader recorded as holding GPUs is recorded again as found
+            await sync_to_async(job_rows.release_all)()
         if leader:
-            for deployment in await sync_to_async(store.deployments)():
+            deployments = await sync_to_async(store.deployments)()
+            for deployment in deployments:
                 try:
                     await self.reconcile(deployment)
                 except asyncio.CancelledError:
@@ -149,6 +161,7 @@ class Reconciler:
                     logger.warning("reconciling deployment %s: %s", deployment["name"], exc)
                 except Exception:  # one deployment's trouble must not stall the others
                     logger.exception("reconciling deployment %s failed", deployment["name"])
+            await jobs.tick(self.ctx, deployments)
 
     async def reconcile(self, d: Row) -> None:
         """Hand one deployment to the handler of its state."""
@@ -157,7 +170,9 @@ class Reconciler:
         await HANDLERS[state].handle(self.ctx, d)
 
     async def _let_go(self, reason: str) -> None:
-        """Stop everything this process runs, leaving it pending for the next leader."""
+        """Stop everything this process runs, leaving it pending (jobs queued) for the next
+        leader; jobs on Slurm or Ray keep running for it to adopt."""
+        await jobs.let_go(self.ctx, "CHUNGUS stopping")
         await draining.abort(self.ctx, S.PENDING, reason)
         for name in list(self.ctx.running):
             await draining.stop(self.ctx, name, S.PENDING, reason)

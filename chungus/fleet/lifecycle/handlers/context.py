@@ -15,6 +15,8 @@ from asgiref.sync import sync_to_async
 from chungus.fleet.launchers.base import Launcher
 from chungus.fleet.lifecycle import deployment_rows as store
 from chungus.fleet.lifecycle.drain import DrainPolicy, InFlight
+from chungus.fleet.lifecycle.jobs import rows as job_rows
+from chungus.fleet.lifecycle.jobs.run import JobRun
 from chungus.fleet.lifecycle.supervisor import Supervisor
 from chungus.fleet.states import DeploymentState as S
 from chungus.fleet.states import ReplicaState
@@ -82,6 +84,12 @@ class Context:
     running: dict[str, Running] = field(default_factory=dict)
     draining: dict[str, Running] = field(default_factory=dict)  # leaving routing, finishing
     warming: dict[str, asyncio.Task[None]] = field(default_factory=dict)  # warm-ups answering
+    jobs: dict[int, JobRun] = field(default_factory=dict)  # jobs this process runs
+    kicked: asyncio.Event = field(default_factory=asyncio.Event)  # reconcile again now
+
+    def kick(self) -> None:
+        """Ask for the next tick now (a GPU was freed: what waits for it should not wait)."""
+        self.kicked.set()
 
     async def set(self, name: str, state: S, reason: str, *, wake: bool = True) -> None:
         """Write a deployment's state, as its table allows (IllegalTransition if not)."""
@@ -94,4 +102,5 @@ class Context:
             task.cancel()
         await asyncio.gather(*running.tasks, return_exceptions=True)
         await sync_to_async(store.remove_replicas)(name)
+        await sync_to_async(job_rows.release)("deployment", name)
         await self.after_change()

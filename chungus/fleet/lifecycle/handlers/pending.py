@@ -17,6 +17,8 @@ from chungus.engines.base import DeploymentPlan
 from chungus.fleet.lifecycle import deployment_rows as store
 from chungus.fleet.lifecycle.handlers import draining
 from chungus.fleet.lifecycle.handlers.context import RESTART_ON, Context, Row, Running
+from chungus.fleet.lifecycle.jobs import ending
+from chungus.fleet.lifecycle.jobs import rows as job_rows
 from chungus.fleet.lifecycle.plans import launch_spec
 from chungus.fleet.lifecycle.supervisor import OnReady, Supervisor
 from chungus.fleet.states import DeploymentState as S
@@ -77,6 +79,10 @@ async def handle(ctx: Context, d: Row) -> None:
         running.supervisors.append(supervisor)
         running.tasks.append(asyncio.create_task(supervisor.run()))
     ctx.running[name] = running
+    if d["launcher"] == "local" and d["gpus_per_replica"]:
+        held = sorted({g for indices in gpus.values() for g in indices})
+        nodes = [n for n in ctx.nodes() if n.name == ctx.local_node] or ctx.nodes()[:1]
+        await sync_to_async(job_rows.hold)("deployment", name, nodes[0].name if nodes else "", held)
     reason = f"starting {d['replicas']} replica(s) on {d['launcher']}"
     await ctx.set(name, S.STARTING, reason, wake=False)
 
@@ -104,25 +110,38 @@ async def place(ctx: Context, d: Row) -> dict[int, tuple[int, ...]] | None:
                     f"{other}#{replica}", len(indices), running.memory_mb, priority, swappable
                 )
                 cluster.add(work, Assignment(work.id, local, indices))
+    for job in ctx.jobs.values():  # jobs rank below every deployment: they are preempted
+        if job.holds_gpus and max(job.gpus) < cards:
+            work = Work(f"job:{job.id}", len(job.gpus), job.memory_mb, job.placement_priority,
+                        job.preemptible)  # fmt: skip
+            cluster.add(work, Assignment(work.id, local, job.gpus))
     asks = [
         Work(f"{d['name']}#{i}", d["gpus_per_replica"], d["memory_mb"], d["priority"])
         for i in range(d["replicas"])
     ]
-    # While swapped-out deployments drain, wait for them rather than evict more.
-    decision = decide(cluster, asks, allow_eviction=not ctx.draining)
+    # While swapped-out deployments drain (or preempted jobs checkpoint), wait for them
+    # rather than evict more.
+    leaving = sorted(ctx.draining) + [f"job {j.id}" for j in ctx.jobs.values() if j.stopping]
+    decision = decide(cluster, asks, allow_eviction=not leaving)
     if decision.pending:
         reason = next(iter(decision.pending.values()))
-        if ctx.draining:
-            reason = f"waiting for {', '.join(sorted(ctx.draining))} to drain; {reason}"
+        if leaving:
+            reason = f"waiting for {', '.join(leaving)} to free GPUs; {reason}"
         await ctx.set(d["name"], S.PENDING, reason, wake=False)
         for placed in decision.assignments:  # all replicas or none
             cluster.remove(placed.work_id)
         return None
-    for victim in {v.split("#")[0] for v in decision.evictions}:
+    jobs = sorted(int(v[4:]) for v in decision.evictions if v.startswith("job:"))
+    for job_id in jobs:
+        await ending.preempt(ctx, job_id, f"deployment {d['name']}")
+    for victim in {v.split("#")[0] for v in decision.evictions if not v.startswith("job:")}:
         reason = f"idle: swapped out to make room for {d['name']}"
         await draining.stop(ctx, victim, S.STOPPED, reason, drain=True)
+    if jobs:
+        held = ", ".join(f"job {j}" for j in jobs)
+        await ctx.set(d["name"], S.PENDING, f"preempting {held}: waiting for its GPU", wake=False)
     if decision.evictions:
-        return None  # placed once the swapped-out ones have drained
+        return None  # placed once the swapped-out ones have drained, the jobs checkpointed
     return {int(a.work_id.split("#")[1]): a.gpu_indices for a in decision.assignments}
 
 

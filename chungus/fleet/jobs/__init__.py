@@ -1,0 +1,1 @@
+"""Jobs: batch GPU work queued for the shared pool, preempted by deployments and resumed."""

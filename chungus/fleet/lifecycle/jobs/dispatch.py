@@ -1,0 +1,127 @@
+"""Queued jobs: offer them the GPUs (and CPU cores) nothing holds, in one decision.
+
+The decision is the same pure place() that places deployments, on the same inventory:
+what runs (deployments and jobs) holds its GPUs, deployments waiting for room are placed
+first (so a job never takes a GPU a deployment is about to get), then the queued jobs in
+fair-share order (scheduling/fairshare.py). Jobs never preempt here; deployments preempt
+jobs when they are placed (handlers/pending.py). Slurm and Ray jobs go to their cluster's
+own queue at once.
+"""
+
+from __future__ import annotations
+
+import os
+from typing import Any
+
+from asgiref.sync import sync_to_async
+
+from chungus.fleet.lifecycle.handlers.context import Context
+from chungus.fleet.lifecycle.jobs import launching, rows
+from chungus.fleet.states import DeploymentState
+from chungus.lib.env import envint
+from chungus.scheduling.fairshare import QueuedJob, fair_order, placement_priority
+from chungus.scheduling.placement import Assignment, Cluster, Node, Work, decide
+
+Row = dict[str, Any]
+
+
+def local_nodes(ctx: Context) -> list[Node]:
+    """The node local work is placed on (as deployments are)."""
+    nodes = ctx.nodes()
+    return [n for n in nodes if n.name == ctx.local_node] or nodes[:1]
+
+
+def occupied(ctx: Context, nodes: list[Node]) -> Cluster:
+    """The local node as it is: running deployments' and jobs' GPUs taken (none preemptible)."""
+    cluster = Cluster(nodes)
+    if not nodes:
+        return cluster
+    node, cards = nodes[0].name, len(nodes[0].gpus)
+    for name, running in [*ctx.running.items(), *ctx.draining.items()]:
+        if running.launcher != "local":
+            continue
+        for replica, indices in running.gpus.items():
+            if indices and max(indices) < cards:
+                work = Work(f"{name}#{replica}", len(indices), running.memory_mb, running.priority)
+                cluster.add(work, Assignment(work.id, node, indices))
+    for run in ctx.jobs.values():
+        if run.holds_gpus and max(run.gpus) < cards:
+            work = Work(f"job:{run.id}", len(run.gpus), run.memory_mb, run.placement_priority)
+            cluster.add(work, Assignment(work.id, node, run.gpus))
+    return cluster
+
+
+def whole_gpu_mb(nodes: list[Node]) -> int:
+    return max((g.memory_mb for n in nodes for g in n.gpus), default=0)
+
+
+async def dispatch(ctx: Context, queued: list[Row], deployments: list[Row]) -> None:
+    """Start the queued jobs that fit now; tell the others why they wait."""
+    if not queued:
+        return
+    nodes = local_nodes(ctx)
+    node = nodes[0].name if nodes else ""
+    whole = whole_gpu_mb(nodes)
+    cluster = occupied(ctx, nodes)
+    holding: dict[int, int] = {}
+    for run in ctx.jobs.values():
+        holding[run.owner] = holding.get(run.owner, 0) + len(run.gpus)
+    by_id = {r["id"]: r for r in queued}
+    order = fair_order(
+        [QueuedJob(r["id"], r["owner_id"], r["tier"], r["priority"], r["gpus"],
+                   r["created_at"].timestamp()) for r in queued],
+        holding,
+    )  # fmt: skip
+    user_limit = envint("CHUNGUS_JOBS_MAX_GPUS_PER_USER", 0, minimum=0)
+    cores_total = os.cpu_count() or 1
+    cores_used = sum(r.cpu_cores for r in ctx.jobs.values() if r.launcher == "local")
+    waiting: dict[int, str] = {}
+    asks: list[Work] = [
+        Work(f"{d['name']}#{i}", d["gpus_per_replica"], d["memory_mb"], d["priority"])
+        for d in deployments
+        if d["state"] == DeploymentState.PENDING and d["desired"] == "running"
+        and d["launcher"] == "local" and d["gpus_per_replica"]
+        for i in range(d["replicas"])
+    ]  # fmt: skip
+    for job in order:
+        row = by_id[job.id]
+        if row["launcher"] != "local":
+            await launching.launch(ctx, row, row["launcher"], tuple(range(row["gpus"])), 0)
+            continue
+        if user_limit and row["gpus"] and holding.get(job.owner, 0) + row["gpus"] > user_limit:
+            waiting[job.id] = (
+                f"its owner holds {holding.get(job.owner, 0)} GPU(s); the limit "
+                f"per user is {user_limit}"
+            )
+            continue
+        if cores_used + row["cpu_cores"] > max(cores_total, row["cpu_cores"]):
+            waiting[job.id] = (
+                f"waiting for {row['cpu_cores']} CPU core(s): jobs use "
+                f"{cores_used} of {cores_total}"
+            )
+            continue
+        if not row["gpus"]:
+            cores_used += row["cpu_cores"]
+            await launching.launch(ctx, row, node, (), 0)
+            continue
+        memory = row["memory_mb"] or whole
+        asks.append(Work(f"job:{job.id}", row["gpus"], memory,
+                         placement_priority(row["tier"], row["priority"])))  # fmt: skip
+        cores_used += row["cpu_cores"]
+        holding[job.owner] = holding.get(job.owner, 0) + row["gpus"]
+    decision = decide(cluster, asks, allow_eviction=False)
+    for placed in decision.assignments:
+        if placed.work_id.startswith("job:"):
+            row = by_id[int(placed.work_id[4:])]
+            await launching.launch(ctx, row, placed.node, placed.gpu_indices,
+                                   row["memory_mb"] or whole)  # fmt: skip
+    for work_id, why in decision.pending.items():
+        if work_id.startswith("job:"):
+            waiting[int(work_id[4:])] = f"waiting for a GPU: {why}"
+    for job_id, why in waiting.items():
+        reason = f"queued: {why}"
+        before = by_id[job_id]["reason"]
+        if before.startswith("preempted by"):  # keep saying why it left its GPU
+            reason = f"{before.split(' | ')[0]} | {reason}"
+        if before != reason:
+            await sync_to_async(rows.set_reason)(job_id, reason)
