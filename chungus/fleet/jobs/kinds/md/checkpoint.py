@@ -16,10 +16,7 @@ from typing import Any
 
 from chungus.fleet.jobs.kinds.base import read_json, write_json
 from chungus.fleet.jobs.kinds.md import dcd
-
-CHECKPOINT_FILE = "checkpoint.json"
-TRAJECTORY_FILE = "trajectory.dcd"
-ENERGIES_FILE = "energies.csv"
+from chungus.fleet.jobs.kinds.md.files import CHECKPOINT_FILE, ENERGIES_FILE, TRAJECTORY_FILE
 
 
 @dataclass(frozen=True, slots=True)

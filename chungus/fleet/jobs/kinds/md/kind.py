@@ -26,14 +26,17 @@ from chungus.fleet.jobs.kinds.base import (
 )
 from chungus.fleet.jobs.kinds.md import results
 from chungus.fleet.jobs.kinds.md import spec as md_spec
-from chungus.fleet.jobs.kinds.md.checkpoint import ENERGIES_FILE, TRAJECTORY_FILE
-from chungus.fleet.jobs.kinds.md.prepare import PREPARED_PDB
-from chungus.fleet.jobs.kinds.md.production import FINAL_PDB
+from chungus.fleet.jobs.kinds.md.files import (
+    ENERGIES_FILE,
+    FINAL_PDB,
+    LOG_FILE,
+    PREPARED_PDB,
+    TRAJECTORY_FILE,
+)
 
 MAX_UPLOAD_BYTES = 20 * 1024 * 1024
 UPLOAD_SUFFIXES = {".pdb": ".pdb", ".cif": ".cif", ".mmcif": ".cif"}  # as sent: as stored
 RUNNER_MODULE = "chungus.fleet.jobs.kinds.md.runner"
-LOG_FILE = "job.log"
 OUTPUTS = (
     Output(FINAL_PDB, "Final structure", "chemical/x-pdb"),
     Output(TRAJECTORY_FILE, "Trajectory (DCD; use prepared.pdb as its topology)"),

@@ -17,9 +17,8 @@ from openmm import app, unit
 from pdbfixer import PDBFixer
 
 from chungus.fleet.jobs.kinds.md import structures
+from chungus.fleet.jobs.kinds.md.files import PREPARED_PDB, SYSTEM_XML
 
-PREPARED_PDB = "prepared.pdb"
-SYSTEM_XML = "system.xml"
 SOLVATED_MIN_WATERS = 100  # a structure with this much water and a box is taken as solvated
 HMR_ABOVE_FS = 2.5  # longer timesteps move mass onto hydrogens so they stay stable
 HMR_HYDROGEN_AMU = 4.0

@@ -9,29 +9,34 @@ from __future__ import annotations
 
 import time
 from pathlib import Path
-from typing import Any
+from typing import Any, Protocol
 
 from openmm import app
 
 from chungus.fleet.jobs.kinds.base import RESUMABLE
 from chungus.fleet.jobs.kinds.md import checkpoint
+from chungus.fleet.jobs.kinds.md.files import ENERGIES_FILE, FINAL_PDB, TRAJECTORY_FILE
 from chungus.fleet.jobs.kinds.md.spec import production_steps
 from chungus.fleet.jobs.kinds.md.status import Status, log
 
 CHUNK_SECONDS = 0.3  # wall time a chunk aims at: the longest a SIGTERM waits
 FIRST_CHUNK = 10
+LOG_EVERY_FRACTION = 0.1  # a log line at each tenth of the run
 MAX_CHUNK = 100_000
 STATUS_EVERY_SECONDS = 1.0
 RATE_SMOOTHING = 0.3  # weight of the newest chunk in the measured speed
-FINAL_PDB = "final.pdb"
+
+
+class Stop(Protocol):
+    requested: bool  # set when the process was asked to stop
 
 
 def attach_reporters(workdir: Path, simulation: app.Simulation, every: int, append: bool) -> None:
     periodic = simulation.topology.getPeriodicBoxVectors() is not None
     simulation.reporters = [
-        app.DCDReporter(str(workdir / checkpoint.TRAJECTORY_FILE), every, append=append),
+        app.DCDReporter(str(workdir / TRAJECTORY_FILE), every, append=append),
         app.StateDataReporter(
-            str(workdir / checkpoint.ENERGIES_FILE),
+            str(workdir / ENERGIES_FILE),
             every,
             step=True,
             time=True,
@@ -50,12 +55,13 @@ def next_chunk(steps_per_second: float) -> int:
 
 
 def produce(
-    workdir: Path, simulation: app.Simulation, spec: dict[str, Any], status: Status, stop: Any
+    workdir: Path, simulation: app.Simulation, spec: dict[str, Any], status: Status, stop: Stop
 ) -> int:
     """Run production to exactly steps_total; 0 when done, RESUMABLE when stopped."""
     total, every = production_steps(spec), spec["checkpoint_every"]
     step = simulation.currentStep
     chunk, rate, last_status = FIRST_CHUNK, 0.0, 0.0
+    logged = int(step / total / LOG_EVERY_FRACTION)
     while step < total:
         if stop.requested:
             saved = checkpoint.save(workdir, simulation, step)
@@ -75,6 +81,10 @@ def produce(
         if time.monotonic() - last_status >= STATUS_EVERY_SECONDS or step == total:
             status.production(step, spec["timestep_fs"], rate)
             last_status = time.monotonic()
+        if int(step / total / LOG_EVERY_FRACTION) > logged and step < total:
+            logged = int(step / total / LOG_EVERY_FRACTION)
+            speed = status.fields["ns_per_day"] or 0
+            log(f"production {step / total:.0%}: step {step}, {speed:.1f} ns/day")
     status.update(checkpoint_step=checkpoint.save(workdir, simulation, step).step)
     write_final(workdir, simulation)
     status.update(phase="done", steps_done=step, eta_seconds=0)

@@ -12,8 +12,8 @@ from pathlib import Path
 
 import numpy as np
 
-from chungus.fleet.jobs.kinds.md import checkpoint, dcd
-from chungus.fleet.jobs.kinds.md.prepare import PREPARED_PDB
+from chungus.fleet.jobs.kinds.md import dcd
+from chungus.fleet.jobs.kinds.md.files import ENERGIES_FILE, PREPARED_PDB, TRAJECTORY_FILE
 
 # the energies.csv header, as StateDataReporter writes it, and the names the charts use
 COLUMNS = {
@@ -31,7 +31,7 @@ def trajectory_pdb(workdir: Path, max_frames: int = 60) -> str:
     frames evenly spread, superposed on the first; "" when there is no frame yet."""
     import mdtraj  # imported here: a second or so, and only this view needs it
 
-    path, topology_path = workdir / checkpoint.TRAJECTORY_FILE, workdir / PREPARED_PDB
+    path, topology_path = workdir / TRAJECTORY_FILE, workdir / PREPARED_PDB
     layout = dcd.read_layout(path)
     if layout is None or not topology_path.is_file():
         return ""
@@ -67,7 +67,7 @@ def trajectory_pdb(workdir: Path, max_frames: int = 60) -> str:
 def energies(workdir: Path) -> dict[str, list[float]]:
     """The columns of energies.csv by chart name; lines not yet completely written are skipped."""
     try:
-        text = (workdir / checkpoint.ENERGIES_FILE).read_text()
+        text = (workdir / ENERGIES_FILE).read_text()
     except OSError:
         return {}
     lines = text.splitlines(keepends=True)

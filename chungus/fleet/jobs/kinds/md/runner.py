@@ -24,6 +24,7 @@ from openmm import app, unit
 
 from chungus.fleet.jobs.kinds.base import PROGRESS_FILE, RESUMABLE, SPEC_FILE, read_json
 from chungus.fleet.jobs.kinds.md import checkpoint, prepare, production
+from chungus.fleet.jobs.kinds.md.files import FINAL_PDB
 from chungus.fleet.jobs.kinds.md.spec import production_steps
 from chungus.fleet.jobs.kinds.md.status import Status, fail, log
 
@@ -125,7 +126,7 @@ def steps_lost(
 
 def run(workdir: Path, spec: dict[str, Any], stop: StopRequest) -> int:
     previous = read_json(workdir / PROGRESS_FILE)
-    if previous.get("phase") == "done" and (workdir / production.FINAL_PDB).is_file():
+    if previous.get("phase") == "done" and (workdir / FINAL_PDB).is_file():
         log("already done")
         return 0
     total = production_steps(spec)

@@ -218,3 +218,14 @@ def test_it_lists_only_the_outputs_that_exist(tmp_path):
     (tmp_path / "job.log").write_text("started\n")
     (tmp_path / "energies.csv").write_text("")
     assert [o.name for o in KIND.outputs(tmp_path)] == ["energies.csv", "job.log"]
+
+
+def test_importing_it_leaves_openmm_unloaded_and_the_runner_leaves_django_unloaded():
+    import subprocess
+
+    code = (
+        "import sys; import chungus.fleet.jobs.kinds.md.kind; "
+        "assert 'openmm' not in sys.modules and 'pdbfixer' not in sys.modules; "
+        "import chungus.fleet.jobs.kinds.md.runner; assert 'django' not in sys.modules"
+    )
+    subprocess.run([sys.executable, "-c", code], check=True)
