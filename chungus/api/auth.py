@@ -26,17 +26,23 @@ def _is_admin(user: Any) -> bool:
     return bool(user.is_active and getattr(user, "is_superuser", False))
 
 
+def active_key(token: str) -> ApiKey:
+    """The key `token` is, if it is active and unexpired (its owner loaded); else 401."""
+    key = ApiKey.objects.select_related("owner").filter(key_hash=hash_secret(token)).first()
+    if key is None:
+        raise AuthenticationFailed(f"Incorrect API key provided: {token[:6]}***.")
+    if not key.is_active:
+        raise AuthenticationFailed("This API key has been revoked.", code="revoked_api_key")
+    if key.expires_at is not None and key.expires_at <= timezone.now():
+        raise AuthenticationFailed("This API key has expired.", code="expired_api_key")
+    return key
+
+
 class AdminKey(HttpBearer):
     """An active, unexpired API key whose owner is a superuser."""
 
     def authenticate(self, request: HttpRequest, token: str) -> AbstractBaseUser:
-        key = ApiKey.objects.select_related("owner").filter(key_hash=hash_secret(token)).first()
-        if key is None:
-            raise AuthenticationFailed(f"Incorrect API key provided: {token[:6]}***.")
-        if not key.is_active:
-            raise AuthenticationFailed("This API key has been revoked.", code="revoked_api_key")
-        if key.expires_at is not None and key.expires_at <= timezone.now():
-            raise AuthenticationFailed("This API key has expired.", code="expired_api_key")
+        key = active_key(token)
         if key.owner is None or not _is_admin(key.owner):
             raise Forbidden("This API key does not belong to a superuser.")
         return key.owner

@@ -15,26 +15,18 @@ from django.contrib.auth.models import AbstractBaseUser
 from django.core.exceptions import RequestDataTooBig, SuspiciousOperation
 from django.http import HttpRequest
 from django.http.multipartparser import MultiPartParserError
-from django.utils import timezone
 from ninja.security import APIKeyCookie, HttpBearer
 from ninja.utils import check_csrf
 
-from chungus.accounts.models import ApiKey
-from chungus.accounts.secrets import hash_secret
-from chungus.lib.openai_errors import AuthenticationFailed, Forbidden, InvalidRequest
+from chungus.api.auth import active_key
+from chungus.lib.openai_errors import Forbidden, InvalidRequest
 
 
 class UserKey(HttpBearer):
     """An active, unexpired API key with an active owner."""
 
     def authenticate(self, request: HttpRequest, token: str) -> AbstractBaseUser:
-        key = ApiKey.objects.select_related("owner").filter(key_hash=hash_secret(token)).first()
-        if key is None:
-            raise AuthenticationFailed(f"Incorrect API key provided: {token[:6]}***.")
-        if not key.is_active:
-            raise AuthenticationFailed("This API key has been revoked.", code="revoked_api_key")
-        if key.expires_at is not None and key.expires_at <= timezone.now():
-            raise AuthenticationFailed("This API key has expired.", code="expired_api_key")
+        key = active_key(token)
         if key.owner is None:
             raise Forbidden("This API key has no owner: jobs belong to users.")
         if not key.owner.is_active:

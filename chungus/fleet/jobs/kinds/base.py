@@ -64,15 +64,6 @@ class Output:
     media_type: str = "application/octet-stream"
 
 
-@dataclass(frozen=True, slots=True)
-class Resources:
-    """What a job needs, as the kind fills in from its spec and defaults."""
-
-    gpus: int = 0
-    memory_mb: int = 0  # per GPU; 0: the whole GPU
-    cpu_cores: int = 1
-
-
 class JobKind(abc.ABC):
     name: str
     label: str

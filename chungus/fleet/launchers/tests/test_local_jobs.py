@@ -1,39 +1,17 @@
 """The local launcher runs jobs to completion: exit codes, SIGTERM with a grace, adoption."""
 
 import asyncio
-import sys
+import dataclasses
 import time
 
-from chungus.engines.base import LaunchSpec
 from chungus.fleet.launchers.base import LaunchState
 from chungus.fleet.launchers.local import LocalLauncher
-
-SCRIPT = """
-import os, signal, sys, time
-def stop(*_):
-    open("checkpointed", "w").write("yes")
-    sys.exit(75)
-if sys.argv[1] != "stubborn":
-    signal.signal(signal.SIGTERM, stop)
-else:
-    signal.signal(signal.SIGTERM, signal.SIG_IGN)
-print("gpus", repr(os.environ.get("CUDA_VISIBLE_DEVICES")), flush=True)
-for i in range(int(sys.argv[2])):
-    time.sleep(0.05)
-sys.exit(int(sys.argv[3]))
-"""
+from chungus.testing.job_script import job_spec as script_job
 
 
 def job_spec(tmp_path, mode="polite", ticks=1, code=0, gpus=()):
-    script = tmp_path / "job.py"
-    script.write_text(SCRIPT)
-    return LaunchSpec(
-        name="job-1",
-        command=(sys.executable, str(script), mode, str(ticks), str(code)),
-        gpus=gpus,
-        cwd=str(tmp_path),
-        log_path=str(tmp_path / "job.log"),
-    )
+    spec = script_job(tmp_path, mode, ticks, code, gpus)
+    return dataclasses.replace(spec, cwd=str(tmp_path), log_path=str(tmp_path / "job.log"))
 
 
 async def until_exited(launcher, handle, seconds=20):

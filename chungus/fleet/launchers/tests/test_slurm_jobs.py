@@ -4,7 +4,6 @@
 import asyncio
 import os
 import subprocess
-import sys
 import time
 from pathlib import Path
 
@@ -19,37 +18,7 @@ from chungus.fleet.launchers.slurm import (
     job_script,
     parse_sacct,
 )
-
-SCRIPT = """
-import os, signal, sys, time
-def stop(*_):
-    open("checkpointed", "w").write("yes")
-    sys.exit(75)
-if sys.argv[1] != "stubborn":
-    signal.signal(signal.SIGTERM, stop)
-else:
-    signal.signal(signal.SIGTERM, signal.SIG_IGN)
-print("started in", os.getcwd(), "gpus", repr(os.environ.get("CUDA_VISIBLE_DEVICES")), flush=True)
-for i in range(int(sys.argv[2])):
-    print("step", i, flush=True)
-    time.sleep(0.05)
-sys.exit(int(sys.argv[3]))
-"""
-
-
-def job_spec(tmp_path, mode="polite", ticks=1, code=0, gpus=()):
-    workdir = tmp_path / "job"
-    workdir.mkdir(exist_ok=True)
-    script = workdir / "job.py"
-    script.write_text(SCRIPT)
-    return LaunchSpec(
-        name=f"job-{tmp_path.name}"[:40],
-        command=(sys.executable, str(script), mode, str(ticks), str(code)),
-        env={"CHUNGUS_CPU_CORES": "1"},
-        gpus=gpus,
-        cwd=str(workdir),
-        log_path=str(workdir / "job.log"),
-    )
+from chungus.testing.job_script import job_spec
 
 
 def squeue(slurm):

@@ -20,7 +20,6 @@ from chungus.fleet.jobs.kinds.base import (
     JobKind,
     Output,
     Progress,
-    Resources,
     SpecError,
     Upload,
 )
@@ -75,11 +74,6 @@ class MdKind(JobKind):
         return JobCommand(
             (sys.executable, "-m", RUNNER_MODULE), env={"OPENMM_CPU_THREADS": threads}
         )
-
-    def resources(self, spec: dict[str, Any]) -> Resources:
-        """One GPU unless the spec pins the run to the CPU."""
-        gpus = 0 if spec.get("platform") in ("cpu", "reference") else 1
-        return Resources(gpus=gpus, cpu_cores=int(spec.get("cpu_cores") or 1))
 
     def progress(self, workdir: Path) -> Progress:
         return progress_of(base.read_json(workdir / PROGRESS_FILE), workdir / ERROR_FILE)
