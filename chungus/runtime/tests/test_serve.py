@@ -12,6 +12,7 @@ import psutil
 import pytest
 
 from chungus.fleet.launchers.local import free_port
+from chungus.runtime.management.commands.serve import banner
 from chungus.testing.processes import CHUNGUS, chungus_instance, wait_http
 
 
@@ -111,3 +112,9 @@ def test_a_port_that_is_taken_is_a_one_line_error(tmp_path):
         instance.stop()
     assert result.returncode != 0
     assert "address already in use" in result.stderr and "Traceback" not in result.stderr
+
+
+def test_the_banner_shows_a_first_science_job_to_run():
+    text = banner("http://127.0.0.1:8000", "ck-x", True, ".venv/bin/chungus")
+    assert ".venv/bin/chungus jobs submit md --structure villin --ns 0.01" in text
+    assert "http://127.0.0.1:8000/jobs/" in text

@@ -65,13 +65,13 @@ async def launch(ctx: Context, row: Row, node: str, gpus: tuple[int, ...], memor
     run = new_run(row, spec, handle, node, memory_mb)
     local = run.placed = row["launcher"] == "local"
     ctx.jobs[job_id] = run
-    where = f"GPU {', '.join(map(str, gpus))} of {node}" if gpus and local else node
+    where = f"GPU {', '.join(map(str, gpus))} of {node}" if gpus else f"{node}, CPU only"
     if not local:
         where = f"{row['launcher']}" + (f" ({len(gpus)} GPU(s))" if gpus else "")
     attempt = row["attempts"] + 1
     verb = "resumed" if attempt > 1 else "started"
     state = JobState.RUNNING if local else JobState.PLACING
-    reason = f"{verb} on {where or 'CPU'} (attempt {attempt})"
+    reason = f"{verb} on {where} (attempt {attempt})"
     await sync_to_async(rows.started)(
         job_id, state, reason, node, list(gpus), launcher.reference(handle)
     )

@@ -158,6 +158,10 @@ def banner(base: str, secret: str | None, default_model: bool, program: str = "c
         f"  a server you run:      {program} models add mine --url http://HOST:8080/v1"
         " --upstream-model ID",
         "",
+        "Run science on the same GPUs (molecular dynamics with OpenMM; CPU when there is none):",
+        f"  {program} jobs submit md --structure villin --ns 0.01 --solvent vacuum",
+        f"  {program} jobs show 1 --follow          (then: jobs outputs 1, or {base}/jobs/)",
+        "",
         f"Dashboard: {base}/dashboard/   Playground: {base}/playground/   Admin: {base}/admin/",
         f"  sign in as an operator; make one with: {program} createsuperuser",
         "Press Ctrl-C to stop.",
