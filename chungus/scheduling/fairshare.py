@@ -32,6 +32,12 @@ def placement_priority(tier: str, priority: int) -> int:
     return JOB_FLOOR - TIERS.get(tier, len(TIERS)) * TIER_STEP + priority
 
 
+def tier_ceiling(tier: str) -> int:
+    """Above every job of `tier`, below every job of the tiers above it: running work counted
+    at it yields only to a higher tier, never to a higher rank in its own."""
+    return placement_priority(tier, TIER_STEP // 2)
+
+
 def fair_order(queued: Iterable[QueuedJob], holding: Mapping[int, int]) -> list[QueuedJob]:
     """`queued` in the order to offer them GPUs; `holding` is GPUs each user holds now."""
     usage = Counter(holding)

@@ -5,6 +5,7 @@ from chungus.scheduling.fairshare import (
     QueuedJob,
     fair_order,
     placement_priority,
+    tier_ceiling,
 )
 
 
@@ -39,3 +40,8 @@ def test_every_job_ranks_below_every_deployment_and_background_below_batch():
     assert placement_priority("batch", 100) < -30_000  # deployments' priorities are small ints
     assert placement_priority("background", 100) < placement_priority("batch", -100)
     assert placement_priority("batch", 0) == JOB_FLOOR
+
+
+def test_a_tiers_ceiling_is_above_its_ranks_and_below_the_next_tier():
+    assert placement_priority("background", 100) < tier_ceiling("background")
+    assert tier_ceiling("background") < placement_priority("batch", -100)

@@ -3,8 +3,9 @@
 The decision is the same pure place() that places deployments, on the same inventory:
 what runs (deployments and jobs) holds its GPUs, deployments waiting for room are placed
 first (so a job never takes a GPU a deployment is about to get), then the queued jobs in
-fair-share order (scheduling/fairshare.py). Jobs never preempt here; deployments preempt
-jobs when they are placed (handlers/pending.py). Slurm and Ray jobs go to their cluster's
+fair-share order (scheduling/fairshare.py). A batch job (or a waiting deployment) preempts
+background jobs here; deployments preempt any job when they are placed
+(handlers/pending.py). Slurm and Ray jobs go to their cluster's
 own queue at once.
 """
 
@@ -15,12 +16,18 @@ from typing import Any
 
 from asgiref.sync import sync_to_async
 
+from chungus.fleet.jobs.models import Tier
 from chungus.fleet.lifecycle.handlers.context import Context
-from chungus.fleet.lifecycle.jobs import launching, rows
+from chungus.fleet.lifecycle.jobs import ending, launching, rows
 from chungus.fleet.states import DeploymentState
 from chungus.lib.env import envint
-from chungus.scheduling.fairshare import QueuedJob, fair_order, placement_priority
-from chungus.scheduling.placement import Assignment, Cluster, Node, Work, decide
+from chungus.scheduling.fairshare import (
+    QueuedJob,
+    fair_order,
+    placement_priority,
+    tier_ceiling,
+)
+from chungus.scheduling.placement import Assignment, Cluster, Decision, Node, Work, decide
 
 Row = dict[str, Any]
 
@@ -32,7 +39,8 @@ def local_nodes(ctx: Context) -> list[Node]:
 
 
 def occupied(ctx: Context, nodes: list[Node]) -> Cluster:
-    """The local node as it is: running deployments' and jobs' GPUs taken (none preemptible)."""
+    """The local node as it is: running deployments' and jobs' GPUs taken (only background
+    jobs preemptible)."""
     cluster = Cluster(nodes)
     if not nodes:
         return cluster
@@ -46,9 +54,33 @@ def occupied(ctx: Context, nodes: list[Node]) -> Cluster:
                 cluster.add(work, Assignment(work.id, node, indices))
     for run in ctx.jobs.values():
         if run.holds_gpus and max(run.gpus) < cards:
-            work = Work(f"job:{run.id}", len(run.gpus), run.memory_mb, run.placement_priority)
+            # Background work yields its GPU to batch jobs (and to deployments), not to
+            # another background job however it ranks.
+            yields = run.tier == Tier.BACKGROUND and run.preemptible
+            rank = tier_ceiling(run.tier) if yields else run.placement_priority
+            work = Work(f"job:{run.id}", len(run.gpus), run.memory_mb, rank, yields)
             cluster.add(work, Assignment(work.id, node, run.gpus))
     return cluster
+
+
+async def _preempt_yielding(ctx: Context, decision: Decision) -> set[int]:
+    """Preempt the background jobs the decision evicted; the GPUs they will free."""
+    freeing: set[int] = set()
+    for victim in (int(e[4:]) for e in decision.evictions if e.startswith("job:")):
+        run = ctx.jobs.get(victim)
+        if run is None:
+            continue
+        freeing |= set(run.gpus)
+        takers = [a.work_id for a in decision.assignments if set(a.gpu_indices) & set(run.gpus)]
+        await ending.preempt(ctx, victim, _work_name(takers[0]) if takers else "other work")
+    return freeing
+
+
+def _work_name(work_id: str) -> str:
+    """'job 7' for "job:7", 'deployment big' for "big#0" (placement's work ids)."""
+    if work_id.startswith("job:"):
+        return f"job {work_id[4:]}"
+    return f"deployment {work_id.split('#')[0]}"
 
 
 def whole_gpu_mb(nodes: list[Node]) -> int:
@@ -109,12 +141,20 @@ async def dispatch(ctx: Context, queued: list[Row], deployments: list[Row]) -> N
                          placement_priority(row["tier"], row["priority"])))  # fmt: skip
         cores_used += row["cpu_cores"]
         holding[job.owner] = holding.get(job.owner, 0) + row["gpus"]
-    decision = decide(cluster, asks, allow_eviction=False)
+    # While preempted jobs checkpoint, wait for them rather than preempt more.
+    stopping = any(run.stopping for run in ctx.jobs.values())
+    decision = decide(cluster, asks, allow_eviction=not stopping)
+    freeing = await _preempt_yielding(ctx, decision)
     for placed in decision.assignments:
-        if placed.work_id.startswith("job:"):
-            row = by_id[int(placed.work_id[4:])]
-            await launching.launch(ctx, row, placed.node, placed.gpu_indices,
-                                   row["memory_mb"] or whole)  # fmt: skip
+        if not placed.work_id.startswith("job:"):
+            continue
+        job_id = int(placed.work_id[4:])
+        if freeing & set(placed.gpu_indices):  # started once the preempted job has ended
+            waiting[job_id] = "waiting for a background job to checkpoint and free its GPU"
+            continue
+        row = by_id[job_id]
+        await launching.launch(ctx, row, placed.node, placed.gpu_indices,
+                               row["memory_mb"] or whole)  # fmt: skip
     for work_id, why in decision.pending.items():
         if work_id.startswith("job:"):
             waiting[int(work_id[4:])] = f"waiting for a GPU: {why}"

@@ -75,8 +75,17 @@ async def _stop(ctx: Context, run: JobRun) -> None:
 
 
 async def finish(ctx: Context, run: JobRun, status: LaunchStatus) -> None:
-    """Record how the attempt ended and move the job on (never raises for a vanished row)."""
-    ctx.jobs.pop(run.id, None)
+    """Record how the attempt ended and move the job on (never raises for a vanished row).
+
+    The run stays in ctx.jobs until its row is moved: a tick meanwhile must not take the
+    row for one that no process here runs."""
+    try:
+        await _record_end(run, status)
+    finally:
+        ctx.jobs.pop(run.id, None)
+
+
+async def _record_end(run: JobRun, status: LaunchStatus) -> None:
     run.freed_at = run.freed_at or time.monotonic()
     seconds = run.freed_at - run.started
     fraction, summary, detail = progress(run)

@@ -173,3 +173,35 @@ async def test_a_user_at_the_gpu_limit_waits_while_another_users_job_runs(ctx, s
     assert (await get(hers[1])).reason == (
         "queued: its owner holds 1 GPU(s); the limit per user is 1"
     )
+
+
+async def test_a_batch_job_preempts_a_background_job_which_resumes_after_it(ctx, script):
+    owner = await sync_to_async(user)("hu")
+    background = await add(owner, script, "work", "1000", tier="background")
+    await scheduler.tick(ctx, [])
+    assert (await get(background)).state == "running"
+    await asyncio.sleep(0.3)  # its SIGTERM handler is set
+    batch = await add(owner, script, "work", "4")
+    await scheduler.tick(ctx, [])
+    assert (await get(background)).state == "preempting"
+    assert (await get(batch)).reason == (
+        "queued: waiting for a background job to checkpoint and free its GPU"
+    )
+    row = await until(ctx, batch, "running")
+    assert row.gpu_indices == [0]
+    preempted = await get(background)
+    assert preempted.state == "queued" and preempted.reason.startswith(
+        f"preempted by job {batch.pk}: GPU freed in"
+    )
+    await until(ctx, batch, "succeeded")
+    assert (await until(ctx, background, "running")).attempts == 2
+
+
+async def test_background_jobs_do_not_preempt_each_other(ctx, script):
+    owner = await sync_to_async(user)("iv")
+    first = await add(owner, script, "work", "1000", tier="background")
+    await scheduler.tick(ctx, [])
+    second = await add(owner, script, "work", "1000", tier="background", priority=50)
+    await scheduler.tick(ctx, [])
+    assert (await get(first)).state == "running"
+    assert (await get(second)).reason.startswith("queued: waiting for a GPU")
