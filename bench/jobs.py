@@ -18,7 +18,6 @@ import argparse
 import json
 import os
 import shutil
-import socket
 import statistics
 import subprocess
 import sys
@@ -35,7 +34,11 @@ os.environ.setdefault("DJANGO_SETTINGS_MODULE", "chungus.settings")
 
 from chungus.fleet.lifecycle.tests.test_deployments import wait_state  # noqa: E402
 from chungus.testing.jobs import job, submit_md, wait_job, wait_steps  # noqa: E402
-from chungus.testing.processes import ChungusProcess, chungus_instance  # noqa: E402
+from chungus.testing.processes import (  # noqa: E402
+    ChungusProcess,
+    chungus_instance,
+    one_simulated_gpu,
+)
 
 RUNNER = (sys.executable, "-m", "chungus.fleet.jobs.kinds.md.runner")
 
@@ -130,9 +133,7 @@ def overhead(args: argparse.Namespace, tmp: Path) -> None:
 def handover(args: argparse.Namespace, tmp: Path) -> None:
     home = tmp / "handover"
     home.mkdir()
-    inventory = home / "inventory.json"
-    gpu = {"name": "Simulated 1 GB", "memory_mb": 1000}
-    inventory.write_text(json.dumps({"nodes": [{"name": socket.gethostname(), "gpus": [gpu]}]}))
+    inventory = one_simulated_gpu(home)
     instance = chungus_instance(home, CHUNGUS_INVENTORY=str(inventory),
                                 CHUNGUS_RECONCILE_SECONDS="0.3")  # fmt: skip
     instance.start("--no-default-model")

@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import contextlib
+import json
 import os
 import signal
+import socket
 import sqlite3
 import subprocess
 import sys
@@ -130,6 +132,14 @@ class ChungusProcess:
 
     def stop(self) -> int:
         return stop_process(self.process) if self.process is not None else 0
+
+
+def one_simulated_gpu(home: Path, memory_mb: int = 1000) -> Path:
+    """A declared inventory giving this host one GPU (CHUNGUS_INVENTORY's file)."""
+    inventory = home / "inventory.json"
+    gpu = {"name": f"Simulated {memory_mb} MB", "memory_mb": memory_mb}
+    inventory.write_text(json.dumps({"nodes": [{"name": socket.gethostname(), "gpus": [gpu]}]}))
+    return inventory
 
 
 def chungus_instance(home: Path, **env: str) -> ChungusProcess:

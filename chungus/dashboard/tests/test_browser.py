@@ -11,16 +11,11 @@ from pathlib import Path
 
 import httpx
 import pytest
-from playwright.sync_api import Browser, Page, expect, sync_playwright
+from playwright.sync_api import Page, expect
 
 from chungus.testing.processes import ChungusProcess, LlamaServer, chungus_instance
 
 SCREENSHOTS = Path(__file__).resolve().parents[3] / "test-artifacts" / "screenshots"
-CHROMIUM_ARGS = [
-    "--no-sandbox", "--disable-gpu", "--disable-background-networking",
-    "--disable-component-update", "--disable-sync", "--no-first-run", "--disable-quic",
-    "--disable-dev-shm-usage",
-]  # fmt: skip
 PASSWORD = "correct horse battery staple"
 GENERATION_TIMEOUT_MS = 60_000
 CHARTED = """() => {
@@ -49,25 +44,6 @@ def site(tmp_path_factory: pytest.TempPathFactory, llama: LlamaServer) -> Iterat
     instance.start("--no-default-model")
     yield instance
     instance.stop()
-
-
-@pytest.fixture(scope="module")
-def browser() -> Iterator[Browser]:
-    with sync_playwright() as playwright:
-        chromium = playwright.chromium.launch(
-            executable_path="/usr/bin/chromium", args=CHROMIUM_ARGS
-        )
-        yield chromium
-        chromium.close()
-
-
-@pytest.fixture
-def page(browser: Browser) -> Iterator[Page]:
-    context = browser.new_context(viewport={"width": 1360, "height": 900})
-    context.set_default_timeout(15_000)
-    expect.set_options(timeout=15_000)
-    yield context.new_page()
-    context.close()
 
 
 def shot(page: Page, name: str) -> None:

@@ -14,18 +14,11 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from playwright.sync_api import Browser, Page, expect, sync_playwright
+from playwright.sync_api import Page, expect
 
 from chungus.testing.processes import ChungusProcess, chungus_instance
 
 ARTIFACTS = Path(__file__).resolve().parents[3] / "test-artifacts"
-# Headless Chromium draws WebGL (the 3D viewer) with SwiftShader on the CPU; newer Chromium
-# wants that asked for by name.
-CHROMIUM_ARGS = [
-    "--no-sandbox", "--disable-gpu", "--disable-background-networking",
-    "--disable-component-update", "--disable-sync", "--no-first-run", "--disable-quic",
-    "--disable-dev-shm-usage", "--enable-unsafe-swiftshader",
-]  # fmt: skip
 PASSWORD = "correct horse battery staple"
 MD_SPEC = {
     "structure": "villin", "ns": 0.002, "solvent": "vacuum", "report_every": 100,
@@ -141,25 +134,6 @@ def site(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[ChungusProc
     instance.cli("shell", "-c", HOLDS.format(job_id=job_id))
     yield instance, job_id
     instance.stop()
-
-
-@pytest.fixture(scope="module")
-def browser() -> Iterator[Browser]:
-    with sync_playwright() as playwright:
-        chromium = playwright.chromium.launch(
-            executable_path="/usr/bin/chromium", args=CHROMIUM_ARGS
-        )
-        yield chromium
-        chromium.close()
-
-
-@pytest.fixture
-def page(browser: Browser) -> Iterator[Page]:
-    context = browser.new_context(viewport={"width": 1360, "height": 900})
-    context.set_default_timeout(20_000)
-    expect.set_options(timeout=20_000)
-    yield context.new_page()
-    context.close()
 
 
 def shot(page: Page, name: str, selector: str | None = None) -> None:

@@ -1,23 +1,19 @@
 """Placement in the reconciler: simulated GPUs on this host, swap-out of idle models,
 pending reasons, and a crashing engine failing its deployment with its last log lines."""
 
-import json
-import socket
 import time
 
 import psutil
 import pytest
 
 from chungus.fleet.lifecycle.tests.test_deployments import reason, wait_state
-from chungus.testing.processes import chungus_instance
+from chungus.testing.processes import chungus_instance, one_simulated_gpu
 
 
 @pytest.fixture(scope="module")
 def one_gpu(tmp_path_factory):
     home = tmp_path_factory.mktemp("swap")
-    inventory = home / "inventory.json"
-    gpu = {"name": "Simulated 1 GB", "memory_mb": 1000}
-    inventory.write_text(json.dumps({"nodes": [{"name": socket.gethostname(), "gpus": [gpu]}]}))
+    inventory = one_simulated_gpu(home)
     instance = chungus_instance(
         home,
         CHUNGUS_INVENTORY=str(inventory),

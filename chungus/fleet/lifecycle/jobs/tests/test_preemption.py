@@ -2,9 +2,7 @@
 checkpoint afterwards, ending with exactly the asked steps (a real CHUNGUS, a real OpenMM
 job on the CPU platform, a declared GPU; then the same on a real single-node Slurm)."""
 
-import json
 import os
-import socket
 import subprocess
 
 import pytest
@@ -18,7 +16,7 @@ from chungus.testing.jobs import (
     wait_job,
     wait_steps,
 )
-from chungus.testing.processes import chungus_instance
+from chungus.testing.processes import chungus_instance, one_simulated_gpu
 
 NS, REPORT, CHECKPOINT = "0.02", 500, 1000  # 10,000 steps of 2 fs
 MD = ("--structure", "villin", "--ns", NS, "--solvent", "vacuum", "--report-every", str(REPORT),
@@ -28,9 +26,7 @@ MD = ("--structure", "villin", "--ns", NS, "--solvent", "vacuum", "--report-ever
 @pytest.fixture(scope="module")
 def one_gpu(tmp_path_factory):
     home = tmp_path_factory.mktemp("preempt")
-    inventory = home / "inventory.json"
-    gpu = {"name": "Simulated 1 GB", "memory_mb": 1000}
-    inventory.write_text(json.dumps({"nodes": [{"name": socket.gethostname(), "gpus": [gpu]}]}))
+    inventory = one_simulated_gpu(home)
     instance = chungus_instance(
         home, CHUNGUS_INVENTORY=str(inventory), CHUNGUS_RECONCILE_SECONDS="0.3"
     )
