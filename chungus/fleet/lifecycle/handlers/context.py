@@ -87,6 +87,11 @@ class Context:
     jobs: dict[int, JobRun] = field(default_factory=dict)  # jobs this process runs
     kicked: asyncio.Event = field(default_factory=asyncio.Event)  # reconcile again now
 
+    def local_nodes(self) -> list[Node]:
+        """The node local work (deployments and jobs) is placed on: this host, or the first."""
+        nodes = self.nodes()
+        return [n for n in nodes if n.name == self.local_node] or nodes[:1]
+
     def kick(self) -> None:
         """Ask for the next tick now (a GPU was freed: what waits for it should not wait)."""
         self.kicked.set()

@@ -19,6 +19,7 @@ from chungus.fleet.lifecycle.handlers import draining
 from chungus.fleet.lifecycle.handlers.context import RESTART_ON, Context, Row, Running
 from chungus.fleet.lifecycle.jobs import ending
 from chungus.fleet.lifecycle.jobs import rows as job_rows
+from chungus.fleet.lifecycle.jobs.run import job_of
 from chungus.fleet.lifecycle.plans import launch_spec
 from chungus.fleet.lifecycle.supervisor import OnReady, Supervisor
 from chungus.fleet.states import DeploymentState as S
@@ -81,7 +82,7 @@ async def handle(ctx: Context, d: Row) -> None:
     ctx.running[name] = running
     if d["launcher"] == "local" and d["gpus_per_replica"]:
         held = sorted({g for indices in gpus.values() for g in indices})
-        nodes = [n for n in ctx.nodes() if n.name == ctx.local_node] or ctx.nodes()[:1]
+        nodes = ctx.local_nodes()
         await sync_to_async(job_rows.hold)("deployment", name, nodes[0].name if nodes else "", held)
     reason = f"starting {d['replicas']} replica(s) on {d['launcher']}"
     await ctx.set(name, S.STARTING, reason, wake=False)
@@ -89,7 +90,7 @@ async def handle(ctx: Context, d: Row) -> None:
 
 async def place(ctx: Context, d: Row) -> dict[int, tuple[int, ...]] | None:
     """GPUs per replica, swapping out idle deployments if needed; None while it must wait."""
-    nodes = [n for n in ctx.nodes() if n.name == ctx.local_node] or ctx.nodes()[:1]
+    nodes = ctx.local_nodes()
     cluster = Cluster(nodes)
     local = nodes[0].name if nodes else ""
     cards = len(nodes[0].gpus) if nodes else 0
@@ -112,8 +113,7 @@ async def place(ctx: Context, d: Row) -> dict[int, tuple[int, ...]] | None:
                 cluster.add(work, Assignment(work.id, local, indices))
     for job in ctx.jobs.values():  # jobs rank below every deployment: they are preempted
         if job.holds_gpus and max(job.gpus) < cards:
-            work = Work(f"job:{job.id}", len(job.gpus), job.memory_mb, job.placement_priority,
-                        job.preemptible)  # fmt: skip
+            work = job.work(by_deployment=True)
             cluster.add(work, Assignment(work.id, local, job.gpus))
     asks = [
         Work(f"{d['name']}#{i}", d["gpus_per_replica"], d["memory_mb"], d["priority"])
@@ -131,10 +131,10 @@ async def place(ctx: Context, d: Row) -> dict[int, tuple[int, ...]] | None:
         for placed in decision.assignments:  # all replicas or none
             cluster.remove(placed.work_id)
         return None
-    jobs = sorted(int(v[4:]) for v in decision.evictions if v.startswith("job:"))
+    jobs = sorted(j for v in decision.evictions if (j := job_of(v)) is not None)
     for job_id in jobs:
         await ending.preempt(ctx, job_id, f"deployment {d['name']}")
-    for victim in {v.split("#")[0] for v in decision.evictions if not v.startswith("job:")}:
+    for victim in {v.split("#")[0] for v in decision.evictions if job_of(v) is None}:
         reason = f"idle: swapped out to make room for {d['name']}"
         await draining.stop(ctx, victim, S.STOPPED, reason, drain=True)
     if jobs:

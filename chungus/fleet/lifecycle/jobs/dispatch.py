@@ -16,26 +16,19 @@ from typing import Any
 
 from asgiref.sync import sync_to_async
 
-from chungus.fleet.jobs.models import Tier
 from chungus.fleet.lifecycle.handlers.context import Context
 from chungus.fleet.lifecycle.jobs import ending, launching, rows
+from chungus.fleet.lifecycle.jobs.run import job_of, work_id
 from chungus.fleet.states import DeploymentState
 from chungus.lib.env import envint
 from chungus.scheduling.fairshare import (
     QueuedJob,
     fair_order,
     placement_priority,
-    tier_ceiling,
 )
 from chungus.scheduling.placement import Assignment, Cluster, Decision, Node, Work, decide
 
 Row = dict[str, Any]
-
-
-def local_nodes(ctx: Context) -> list[Node]:
-    """The node local work is placed on (as deployments are)."""
-    nodes = ctx.nodes()
-    return [n for n in nodes if n.name == ctx.local_node] or nodes[:1]
 
 
 def occupied(ctx: Context, nodes: list[Node]) -> Cluster:
@@ -54,11 +47,7 @@ def occupied(ctx: Context, nodes: list[Node]) -> Cluster:
                 cluster.add(work, Assignment(work.id, node, indices))
     for run in ctx.jobs.values():
         if run.holds_gpus and max(run.gpus) < cards:
-            # Background work yields its GPU to batch jobs (and to deployments), not to
-            # another background job however it ranks.
-            yields = run.tier == Tier.BACKGROUND and run.preemptible
-            rank = tier_ceiling(run.tier) if yields else run.placement_priority
-            work = Work(f"job:{run.id}", len(run.gpus), run.memory_mb, rank, yields)
+            work = run.work(by_deployment=False)
             cluster.add(work, Assignment(work.id, node, run.gpus))
     return cluster
 
@@ -66,7 +55,7 @@ def occupied(ctx: Context, nodes: list[Node]) -> Cluster:
 async def _preempt_yielding(ctx: Context, decision: Decision) -> set[int]:
     """Preempt the background jobs the decision evicted; the GPUs they will free."""
     freeing: set[int] = set()
-    for victim in (int(e[4:]) for e in decision.evictions if e.startswith("job:")):
+    for victim in (j for e in decision.evictions if (j := job_of(e)) is not None):
         run = ctx.jobs.get(victim)
         if run is None:
             continue
@@ -76,11 +65,12 @@ async def _preempt_yielding(ctx: Context, decision: Decision) -> set[int]:
     return freeing
 
 
-def _work_name(work_id: str) -> str:
+def _work_name(work: str) -> str:
     """'job 7' for "job:7", 'deployment big' for "big#0" (placement's work ids)."""
-    if work_id.startswith("job:"):
-        return f"job {work_id[4:]}"
-    return f"deployment {work_id.split('#')[0]}"
+    job_id = job_of(work)
+    if job_id is not None:
+        return f"job {job_id}"
+    return f"deployment {work.split('#')[0]}"
 
 
 def whole_gpu_mb(nodes: list[Node]) -> int:
@@ -91,7 +81,7 @@ async def dispatch(ctx: Context, queued: list[Row], deployments: list[Row]) -> N
     """Start the queued jobs that fit now; tell the others why they wait."""
     if not queued:
         return
-    nodes = local_nodes(ctx)
+    nodes = ctx.local_nodes()
     node = nodes[0].name if nodes else ""
     whole = whole_gpu_mb(nodes)
     cluster = occupied(ctx, nodes)
@@ -137,7 +127,7 @@ async def dispatch(ctx: Context, queued: list[Row], deployments: list[Row]) -> N
             await launching.launch(ctx, row, node, (), 0)
             continue
         memory = row["memory_mb"] or whole
-        asks.append(Work(f"job:{job.id}", row["gpus"], memory,
+        asks.append(Work(work_id(job.id), row["gpus"], memory,
                          placement_priority(row["tier"], row["priority"])))  # fmt: skip
         cores_used += row["cpu_cores"]
         holding[job.owner] = holding.get(job.owner, 0) + row["gpus"]
@@ -146,18 +136,18 @@ async def dispatch(ctx: Context, queued: list[Row], deployments: list[Row]) -> N
     decision = decide(cluster, asks, allow_eviction=not stopping)
     freeing = await _preempt_yielding(ctx, decision)
     for placed in decision.assignments:
-        if not placed.work_id.startswith("job:"):
+        job_id = job_of(placed.work_id)
+        if job_id is None:
             continue
-        job_id = int(placed.work_id[4:])
         if freeing & set(placed.gpu_indices):  # started once the preempted job has ended
             waiting[job_id] = "waiting for a background job to checkpoint and free its GPU"
             continue
         row = by_id[job_id]
         await launching.launch(ctx, row, placed.node, placed.gpu_indices,
                                row["memory_mb"] or whole)  # fmt: skip
-    for work_id, why in decision.pending.items():
-        if work_id.startswith("job:"):
-            waiting[int(work_id[4:])] = f"waiting for a GPU: {why}"
+    for work, why in decision.pending.items():
+        if (job_id := job_of(work)) is not None:
+            waiting[job_id] = f"waiting for a GPU: {why}"
     for job_id, why in waiting.items():
         reason = f"queued: {why}"
         before = by_id[job_id]["reason"]

@@ -9,7 +9,19 @@ from pathlib import Path
 from typing import Any
 
 from chungus.engines.base import LaunchSpec
-from chungus.scheduling.fairshare import placement_priority
+from chungus.scheduling.fairshare import placement_priority, tier_ceiling
+from chungus.scheduling.placement import Work
+
+PREFIX = "job:"  # placement's work id of a job: "job:7"; a deployment's replica is "big#0"
+
+
+def work_id(job_id: int) -> str:
+    return f"{PREFIX}{job_id}"
+
+
+def job_of(work: str) -> int | None:
+    """The job id in a placement work id, None for a deployment's replica."""
+    return int(work[len(PREFIX) :]) if work.startswith(PREFIX) else None
 
 
 @dataclass
@@ -49,3 +61,14 @@ class JobRun:
     @property
     def preemptible(self) -> bool:
         return self.stopping is None
+
+    def work(self, *, by_deployment: bool) -> Work:
+        """The job as placement counts it: preemptible by a deployment while it runs; by
+        another job only if it is background work and the other a batch job (running work
+        counted at its tier's ceiling yields to a higher tier, never to a higher rank)."""
+        if by_deployment:
+            rank, yields = self.placement_priority, self.preemptible
+        else:
+            yields = self.tier == "background" and self.preemptible
+            rank = tier_ceiling(self.tier) if yields else self.placement_priority
+        return Work(work_id(self.id), len(self.gpus), self.memory_mb, rank, yields)
