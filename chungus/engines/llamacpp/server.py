@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import importlib
 from dataclasses import dataclass
 from pathlib import Path
@@ -40,6 +41,23 @@ def llama_server_binary() -> Path:
     return binary
 
 
+@functools.cache
+def cpu_has_amx(cpuinfo: Path = Path("/proc/cpuinfo")) -> bool:
+    """Whether this host's CPU advertises Intel AMX tiles.
+
+    llama.cpp's AMX matrix kernels (an "extra buffer type", used when weights are repacked)
+    die with SIGILL on the first `tilezero` on such CPUs in virtual machines that do not
+    hand the tile state to the guest; `--no-repack` keeps llama.cpp on its AVX-512 kernels.
+    """
+    try:
+        text = cpuinfo.read_text()
+    except OSError:
+        return False
+    return any(
+        line.startswith("flags") and "amx_tile" in line.split() for line in text.splitlines()
+    )
+
+
 def llama_server_command(
     binary: Path, model: Path, port: int, options: LlamaServerOptions
 ) -> tuple[str, ...]:
@@ -58,6 +76,8 @@ def llama_server_command(
     ]  # fmt: skip
     if options.swa_full:
         command.append("--swa-full")
+    if cpu_has_amx():
+        command.append("--no-repack")
     chat = options.chat_format or _readable_chat_format(model)
     if chat is not None:
         command += chat.flags()

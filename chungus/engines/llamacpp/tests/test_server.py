@@ -30,3 +30,24 @@ def test_it_builds_the_llama_server_command_line():
 def test_the_installed_binary_is_found_and_runnable():
     binary = llama_server_binary()
     assert binary.name == "llama-server" and binary.stat().st_mode & 0o111
+
+
+def test_amx_is_read_from_the_cpu_flags(tmp_path):
+    from chungus.engines.llamacpp.server import cpu_has_amx
+
+    amx, plain = tmp_path / "amx", tmp_path / "plain"
+    amx.write_text("processor\t: 0\nflags\t\t: fpu avx512f amx_bf16 amx_tile amx_int8\n")
+    plain.write_text("processor\t: 0\nflags\t\t: fpu avx2 avx512f\n")
+    assert cpu_has_amx.__wrapped__(amx)
+    assert not cpu_has_amx.__wrapped__(plain)
+    assert not cpu_has_amx.__wrapped__(tmp_path / "missing")
+
+
+def test_repacking_is_off_on_cpus_with_amx(monkeypatch):
+    from chungus.engines.llamacpp import server
+
+    options = LlamaServerOptions(alias="g", chat_format=ChatFormat(OWN, "chosen"))
+    for amx in (True, False):
+        monkeypatch.setattr(server, "cpu_has_amx", lambda amx=amx: amx)
+        command = llama_server_command(Path("/bin/llama-server"), Path("/m.gguf"), 1, options)
+        assert ("--no-repack" in command) is amx
