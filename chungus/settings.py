@@ -2,32 +2,19 @@
 
 from __future__ import annotations
 
-import secrets
 from pathlib import Path
 
 import dj_database_url
 
 from chungus.lib.env import envbool, envfloat, envint, envpath, envstr
+from chungus.lib.private_files import private_home, secret_key
 
 BASE_DIR = Path(__file__).resolve().parent
 
-CHUNGUS_HOME = envpath("CHUNGUS_HOME", ".chungus")
-CHUNGUS_HOME.mkdir(parents=True, exist_ok=True)
-
-
-def _secret_key() -> str:
-    """Use CHUNGUS_SECRET_KEY, else a random key kept in CHUNGUS_HOME."""
-    configured = envstr("CHUNGUS_SECRET_KEY", "")
-    if configured:
-        return configured
-    path = CHUNGUS_HOME / "secret_key"
-    if not path.exists():
-        path.write_text(secrets.token_urlsafe(50))
-        path.chmod(0o600)
-    return path.read_text().strip()
-
-
-SECRET_KEY = _secret_key()
+# 0700, and umask 077 for this process and its engines and jobs (chungus.lib.private_files).
+CHUNGUS_HOME = private_home(envpath("CHUNGUS_HOME", ".chungus"))
+# CHUNGUS_SECRET_KEY, else a random key kept in CHUNGUS_HOME (0600 from the start).
+SECRET_KEY = envstr("CHUNGUS_SECRET_KEY", "") or secret_key(CHUNGUS_HOME / "secret_key")
 DEBUG = envbool("CHUNGUS_DEBUG", False)
 ALLOWED_HOSTS = envstr("CHUNGUS_ALLOWED_HOSTS", "*").split(",")
 
@@ -78,7 +65,11 @@ TEMPLATES = [
 
 DATABASE_URL = envstr("DATABASE_URL", "")
 if DATABASE_URL:
-    DATABASES = {"default": dj_database_url.parse(DATABASE_URL, conn_max_age=60)}
+    # Health checks: a kept connection is pinged before reuse, so one that a PostgreSQL
+    # restart broke is replaced instead of failing (see chungus.lib.dbthreads).
+    DATABASES = {
+        "default": dj_database_url.parse(DATABASE_URL, conn_max_age=60, conn_health_checks=True)
+    }
 else:
     DATABASES = {
         "default": {
@@ -95,7 +86,17 @@ else:
     }
 
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
-AUTH_PASSWORD_VALIDATORS: list[dict[str, str]] = []
+# Every password set through Django's forms and `changepassword` is checked; users made
+# in code (create_user, test fixtures) are not.
+AUTH_PASSWORD_VALIDATORS = [
+    {"NAME": f"django.contrib.auth.password_validation.{name}"}
+    for name in (
+        "UserAttributeSimilarityValidator",
+        "MinimumLengthValidator",
+        "CommonPasswordValidator",
+        "NumericPasswordValidator",
+    )
+]
 LANGUAGE_CODE = "en-us"
 TIME_ZONE = "UTC"
 USE_I18N = False
@@ -109,6 +110,21 @@ LOGOUT_REDIRECT_URL = "/"
 CSRF_COOKIE_HTTPONLY = False  # the dashboard's scripts send it back in X-CSRFToken
 SESSION_COOKIE_HTTPONLY = True
 SESSION_COOKIE_SAMESITE = "Lax"
+
+# Served over TLS (usually a proxy in front that terminates it and sets X-Forwarded-Proto:
+# set CHUNGUS_TLS only then, since the header is trusted): cookies go over https only,
+# and browsers are told by HSTS to use https for CHUNGUS_HSTS_SECONDS.
+CHUNGUS_TLS = envbool("CHUNGUS_TLS", False)
+SESSION_COOKIE_SECURE = CSRF_COOKIE_SECURE = CHUNGUS_TLS
+SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https") if CHUNGUS_TLS else None
+SECURE_HSTS_SECONDS = envint("CHUNGUS_HSTS_SECONDS", 31_536_000 if CHUNGUS_TLS else 0, minimum=0)
+
+# Sign-in throttling (dashboard and admin): after this many failures in the window, 429.
+CHUNGUS_LOGIN_FAILURES_PER_USER = envint("CHUNGUS_LOGIN_FAILURES_PER_USER", 5, minimum=1)
+CHUNGUS_LOGIN_FAILURES_PER_IP = envint("CHUNGUS_LOGIN_FAILURES_PER_IP", 20, minimum=1)
+CHUNGUS_LOGIN_WINDOW_SECONDS = envint("CHUNGUS_LOGIN_WINDOW_SECONDS", 900, minimum=1)
+# The playground's key expires with the session, and after this long at most.
+CHUNGUS_PLAYGROUND_KEY_SECONDS = envint("CHUNGUS_PLAYGROUND_KEY_SECONDS", 8 * 3600, minimum=60)
 
 # Request-log retention: raw rows older than this are pruned; rollups are kept.
 CHUNGUS_LOG_RETENTION_DAYS = envint("CHUNGUS_LOG_RETENTION_DAYS", 30, minimum=1)
@@ -131,6 +147,20 @@ CHUNGUS_LOG_FLUSH_SECONDS = envfloat("CHUNGUS_LOG_FLUSH_SECONDS", 1.0, minimum=0
 CHUNGUS_LOG_BATCH_SIZE = envint("CHUNGUS_LOG_BATCH_SIZE", 500, minimum=1)
 REDIS_URL = envstr("REDIS_URL", "")
 
+# Request bodies and the HTTP server. A body over its limit is answered 413 before it is
+# read (chungus.lib.body_limit): /v1 by CHUNGUS_MAX_BODY_BYTES, the job upload
+# (POST /api/jobs/, a structure file of up to 64 MB) by CHUNGUS_MAX_UPLOAD_BYTES, every
+# other page and API call by CHUNGUS_MAX_PAGE_BODY_BYTES (also Django's own limit).
+CHUNGUS_MAX_PAGE_BODY_BYTES = envint("CHUNGUS_MAX_PAGE_BODY_BYTES", 2_621_440, minimum=1024)
+CHUNGUS_MAX_UPLOAD_BYTES = envint("CHUNGUS_MAX_UPLOAD_BYTES", 65 * 1024 * 1024, minimum=1024)
+DATA_UPLOAD_MAX_MEMORY_SIZE = CHUNGUS_MAX_PAGE_BODY_BYTES
+# uvicorn: connections and requests at once before it answers 503 (streams hold theirs).
+CHUNGUS_LIMIT_CONCURRENCY = envint("CHUNGUS_LIMIT_CONCURRENCY", 1024, minimum=1)
+# uvicorn: seconds an idle kept-alive connection stays open, and the largest incomplete
+# request head (uvicorn applies it with --http h11; httptools' parser has its own cap).
+CHUNGUS_KEEP_ALIVE_SECONDS = envint("CHUNGUS_KEEP_ALIVE_SECONDS", 5, minimum=1)
+CHUNGUS_MAX_HEADER_BYTES = envint("CHUNGUS_MAX_HEADER_BYTES", 16 * 1024, minimum=1024)
+
 # Fleet routing: health checks, failover, admission queues.
 CHUNGUS_HEALTH_INTERVAL = envfloat("CHUNGUS_HEALTH_INTERVAL", 3.0, minimum=0.1)
 CHUNGUS_HEALTH_TIMEOUT = envfloat("CHUNGUS_HEALTH_TIMEOUT", 2.0, minimum=0.1)
@@ -138,6 +168,8 @@ CHUNGUS_MAX_ATTEMPTS = envint("CHUNGUS_MAX_ATTEMPTS", 3, minimum=1)
 CHUNGUS_FAILOVER_SECONDS = envfloat("CHUNGUS_FAILOVER_SECONDS", 30.0, minimum=0.0)
 CHUNGUS_QUEUE_MAX = envint("CHUNGUS_QUEUE_MAX", 256, minimum=0)
 CHUNGUS_QUEUE_TIMEOUT = envfloat("CHUNGUS_QUEUE_TIMEOUT", 30.0, minimum=0.0)
+# The most of a model's queue (CHUNGUS_QUEUE_MAX places) one key may hold; 1: all of it.
+CHUNGUS_QUEUE_KEY_SHARE = envfloat("CHUNGUS_QUEUE_KEY_SHARE", 0.5, minimum=0.0)
 
 # GPU inventory: this host through NVML, plus a declared (simulated) inventory file.
 CHUNGUS_INVENTORY = envstr("CHUNGUS_INVENTORY", "")

@@ -6,3 +6,8 @@ from django.apps import AppConfig
 class AccountsConfig(AppConfig):
     name = "chungus.accounts"
     label = "accounts"
+
+    def ready(self) -> None:
+        from chungus.accounts import receivers
+
+        receivers.connect()

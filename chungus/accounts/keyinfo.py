@@ -3,6 +3,10 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from chungus.accounts.models import ApiKey
 
 
 @dataclass(frozen=True, slots=True)
@@ -17,7 +21,18 @@ class KeyInfo:
     expires_at: float | None = None
     active: bool = True
     tier: str = "interactive"
-    admin: bool = False  # the owner is a superuser: may read fleet status
+    admin: bool = False  # an admin-scoped key of an active superuser: may read fleet status
+
+
+def owner_active(key: ApiKey) -> bool:
+    """A key without an owner is the operator's; an owner who is deactivated disables it."""
+    return key.owner is None or key.owner.is_active
+
+
+def is_admin_key(key: ApiKey) -> bool:
+    """Admin rights need both: a key made with the admin scope, and an active superuser owner."""
+    owner = key.owner
+    return key.scope == "admin" and owner is not None and owner.is_active and owner.is_superuser
 
 
 def key_infos() -> dict[str, KeyInfo]:
@@ -34,9 +49,9 @@ def key_infos() -> dict[str, KeyInfo]:
             tpm=k.tpm,
             allowed_models=frozenset(k.allowed_models or ()),
             expires_at=k.expires_at.timestamp() if k.expires_at else None,
-            active=k.is_active,
+            active=k.is_active and owner_active(k),
             tier=k.priority,
-            admin=bool(k.owner and k.owner.is_superuser),
+            admin=is_admin_key(k),
         )
         for k in ApiKey.objects.select_related("owner")
     }

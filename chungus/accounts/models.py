@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from django.conf import settings
 from django.contrib.auth.models import User
+from django.core.exceptions import ValidationError
 from django.db import models
 from django.utils import timezone
 
@@ -15,6 +16,13 @@ class Priority(models.TextChoices):
     INTERACTIVE = "interactive", "interactive (served first)"
     BATCH = "batch", "batch"
     BACKGROUND = "background", "background (served last)"
+
+
+class Scope(models.TextChoices):
+    """What a key is for, chosen when it is made: an owner's rights never widen it."""
+
+    INFERENCE = "inference", "inference (/v1 only)"
+    ADMIN = "admin", "admin (/v1, the management API and fleet status; superusers only)"
 
 
 class ApiKey(models.Model):
@@ -33,6 +41,7 @@ class ApiKey(models.Model):
     priority = models.CharField(
         max_length=20, choices=Priority.choices, default=Priority.INTERACTIVE
     )
+    scope = models.CharField(max_length=16, choices=Scope.choices, default=Scope.INFERENCE)
     expires_at = models.DateTimeField(null=True, blank=True)
     is_active = models.BooleanField(default=True)
     created_at = models.DateTimeField(default=timezone.now)
@@ -52,6 +61,11 @@ class ApiKey(models.Model):
             name=name, prefix=visible_prefix(secret), key_hash=hash_secret(secret), **fields
         )
         return key, secret
+
+    def clean(self) -> None:
+        """Forms (the admin's among them) refuse an admin key that no superuser owns."""
+        if self.scope == Scope.ADMIN and not (self.owner and self.owner.is_superuser):
+            raise ValidationError({"scope": "An admin key must be owned by a superuser."})
 
     def revoke(self) -> None:
         self.is_active = False
@@ -88,3 +102,14 @@ class UserQuota(models.Model):
         if row is None:
             return DEFAULT_QUOTA
         return Quota(max_keys=row.max_keys, max_rpm=row.max_rpm, max_tpm=row.max_tpm)
+
+
+class LoginFailure(models.Model):
+    """A failed sign-in, kept for the throttling window (see chungus.accounts.loginguard)."""
+
+    username = models.CharField(max_length=150, db_index=True)
+    ip = models.CharField(max_length=45, db_index=True)
+    at = models.DateTimeField(default=timezone.now, db_index=True)
+
+    def __str__(self) -> str:
+        return f"{self.username} from {self.ip} at {self.at:%Y-%m-%d %H:%M:%S}"

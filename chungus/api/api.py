@@ -12,7 +12,8 @@ from chungus.api.routers import charts, deployments, gpu_history, gpu_holders, j
 DESCRIPTION = """\
 The JSON API behind the CHUNGUS dashboard. Every operation needs a superuser
 (jobs, under /api/jobs/, need any signed-in user, who sees only their own jobs):
-either `Authorization: Bearer <API key>` with a key that user owns, or a signed-in
+either `Authorization: Bearer <API key>` with an admin key that user owns (made with
+`chungus keys create --owner USER --admin`; an inference key gets 403), or a signed-in
 session, whose POSTs carry the `csrftoken` cookie's value in `X-CSRFToken`.
 Errors use OpenAI's envelope: `{"error": {"message", "type", "param", "code"}}`.
 """

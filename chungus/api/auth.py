@@ -1,9 +1,10 @@
-"""Who may call the management API: superusers, by API key or by session.
+"""Who may call the management API: superusers, by an admin-scoped API key or by session.
 
-The key is tried first (`Authorization: Bearer ck-…`, no CSRF: a header cannot be
-forged cross-site); without that header the Django session decides, and its POSTs
-must carry the CSRF token in X-CSRFToken. Anonymous callers get 401, anyone else
-who is not a superuser 403.
+A superuser's inference key is not an admin credential: only a key made with the admin
+scope opens /api/ (the scope is chosen when the key is made). The key is tried first
+(`Authorization: Bearer ck-…`, no CSRF: a header cannot be forged cross-site); without
+that header the Django session decides, and its POSTs must carry the CSRF token in
+X-CSRFToken. Anonymous callers get 401, anyone else who is not a superuser 403.
 """
 
 from __future__ import annotations
@@ -17,7 +18,7 @@ from django.utils import timezone
 from ninja.security import APIKeyCookie, HttpBearer
 from ninja.utils import check_csrf
 
-from chungus.accounts.models import ApiKey
+from chungus.accounts.models import ApiKey, Scope
 from chungus.accounts.secrets import hash_secret
 from chungus.lib.openai_errors import AuthenticationFailed, Forbidden
 
@@ -27,7 +28,7 @@ def _is_admin(user: Any) -> bool:
 
 
 def active_key(token: str) -> ApiKey:
-    """The key `token` is, if it is active and unexpired (its owner loaded); else 401."""
+    """The key `token` is, if it is active, unexpired and its owner (if any) active; else 401."""
     key = ApiKey.objects.select_related("owner").filter(key_hash=hash_secret(token)).first()
     if key is None:
         raise AuthenticationFailed(f"Incorrect API key provided: {token[:6]}***.")
@@ -35,16 +36,24 @@ def active_key(token: str) -> ApiKey:
         raise AuthenticationFailed("This API key has been revoked.", code="revoked_api_key")
     if key.expires_at is not None and key.expires_at <= timezone.now():
         raise AuthenticationFailed("This API key has expired.", code="expired_api_key")
+    if key.owner is not None and not key.owner.is_active:
+        raise AuthenticationFailed("This API key's owner is deactivated.", code="deactivated_owner")
     return key
 
 
 class AdminKey(HttpBearer):
-    """An active, unexpired API key whose owner is a superuser."""
+    """An active, unexpired admin-scoped API key whose owner is an active superuser."""
 
     def authenticate(self, request: HttpRequest, token: str) -> AbstractBaseUser:
         key = active_key(token)
         if key.owner is None or not _is_admin(key.owner):
-            raise Forbidden("This API key does not belong to a superuser.")
+            raise Forbidden("This API key does not belong to a superuser.", code="admin_only")
+        if key.scope != Scope.ADMIN:
+            raise Forbidden(
+                "This is an inference API key: the management API needs an admin key "
+                "(chungus keys create --name NAME --owner YOU --admin).",
+                code="inference_key",
+            )
         return key.owner
 
 

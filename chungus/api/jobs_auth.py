@@ -27,10 +27,8 @@ class UserKey(HttpBearer):
 
     def authenticate(self, request: HttpRequest, token: str) -> AbstractBaseUser:
         key = active_key(token)
-        if key.owner is None:
+        if key.owner is None:  # active_key refused an inactive owner already
             raise Forbidden("This API key has no owner: jobs belong to users.")
-        if not key.owner.is_active:
-            raise Forbidden("This API key's owner is deactivated.")
         return key.owner
 
 

@@ -10,6 +10,7 @@ from pydantic import StrictInt, StrictStr, StringConstraints
 
 from chungus.api.schemas import Storable, Strict
 from chungus.fleet.jobs.submit import SMALL
+from chungus.lib.names import help_text
 
 # Spelled out so the schema shows the choices; a test holds them to Tier and submit.LAUNCHERS.
 TierName = Literal["batch", "background"]
@@ -36,7 +37,7 @@ class JobSubmit(Strict):
         "platform; command: argv, cwd, env, output_dir",
     )
     name: Annotated[StrictStr, StringConstraints(max_length=200), Storable] = Field(
-        "", description="your label for the job"
+        "", description=f"your label for the job (optional; {help_text('job')})"
     )
     tier: TierName = Field(
         "batch", description="batch, or background (below batch: Folding@Home-like work)"

@@ -21,6 +21,7 @@ from ninja.errors import ValidationError
 
 from chungus.api.jobs_schemas import JobSubmit
 from chungus.api.schemas import storable
+from chungus.core.audit import Actor, actor_of, audit
 from chungus.fleet.jobs import details, submit
 from chungus.fleet.jobs.kinds import registry
 from chungus.fleet.jobs.kinds.base import Upload
@@ -76,7 +77,9 @@ def submit_job(user: Any, request: HttpRequest) -> Job:
         ) from None
     ask = submit.Submission(upload=upload, **data.model_dump())
     with refusals():
-        return submit.submit(user, ask)
+        job = submit.submit(user, ask)
+    audit(actor_of(request), "job.submit", f"job {job.pk}", {"kind": job.kind, "name": job.name})
+    return job
 
 
 def read_body(request: HttpRequest) -> tuple[dict[str, Any], Upload | None]:
@@ -204,9 +207,11 @@ def find(user: Any, job_id: int) -> Job:
         return submit.find(user, job_id)
 
 
-def cancel(user: Any, job_id: int) -> Job:
+def cancel(user: Any, job_id: int, actor: Actor) -> Job:
     with refusals():
-        return submit.cancel(user, job_id)
+        job = submit.cancel(user, job_id)
+    audit(actor, "job.cancel", f"job {job.pk}", {"state": job.state})
+    return job
 
 
 def detail(job: Job) -> dict[str, Any]:

@@ -9,10 +9,11 @@ from typing import TYPE_CHECKING, Annotated, Literal, TypeAlias
 from ninja import Field, Schema
 from pydantic import AfterValidator, ConfigDict, StringConstraints
 
-from chungus.accounts.models import ApiKey, Priority
+from chungus.accounts.models import ApiKey, Priority, Scope
 from chungus.engines import registry
 from chungus.fleet.lifecycle import declare as deploying
 from chungus.fleet.models import Routing
+from chungus.lib.names import help_text
 
 if TYPE_CHECKING:
     EngineName: TypeAlias = str
@@ -73,6 +74,10 @@ class ModelOut(Schema):
     id: int
     name: str
     routing: str
+    max_output_tokens: int
+    max_n: int
+    max_prompts: int
+    allow_engine_options: bool
     created_at: datetime
     backends: list[BackendOut]
 
@@ -85,8 +90,21 @@ class ModelReply(Schema):
     model: ModelOut
 
 
+# A model's per-request bounds (0: no cap); left out, the model keeps what it has.
+OutputCap = Annotated[
+    Count | None,
+    Field(description="most tokens one answer may ask for; sent when a request names none"),
+]
+ChoicesCap = Annotated[SmallCount | None, Field(description="most choices (`n`) per request")]
+PromptsCap = Annotated[SmallCount | None, Field(description="most prompts per completions array")]
+EngineOptions = Annotated[
+    bool | None,
+    Field(description="pass on per-request engine settings that affect other users"),
+]
+
+
 class ModelCreate(Strict):
-    name: ModelName = Field(description="the model name clients send")
+    name: ModelName = Field(description=f"the model name clients send ({help_text('model')})")
     url: Annotated[
         str, StringConstraints(strip_whitespace=True, min_length=1, max_length=490), Storable
     ] = Field(description="the engine's base URL; a bare http://host:port gets /v1")
@@ -96,11 +114,19 @@ class ModelCreate(Strict):
     ] = Field("", description="model id the engine expects (default: name)")
     max_concurrency: PositiveInt = Field(64, description="requests at once on this backend")
     routing: Routing | None = Field(None, description="how the model's backends share requests")
+    max_output_tokens: OutputCap = None
+    max_n: ChoicesCap = None
+    max_prompts: PromptsCap = None
+    allow_engine_options: EngineOptions = None
 
 
 class ModelUpdate(Strict):
-    name: ModelName | None = None
+    name: ModelName | None = Field(None, description=help_text("model"))
     routing: Routing | None = None
+    max_output_tokens: OutputCap = None
+    max_n: ChoicesCap = None
+    max_prompts: PromptsCap = None
+    allow_engine_options: EngineOptions = None
 
 
 # API keys.
@@ -116,6 +142,7 @@ class KeyOut(Schema):
     tpm: int | None
     allowed_models: list[str]
     priority: str
+    scope: str = Field(description="inference (/v1 only) or admin (also the management API)")
     expires_at: datetime | None
     is_active: bool
     created_at: datetime
@@ -139,7 +166,7 @@ class KeyIssued(Schema):
 
 
 class KeyCreate(Strict):
-    name: KeyName
+    name: KeyName = Field(description=help_text("key"))
     rpm: PositiveInt | None = Field(None, description="requests per minute (null: no limit)")
     rph: PositiveInt | None = Field(None, description="requests per hour (null: no limit)")
     tpm: PositiveInt | None = Field(None, description="tokens per minute (null: no limit)")
@@ -147,6 +174,7 @@ class KeyCreate(Strict):
     priority: Priority = Priority.INTERACTIVE
     expires_at: datetime | None = Field(None, description="ISO 8601; without a zone, UTC")
     owner: Text | None = Field(None, description="username of the user who owns the key")
+    scope: Scope = Field(Scope.INFERENCE, description="admin: the owner must be a superuser")
 
 
 class KeyUpdate(Strict):
@@ -196,7 +224,9 @@ class DeploymentReply(Schema):
 class DeploymentCreate(Strict):
     """The options of `chungus deploy`, named as GET returns them."""
 
-    name: ModelName = Field(description="the model name clients will send")
+    name: ModelName = Field(
+        description=f"the model name clients will send ({help_text('deployment')})"
+    )
     source: Annotated[
         str, StringConstraints(strip_whitespace=True, min_length=1, max_length=500), Storable
     ] = Field(

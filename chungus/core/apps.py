@@ -8,4 +8,10 @@ class CoreConfig(AppConfig):
     label = "core"
 
     def ready(self) -> None:
-        from chungus.core import signals  # noqa: F401  (connects the version bump)
+        from django.contrib.admin.models import LogEntry
+        from django.db.models.signals import post_save
+
+        from chungus.core import audit, signals
+
+        signals.connect()
+        post_save.connect(audit.from_admin_log, sender=LogEntry, dispatch_uid="audit-admin-log")

@@ -9,6 +9,7 @@ from django import forms
 from chungus.accounts.models import ApiKey
 from chungus.accounts.quota import Quota, new_key_problems
 from chungus.fleet.models import Model
+from chungus.lib import names
 
 
 def model_choices() -> list[tuple[str, str]]:
@@ -18,7 +19,7 @@ def model_choices() -> list[tuple[str, str]]:
 class OwnKeyForm(forms.Form):
     """Name, limits within the user's quota, and optionally the models the key may use."""
 
-    name = forms.CharField(max_length=100, strip=True)
+    name = names.form_field("key")
     rpm = forms.IntegerField(
         label="Requests per minute", required=False, min_value=1, help_text="blank: your maximum"
     )

@@ -16,6 +16,7 @@ from django.shortcuts import redirect, render
 from django.views.decorators.csrf import ensure_csrf_cookie
 from django.views.decorators.http import require_GET, require_POST
 
+from chungus.core.audit import actor_of, audit
 from chungus.dashboard import job_pages
 from chungus.dashboard.access import signed_in_required
 from chungus.fleet.jobs import submit
@@ -107,5 +108,6 @@ def job_trajectory(request: HttpRequest, job: Job) -> HttpResponse:
 def job_cancel(request: HttpRequest, job: Job) -> HttpResponse:
     """Cancel (CSRF-checked by Django's middleware like every POST)."""
     cancelled = submit.cancel(request.user, job.pk)
+    audit(actor_of(request), "job.cancel", f"job {job.pk}", {"state": cancelled.state})
     messages.success(request, f"Job {job.pk}: {cancelled.reason or cancelled.state}.")
     return redirect("job", job_id=job.pk)

@@ -3,12 +3,15 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from datetime import timedelta
 
+from django.conf import settings
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.contrib.auth.models import User
 from django.http import HttpRequest, HttpResponse, JsonResponse
 from django.shortcuts import get_object_or_404, redirect, render
+from django.utils import timezone
 from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_POST
 
@@ -19,6 +22,7 @@ from chungus.accounts.ownkeys import (
     issue_own_key,
     issue_playground_key,
 )
+from chungus.core.audit import actor_of, audit
 from chungus.dashboard.forms import OwnKeyForm
 from chungus.telemetry.usage import Usage, key_usage
 
@@ -60,6 +64,7 @@ def keys(request: HttpRequest) -> HttpResponse:
         except QuotaExceeded as exc:
             form.add_error(None, str(exc))
         else:
+            audit(actor_of(request), "key.create", issued[0].name, {"prefix": issued[0].prefix})
             form = OwnKeyForm(quota=quota, active_keys=active_key_count(user))
     context = {"form": form, "quota": quota, "rows": own_keys(user), "issued": issued}
     return render(request, "accounts/keys.html", context)
@@ -72,6 +77,7 @@ def revoke(request: HttpRequest, key_id: int) -> HttpResponse:
     key = get_object_or_404(ApiKey, pk=key_id, owner=signed_in(request))
     if key.is_active:
         key.revoke()
+        audit(actor_of(request), "key.revoke", key.name, {"prefix": key.prefix})
         messages.success(request, f"Revoked {key.name}.")
     return redirect("own-keys")
 
@@ -80,9 +86,16 @@ def revoke(request: HttpRequest, key_id: int) -> HttpResponse:
 @login_required
 @require_POST
 def playground_key(request: HttpRequest) -> JsonResponse:
-    """Issue a key for the playground to keep in the browser (JSON, for fetch)."""
+    """Issue a key for the playground to keep in the browser (JSON, for fetch): an inference
+    key that expires with the session (CHUNGUS_PLAYGROUND_KEY_SECONDS at most) and is revoked
+    at sign-out."""
+    ttl = min(request.session.get_expiry_age(), settings.CHUNGUS_PLAYGROUND_KEY_SECONDS)
     try:
-        key, secret = issue_playground_key(signed_in(request))
+        key, secret = issue_playground_key(
+            signed_in(request), timezone.now() + timedelta(seconds=ttl)
+        )
     except QuotaExceeded as exc:
         return JsonResponse({"error": str(exc)}, status=403)
-    return JsonResponse({"name": key.name, "prefix": key.prefix, "secret": secret}, status=201)
+    audit(actor_of(request), "key.create", key.name, {"prefix": key.prefix, "playground": True})
+    reply = {"name": key.name, "prefix": key.prefix, "secret": secret, "expires_at": key.expires_at}
+    return JsonResponse(reply, status=201)

@@ -15,6 +15,7 @@ urlpatterns: list[URLPattern | URLResolver] = [
         name="dashboard-deployments",
     ),
     path("dashboard/partials/gpus/", views.gpu_panel, name="dashboard-gpus"),
+    path("dashboard/audit/", views.audit_log, name="audit-log"),
     path("jobs/", jobs_views.jobs, name="jobs"),
     path("jobs/partials/table/", jobs_views.jobs_table, name="jobs-table"),
     path("jobs/<int:job_id>/", jobs_views.job, name="job"),

@@ -1,4 +1,4 @@
-"""The home page, the operator dashboard and the playground."""
+"""The home page, the operator dashboard, the audit log and the playground."""
 
 from __future__ import annotations
 
@@ -7,12 +7,15 @@ from django.http import HttpRequest, HttpResponse
 from django.shortcuts import render
 from django.views.decorators.csrf import ensure_csrf_cookie
 
+from chungus.core.models import AuditEntry
 from chungus.dashboard.access import superuser_required
 from chungus.dashboard.gpu_panel import gpu_slots
 from chungus.dashboard.tables import deployments, models_with_backends, public_models
 from chungus.engines import registry
 from chungus.fleet.lifecycle import declare as deploying
 from chungus.fleet.models import Routing
+
+AUDIT_PAGE_ROWS = 200
 
 
 def home(request: HttpRequest) -> HttpResponse:
@@ -61,6 +64,13 @@ def deployments_table(request: HttpRequest) -> HttpResponse:
 def gpu_panel(request: HttpRequest) -> HttpResponse:
     """The dashboard's table of GPUs and what holds each now, for htmx to refresh."""
     return render(request, "dashboard/_gpu_slots.html", {"gpu_slots": gpu_slots()})
+
+
+@superuser_required
+def audit_log(request: HttpRequest) -> HttpResponse:
+    """The newest management actions, for operators."""
+    entries = AuditEntry.objects.all()[:AUDIT_PAGE_ROWS]
+    return render(request, "dashboard/audit.html", {"entries": entries, "limit": AUDIT_PAGE_ROWS})
 
 
 @ensure_csrf_cookie

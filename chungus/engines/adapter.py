@@ -67,3 +67,9 @@ class EngineAdapter(abc.ABC):
     def error(self, status: int, data: bytes) -> tuple[int, bytes]:
         """Let an engine reshape its error body before the gateway normalizes it."""
         return status, data
+
+    def without_shared_settings(self, body: dict[str, Any]) -> dict[str, Any]:
+        """`body` without per-request settings that change the engine for its other users
+        (how long a model stays loaded, its context size, its GPUs); the gateway asks
+        unless the model's operator allows them. Returns `body` itself when none is there."""
+        return body

@@ -11,8 +11,9 @@ ask the registry and never name an engine.
 from __future__ import annotations
 
 import abc
+import secrets
 from collections.abc import Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import ClassVar
 
@@ -44,6 +45,11 @@ class DeploymentPlan:
 class LaunchSpec:
     """What to run: an engine command line and how to tell it is healthy.
 
+    An engine on another node (Slurm, Ray) listens on the network, so it is started with
+    a per-replica `api_key` (in `env`, never on the command line, which `ps` shows): the
+    launcher's health check and the data plane send it as a bearer token. Empty for an
+    engine on this host's loopback.
+
     A job (port 0) runs to completion instead: no port, no health check; it runs in `cwd`
     and its output goes to `log_path` (both in its job directory)."""
 
@@ -51,14 +57,31 @@ class LaunchSpec:
     command: tuple[str, ...]
     port: int = 0
     health_path: str = "/health"
-    env: dict[str, str] = field(default_factory=dict)
+    env: dict[str, str] = field(default_factory=dict, repr=False)  # may hold api_key
     gpus: tuple[int, ...] = ()
     cwd: str = ""
     log_path: str = ""
+    api_key: str = field(default="", repr=False)
+    # Variables of the environment it starts in that it needs beyond the allow-list
+    # (chungus.lib.child_env), e.g. HF_TOKEN for an engine that downloads from the Hub.
+    pass_env: tuple[str, ...] = ()
 
     @property
     def is_job(self) -> bool:
         return self.port == 0
+
+    def with_api_key(self, key: str) -> LaunchSpec:
+        """This spec with `key` in place of its own secret (an adopted engine keeps the one
+        it was started with); a spec without a secret is returned as it is."""
+        if not self.api_key or not key:
+            return self
+        env = {k: key if v == self.api_key else v for k, v in self.env.items()}
+        return replace(self, env=env, api_key=key)
+
+
+def replica_secret() -> str:
+    """A fresh secret for one engine replica that only CHUNGUS knows."""
+    return secrets.token_urlsafe(32)
 
 
 NO_CHAT = "none"  # Backend.chat_format of a model with no turn format: chat requests get a 400

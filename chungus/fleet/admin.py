@@ -1,8 +1,20 @@
 """Models and backends in Django's admin."""
 
+from django import forms
 from django.contrib import admin
 
 from chungus.fleet.models import Backend, Model
+from chungus.lib import names
+
+
+class ModelForm(forms.ModelForm):
+    class Meta:
+        model = Model
+        fields = "__all__"
+
+    def clean_name(self) -> str:
+        stored = self.instance.name if self.instance.pk else None
+        return names.check_renamed("model", self.cleaned_data["name"], stored)
 
 
 class BackendInline(admin.TabularInline):
@@ -12,6 +24,7 @@ class BackendInline(admin.TabularInline):
 
 @admin.register(Model)
 class ModelAdmin(admin.ModelAdmin):
+    form = ModelForm
     list_display = ("name", "created_at")
     search_fields = ("name",)
     inlines = [BackendInline]

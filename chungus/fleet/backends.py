@@ -8,7 +8,7 @@ from urllib.parse import urlsplit
 from django.db import transaction
 from django.utils import timezone
 
-from chungus.core.routes import BackendInfo, ModelInfo
+from chungus.core.routes import BackendInfo, ModelInfo, RequestCaps
 from chungus.engines.base import NO_CHAT
 from chungus.fleet.models import Backend, Deployment, Model
 from chungus.fleet.states import BackendHealth
@@ -37,6 +37,7 @@ def register_managed_backend(
     upstream_model: str = "",
     max_concurrency: int = 64,
     chat_format: str = "",
+    api_key: str = "",
 ) -> Backend:
     """Point a model at a launched engine, replacing that launcher's stale addresses for it."""
     with transaction.atomic():
@@ -51,6 +52,7 @@ def register_managed_backend(
                 "upstream_model": upstream_model,
                 "max_concurrency": max_concurrency,
                 "chat_format": chat_format,
+                "api_key": api_key,
             },
         )
     return backend
@@ -87,9 +89,11 @@ def routing_table() -> dict[str, ModelInfo]:
                 upstream_model=b.upstream_model,
                 max_concurrency=b.max_concurrency,
                 chat=b.chat_format != NO_CHAT,
+                api_key=b.api_key,
             )
         )
-    deployed = set(Deployment.objects.filter(desired="running").values_list("name", flat=True))
+    running = Deployment.objects.filter(desired="running")
+    deployed = dict(running.values_list("name", "context_length"))  # the engine's context
     return {
         m.name: ModelInfo(
             m.name,
@@ -97,6 +101,13 @@ def routing_table() -> dict[str, ModelInfo]:
             int(m.created_at.timestamp()),
             m.routing,
             m.name in deployed,
+            RequestCaps(
+                m.max_output_tokens,
+                m.max_n,
+                m.max_prompts,
+                m.allow_engine_options,
+                deployed.get(m.name, 0),
+            ),
         )
         for m in Model.objects.all()
     }

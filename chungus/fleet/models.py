@@ -64,6 +64,23 @@ class Model(models.Model):
     routing = models.CharField(
         max_length=30, choices=Routing.choices, default=Routing.LEAST_OUTSTANDING
     )
+    # Per-request bounds, so one request cannot hold an engine for everyone (0: no cap).
+    max_output_tokens = models.PositiveIntegerField(
+        default=4096,
+        help_text="most tokens one answer may ask for; sent as max_tokens when a request "
+        "names none; 0: no cap (the engine's default)",
+    )
+    max_n = models.PositiveSmallIntegerField(
+        default=8, help_text="most choices (`n`) one request may ask for; 0: no cap"
+    )
+    max_prompts = models.PositiveSmallIntegerField(
+        default=64, help_text="most prompts in one /v1/completions array; 0: no cap"
+    )
+    allow_engine_options = models.BooleanField(
+        default=False,
+        help_text="pass on per-request engine settings that affect other users "
+        "(Ollama keep_alive, num_ctx, num_gpu…); off: they are dropped",
+    )
     created_at = models.DateTimeField(default=timezone.now)
 
     class Meta:
@@ -91,6 +108,11 @@ class Backend(models.Model):
         "'gguf' for the GGUF's own, 'none' when it has none: chat is refused); "
         "empty: the engine's own business",
     )
+    # The bearer key the engine wants: a launched replica's own secret, or one given with
+    # `models add --api-key-env`. Stored as it is (like LiteLLM without a master key: the
+    # data plane must send it) and never shown back: not in listings, the API, the
+    # dashboard, the admin or the logs. Whoever reads the database can read it.
+    api_key = models.CharField(max_length=500, blank=True, editable=False)
     created_at = models.DateTimeField(default=timezone.now)
     # Written by the health monitor of the serving process (without touching the
     # configuration version), read by `chungus models list` and the status endpoint.
@@ -136,6 +158,9 @@ class Deployment(models.Model):
     state_reason = models.CharField(max_length=1000, blank=True)
     wake_requested_at = models.DateTimeField(null=True, blank=True)
     warmed_at = models.DateTimeField(null=True, blank=True)
+    # Per replica index, what its launcher needs to find the engine again (and its port):
+    # the next reconciling process adopts a running engine instead of starting another.
+    replica_handles = models.JSONField(default=dict, blank=True)
     created_at = models.DateTimeField(default=timezone.now)
     updated_at = models.DateTimeField(auto_now=True)
 

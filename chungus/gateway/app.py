@@ -4,10 +4,11 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from typing import Any
 
 import orjson
+from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 from starlette.applications import Starlette
 from starlette.exceptions import HTTPException
 from starlette.requests import Request
@@ -40,10 +41,26 @@ def _json(data: Any, status: int = 200) -> Response:
 
 Readiness = Callable[[], dict[str, Any]]
 Nodes = Callable[[], list[dict[str, Any]]]  # the inventory, JSON-ready; blocks (NVML)
+# Whether the request's cookies are a signed-in operator's session (the dashboard's live load).
+OperatorSession = Callable[[dict[str, str]], Awaitable[bool]]
 
 
-def data_plane_routes(gateway: Gateway, readiness: Readiness, nodes: Nodes) -> list[BaseRoute]:
-    """Return the /v1 routes, the health and fleet routes, and OpenAI-style 404s."""
+def data_plane_routes(
+    gateway: Gateway,
+    readiness: Readiness,
+    nodes: Nodes,
+    operator_session: OperatorSession | None = None,
+) -> list[BaseRoute]:
+    """Return the /v1 routes, the health, metrics and fleet routes, and OpenAI-style 404s."""
+
+    async def operator(request: Request) -> None:
+        """An admin key; without an Authorization header, a superuser's session (a GET that
+        changes nothing, so no CSRF token is needed)."""
+        auth = request.headers.get("authorization")
+        session = auth is None and operator_session is not None and bool(request.cookies)
+        if session and operator_session and await operator_session(dict(request.cookies)):
+            return
+        require_admin(gateway.store.current, auth)
 
     async def chat(request: Request) -> Response:
         return await gateway.complete(request, "chat/completions", chat=True)
@@ -71,11 +88,11 @@ def data_plane_routes(gateway: Gateway, readiness: Readiness, nodes: Nodes) -> l
         raise NotFound(f"Unknown path: {request.method} {request.url.path}.", code="unknown_url")
 
     async def status(request: Request) -> Response:
-        snapshot, auth = gateway.store.current, request.headers.get("authorization")
-        return _json(fleet_status(snapshot, gateway.admission, auth))
+        await operator(request)
+        return _json(fleet_status(gateway.store.current, gateway.admission))
 
     async def fleet_nodes(request: Request) -> Response:
-        require_admin(gateway.store.current, request.headers.get("authorization"))
+        await operator(request)
         hosts = await asyncio.to_thread(nodes)
         return _json({"object": "fleet.nodes", "nodes": hosts})
 
@@ -86,9 +103,14 @@ def data_plane_routes(gateway: Gateway, readiness: Readiness, nodes: Nodes) -> l
         state = readiness()
         return _json(state, 200 if state["ready"] else 503)
 
+    async def metrics(request: Request) -> Response:
+        """Prometheus exposition: counts only, never names or keys (so no key is needed)."""
+        return Response(generate_latest(gateway.metrics), media_type=CONTENT_TYPE_LATEST)
+
     routes: list[BaseRoute] = [
         Route("/healthz", healthz),
         Route("/readyz", readyz),
+        Route("/metrics", metrics),
         Route("/api/fleet/status", status),
         Route("/api/fleet/nodes", fleet_nodes),
     ]
@@ -140,10 +162,11 @@ def build_asgi(
     nodes: Nodes,
     django_app: ASGIApp,
     lifespan: Lifespan[Any],
+    operator_session: OperatorSession | None = None,
 ) -> Starlette:
     """Return the process's ASGI app: the data plane first, Django for the rest."""
     routes = [
-        *data_plane_routes(gateway, readiness, nodes),
+        *data_plane_routes(gateway, readiness, nodes, operator_session),
         Mount("/static", app=static_files(), name="static"),
         Mount("/", app=django_app),
     ]

@@ -38,39 +38,89 @@ def make_storage(redis_url: str) -> Storage:
     return storage
 
 
+@dataclass(slots=True)
+class Reservation:
+    """Tokens set aside for one request until it is settled with what it really used."""
+
+    key: KeyInfo
+    tokens: int = 0
+    window_reset: float = 0.0  # when the token window it was taken from ends
+
+
 class RateLimiter:
-    """Checks a key's limits before a request and charges its tokens after."""
+    """Checks a key's limits before a request, reserving its tokens, and settles after.
+
+    A request reserves its prompt estimate plus the most it may generate, atomically
+    (one storage increment), so concurrent requests cannot all pass a check and then
+    overshoot together: the key's token limit is exceeded by at most what one request
+    uses beyond its reservation. A reservation is never more than the whole limit, so
+    a request larger than the limit still runs when the window is empty.
+    """
 
     def __init__(self, storage: Storage, namespace: str = "chungus") -> None:
         self.storage = storage
         self.namespace = namespace
-        # A sliding counter smooths window edges for request limits; tokens are
-        # charged after the fact, which a fixed window counts even past the limit.
+        # A sliding counter smooths window edges for request limits; tokens need a
+        # fixed window, whose counter can be increased and decreased (reserve, settle).
         self.requests = SlidingWindowCounterRateLimiter(storage)
         self.tokens = FixedWindowRateLimiter(storage)
         self._pending: set[asyncio.Future[None]] = set()
 
     async def admit(self, key: KeyInfo) -> None:
-        """Count one request against the key, or raise RateLimited."""
+        """Count one request against the key, or raise RateLimited (also when its token
+        window is spent already)."""
         if key.tpm:
             window = _Window("tokens", RateLimitItemPerMinute(key.tpm))
-            if not await self.tokens.test(window.item, self.namespace, key.bucket or str(key.id)):
+            if not await self.tokens.test(window.item, self.namespace, _ident(key)):
                 raise await self._limited(window, key, self.tokens)
         for window in _request_windows(key):
-            if not await self.requests.hit(window.item, self.namespace, key.bucket or str(key.id)):
+            if not await self.requests.hit(window.item, self.namespace, _ident(key)):
                 raise await self._limited(window, key, self.requests)
 
-    async def charge_tokens(self, key: KeyInfo, tokens: int) -> None:
-        """Record tokens a finished request used."""
-        if key.tpm and tokens > 0:
-            item = RateLimitItemPerMinute(key.tpm)
-            await self.tokens.hit(item, self.namespace, key.bucket or str(key.id), cost=tokens)
+    async def reserve(self, key: KeyInfo, tokens: int) -> Reservation:
+        """Set `tokens` of the key's token limit aside (at most the whole limit, at least
+        one), or raise RateLimited when they do not fit in what is left."""
+        if not key.tpm:
+            return Reservation(key)
+        tokens = max(1, min(tokens, key.tpm))
+        window = _Window("tokens", RateLimitItemPerMinute(key.tpm))
+        if not await self.tokens.hit(window.item, self.namespace, _ident(key), cost=tokens):
+            # The increment counted even so: take it back before answering 429.
+            await self.storage.incr(window.item.key_for(self.namespace, _ident(key)), 60, -tokens)
+            raise await self._limited(window, key, self.tokens)
+        return Reservation(key, tokens, await self._window_reset(key))
 
-    def charge_later(self, key: KeyInfo, tokens: int) -> None:
-        """Charge tokens in the background so finishing a response never waits on storage."""
-        task = asyncio.ensure_future(self.charge_tokens(key, tokens))
+    async def settle(self, reservation: Reservation, used: int) -> None:
+        """Replace the reservation by the tokens the request used: charge the overshoot, or
+        give back the unused part while the window it was taken from lasts."""
+        key, extra = reservation.key, used - reservation.tokens
+        if not key.tpm or not extra:
+            return
+        item = RateLimitItemPerMinute(key.tpm)
+        if extra > 0:
+            await self.tokens.hit(item, self.namespace, _ident(key), cost=extra)
+            return
+        # Redis keeps whole seconds of expiry, so a window read twice agrees within 1 s; the
+        # next window ends at least 60 s later.
+        if abs(await self._window_reset(key) - reservation.window_reset) > 2:
+            return  # that window has ended, and the reservation with it
+        left = await self.storage.incr(item.key_for(self.namespace, _ident(key)), 60, extra)
+        if left < 0:  # the window ended meanwhile: do not lend the next one tokens
+            await self.storage.incr(item.key_for(self.namespace, _ident(key)), 60, -left)
+
+    async def charge_tokens(self, key: KeyInfo, tokens: int) -> None:
+        """Record tokens a request used that reserved none."""
+        await self.settle(Reservation(key), tokens)
+
+    def settle_later(self, reservation: Reservation, used: int) -> None:
+        """Settle in the background so finishing a response never waits on storage."""
+        task = asyncio.ensure_future(self.settle(reservation, used))
         self._pending.add(task)
         task.add_done_callback(self._pending.discard)
+
+    async def _window_reset(self, key: KeyInfo) -> float:
+        item = RateLimitItemPerMinute(key.tpm or 1)
+        return await self.storage.get_expiry(item.key_for(self.namespace, _ident(key)))
 
     async def _limited(
         self,
@@ -78,9 +128,7 @@ class RateLimiter:
         key: KeyInfo,
         limiter: SlidingWindowCounterRateLimiter | FixedWindowRateLimiter,
     ) -> RateLimited:
-        stats = await limiter.get_window_stats(
-            window.item, self.namespace, key.bucket or str(key.id)
-        )
+        stats = await limiter.get_window_stats(window.item, self.namespace, _ident(key))
         retry_after = max(1, math.ceil(stats.reset_time - time.time()))
         per = window.item.GRANULARITY.name
         headers = {
@@ -94,6 +142,10 @@ class RateLimiter:
             f"{window.label} per {per}. Retry after {retry_after} s.",
             headers=headers,
         )
+
+
+def _ident(key: KeyInfo) -> str:
+    return key.bucket or str(key.id)
 
 
 def _request_windows(key: KeyInfo) -> list[_Window]:

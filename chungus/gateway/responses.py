@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import AsyncGenerator, Mapping
+from collections.abc import AsyncGenerator, Callable, Mapping
 
 from starlette.responses import Response
 from starlette.types import Receive, Scope, Send
@@ -18,7 +18,13 @@ def error_response(error: APIError) -> Response:
 
 
 class EventStream(Response):
-    """Streams server-sent events; the request's guard cancels it when the client leaves."""
+    """Streams server-sent events; the request's guard cancels it when the client leaves.
+
+    `on_close` runs once the stream is over, however it ended. The events' own cleanup
+    (their generator's `finally`) never runs when the generator was never started, as when
+    the client left before the first byte: `on_close` is what releases the request then,
+    so it must do nothing when the events already cleaned up.
+    """
 
     media_type = "text/event-stream"
 
@@ -27,9 +33,11 @@ class EventStream(Response):
         events: AsyncGenerator[bytes, None],
         guard: DisconnectGuard | None = None,
         headers: Mapping[str, str] | None = None,
+        on_close: Callable[[], None] | None = None,
     ) -> None:
         self.events = events
         self.guard = guard
+        self.on_close = on_close
         self.status_code = 200
         self.background = None
         self.init_headers(
@@ -37,8 +45,8 @@ class EventStream(Response):
         )
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        assert self.guard is not None, "the request's DisconnectGuard must be attached"
         try:
+            assert self.guard is not None, "the request's DisconnectGuard must be attached"
             async with self.guard.watching():
                 start = {"type": "http.response.start", "status": 200, "headers": self.raw_headers}
                 await send(start)
@@ -48,5 +56,10 @@ class EventStream(Response):
         except ClientDisconnected:
             pass
         finally:
-            self.guard.close()
-            await self.events.aclose()
+            if self.guard is not None:
+                self.guard.close()
+            try:
+                await self.events.aclose()
+            finally:
+                if self.on_close is not None:
+                    self.on_close()

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import functools
 import time
 from collections.abc import AsyncGenerator, Awaitable, Callable
 from dataclasses import dataclass, replace
@@ -10,6 +11,7 @@ from typing import Any
 
 import aiohttp
 import orjson
+from prometheus_client import CollectorRegistry
 from starlette.requests import Request
 from starlette.responses import Response
 
@@ -18,17 +20,21 @@ from chungus.core.routes import BackendInfo, ModelInfo
 from chungus.engines.adapter import EngineAdapter, StreamTranslator
 from chungus.engines.error_mapping import normalize_engine_error
 from chungus.gateway.auth import authenticate, authorize_model
+from chungus.gateway.caps import apply_caps, output_tokens
 from chungus.gateway.disconnect import ClientDisconnected, DisconnectGuard
-from chungus.gateway.payload import Completion, parse_completion, prompt_text
-from chungus.gateway.ratelimit import RateLimiter
+from chungus.gateway.payload import Completion, parse_completion, prompt_estimate, prompt_text
+from chungus.gateway.ratelimit import RateLimiter, Reservation
 from chungus.gateway.responses import EventStream, error_response
 from chungus.gateway.routing.admission import Admission
 from chungus.gateway.routing.prefix import prefix_hashes
 from chungus.gateway.routing.strategies import RouteRequest
 from chungus.gateway.snapshot import SnapshotStore
+from chungus.gateway.unauthenticated import Unauthenticated
 from chungus.gateway.upstream import Upstream, transport_error
+from chungus.lib.body_limit import drain, too_large
 from chungus.lib.openai_errors import (
     APIError,
+    AuthenticationFailed,
     BadGateway,
     GatewayTimeout,
     InvalidRequest,
@@ -37,8 +43,8 @@ from chungus.lib.openai_errors import (
     ServiceUnavailable,
 )
 from chungus.lib.sse import error_event, event_json, has_content, is_usage_only
-from chungus.telemetry.entries import LogEntry
-from chungus.telemetry.requestlog import LogBuffer
+from chungus.telemetry.entries import BOUNDS, UNKNOWN_MODEL, LogEntry, bounded_text
+from chungus.telemetry.requestlog import LogBuffer, LogBufferMetrics
 
 CLIENT_CLOSED = 499  # nginx's status for a client that went away; only ever logged
 _UPSTREAM_HEADERS = {"Content-Type": "application/json"}
@@ -63,6 +69,10 @@ class Exchange:
     model: ModelInfo | None = None
     backend: BackendInfo | None = None
     cold_start: float | None = None
+    reservation: Reservation | None = None  # the key's tokens set aside until _finish
+    prompt_estimate: int = 0
+    streamed: int = 0  # events streamed to the client: its charge when usage never came
+    finished: bool = False  # released and logged: _finish runs once per request
 
 
 class EngineFailed(Exception):
@@ -85,6 +95,7 @@ class Gateway:
         adapters: dict[str, EngineAdapter],
         options: GatewayOptions,
         wake: Callable[[str], Awaitable[None]] | None = None,
+        metrics: CollectorRegistry | None = None,
     ) -> None:
         self.store = store
         self.limiter = limiter
@@ -94,6 +105,9 @@ class Gateway:
         self.adapters = adapters
         self.options = options
         self.wake = wake
+        self.metrics = metrics or CollectorRegistry()  # what /metrics shows
+        self.unauthenticated = Unauthenticated(self.metrics)
+        self.metrics.register(LogBufferMetrics(logs))
 
     async def complete(self, request: Request, endpoint: str, chat: bool) -> Response:
         x = Exchange(LogEntry(endpoint=endpoint, status=200), time.perf_counter())
@@ -110,7 +124,11 @@ class Gateway:
                     guard = None  # the stream owns the guard from here on
                 return response
         except APIError as error:
-            self._finish(x, error.status, error.code or error.type)
+            if x.key is None and isinstance(error, AuthenticationFailed):
+                # Counted, not logged: anyone can send these, as many as they like.
+                self.unauthenticated.record(error.code or error.type)
+            else:
+                self._finish(x, error.status, error.code or error.type)
             return error_response(error)
         except ClientDisconnected:
             self._finish(x, CLIENT_CLOSED, "client_disconnected")
@@ -123,20 +141,28 @@ class Gateway:
         snapshot = self.store.current
         x.key = key = authenticate(snapshot, request.headers.get("authorization"), time.time())
         x.entry.key_id, x.entry.key_name = key.id, key.name
+        # Every request a key makes counts, also one answered 400 or 404.
+        await self.limiter.admit(key)
         raw = await read_body(request, self.options.max_body_bytes)
         completion = parse_completion(raw, chat=chat)
-        x.entry.model, x.entry.stream = completion.model, completion.stream
-        if self.options.log_prompts:
-            x.entry.prompt = prompt_text(completion)
+        x.entry.stream = completion.stream
         x.model = model = snapshot.models.get(completion.model)
         if model is None:
+            x.entry.model = UNKNOWN_MODEL  # the client's text is never stored or rolled up
             raise NotFound(
-                f"The model '{completion.model}' does not exist.",
+                f"The model '{bounded_text(completion.model, BOUNDS['model'])}' does not exist.",
                 param="model",
                 code="model_not_found",
             )
+        x.entry.model = model.name
+        if self.options.log_prompts:
+            x.entry.prompt = prompt_text(completion)
         authorize_model(key, model.name)
-        await self.limiter.admit(key)
+        apply_caps(completion, model.caps)
+        x.prompt_estimate = prompt_estimate(completion)
+        x.reservation = await self.limiter.reserve(
+            key, x.prompt_estimate + output_tokens(completion)
+        )
         if not model.backends and model.deployed:
             x.model = model = await self._wake(x, model.name)
         if chat:
@@ -214,12 +240,15 @@ class Gateway:
         adapter = self.adapters.get(backend.engine)
         if adapter is None:
             raise EngineFailed(BadGateway(f"No adapter for engine '{backend.engine}'."), True)
-        sent = adapter.request(
-            endpoint, completion.body, completion.raw, backend.upstream_model, completion.stream
-        )
+        body, raw = completion.body, completion.raw
+        if x.model is not None and not x.model.caps.engine_options:
+            body = adapter.without_shared_settings(body)
+            raw = raw if body is completion.body else b""
+        sent = adapter.request(endpoint, body, raw, backend.upstream_model, completion.stream)
         url = (backend.root if adapter.paths_from_root else backend.url) + sent.path
         try:
-            response = await self.upstream.post(url, sent.body, _UPSTREAM_HEADERS)
+            headers = {**_UPSTREAM_HEADERS, **backend.auth_headers}
+            response = await self.upstream.post(url, sent.body, headers)
         except APIError as error:
             raise self._failed(backend, error) from None
         if response.status >= 400:
@@ -227,7 +256,8 @@ class Gateway:
         if completion.stream:
             self.admission.breaker(backend.id).success()
             translator = adapter.stream(endpoint, completion.model)
-            return EventStream(self._relay(x, completion, response, translator))
+            relay = self._relay(x, completion, response, translator)
+            return EventStream(relay, on_close=functools.partial(self._abandoned, x, response))
         try:
             data = await response.read()
         except Exception as exc:
@@ -284,10 +314,12 @@ class Gateway:
         try:
             async for chunk in response.content.iter_any():
                 if x.entry.ttft_ms is not None and translator.passthrough(chunk):
+                    x.streamed += chunk.count(b"data:")
                     yield chunk  # whole events, none to inspect: forward the bytes as they came
                     continue
                 out = [e for e in translator.feed(chunk) if self._keep_event(x, completion, e)]
                 complete = bool(out) and out[-1].startswith(b"data: [DONE]")
+                x.streamed += len(out)
                 if out:
                     yield b"".join(out)
                 if complete:
@@ -342,14 +374,30 @@ class Gateway:
             self.admission.release(x.model.name, x.backend)
         x.backend = None
 
+    def _abandoned(self, x: Exchange, response: aiohttp.ClientResponse) -> None:
+        """A stream's cleanup when its relay never ran (the client left before the first
+        byte, or sending the status line failed); nothing to do when the relay finished."""
+        if x.finished:
+            return
+        response.close()
+        self._finish(x, CLIENT_CLOSED, "client_disconnected")
+
     def _finish(self, x: Exchange, status: int, error_type: str = "") -> None:
+        if x.finished:
+            return
+        x.finished = True
         entry = x.entry
         entry.status, entry.error_type = status, error_type
         entry.latency_ms = (time.perf_counter() - x.started) * 1000
+        left_an_engine = status == CLIENT_CLOSED and x.backend is not None
         self._release(x)
         tokens = entry.prompt_tokens + entry.completion_tokens
-        if x.key is not None and x.key.tpm and tokens:
-            self.limiter.charge_later(x.key, tokens)
+        if x.reservation is not None:
+            # Without usage: the prompt and what was streamed, if an engine had the request.
+            if not tokens and (x.streamed or left_an_engine):
+                tokens = x.prompt_estimate + x.streamed
+            self.limiter.settle_later(x.reservation, tokens)
+            x.reservation = None
         self.logs.append(entry)
 
 
@@ -370,14 +418,24 @@ def chat_backends(model: ModelInfo) -> ModelInfo:
 
 
 async def read_body(request: Request, limit: int) -> bytes:
-    """Read the body, refusing more than `limit` bytes."""
+    """Read the body, refusing more than `limit` bytes: the rest is read and dropped (within
+    body_limit's bounds) before the 413, so that the client, still sending, can read it."""
+    stream = request.stream()
     declared = request.headers.get("content-length", "")
     if declared.isdigit() and int(declared) > limit:
-        raise PayloadTooLarge(f"The request body is larger than {limit} bytes.")
+        raise _too_large(limit, await drain(stream))
     chunks, size = [], 0
-    async for chunk in request.stream():
+    async for chunk in stream:
         size += len(chunk)
         if size > limit:
-            raise PayloadTooLarge(f"The request body is larger than {limit} bytes.")
+            raise _too_large(limit, await drain(stream))
         chunks.append(chunk)
     return b"".join(chunks)
+
+
+def _too_large(limit: int, drained: bool) -> PayloadTooLarge:
+    """The 413; it closes the connection when the body was too large even to drain."""
+    error = too_large(limit)
+    if not drained:
+        error.headers["Connection"] = "close"
+    return error

@@ -13,19 +13,17 @@ from chungus.lib.openai_errors import ModelNotAllowed
 
 
 def require_admin(snapshot: Snapshot, authorization: str | None) -> None:
-    """Only API keys owned by a superuser may look at the fleet."""
+    """Only admin keys of an active superuser may look at the fleet (KeyInfo.admin)."""
     key = authenticate(snapshot, authorization, time.time())
     if not key.admin:
         raise ModelNotAllowed(
-            "Fleet status needs an API key owned by a superuser.", code="admin_only"
+            "Fleet status needs an admin API key of a superuser; an inference key is not one.",
+            code="admin_only",
         )
 
 
-def fleet_status(
-    snapshot: Snapshot, admission: Admission, authorization: str | None
-) -> dict[str, Any]:
-    """Return the fleet as this process sees it."""
-    require_admin(snapshot, authorization)
+def fleet_status(snapshot: Snapshot, admission: Admission) -> dict[str, Any]:
+    """Return the fleet as this process sees it (for an operator: see require_admin)."""
     now = time.monotonic()
     models = []
     for model in snapshot.models.values():

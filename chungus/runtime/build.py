@@ -3,7 +3,6 @@ set up first: see chungus.asgi and the serve command)."""
 
 from __future__ import annotations
 
-import asyncio
 import contextlib
 import logging
 from collections.abc import AsyncIterator
@@ -18,6 +17,7 @@ from starlette.applications import Starlette
 from starlette.types import ASGIApp
 
 from chungus.accounts.keyinfo import key_infos
+from chungus.accounts.sessions import operator_session
 from chungus.engines import registry
 from chungus.engines.llamacpp.server import LlamaServerOptions
 from chungus.fleet.backends import record_health, remove_managed_backends, routing_table
@@ -27,12 +27,16 @@ from chungus.fleet.lifecycle import deployment_rows
 from chungus.fleet.lifecycle.reconciler import Reconciler
 from chungus.fleet.lifecycle.supervisor import Supervisor
 from chungus.gateway.app import build_asgi
-from chungus.gateway.ratelimit import RateLimiter, make_storage
+from chungus.gateway.limit_storage import resilient_storage
+from chungus.gateway.ratelimit import RateLimiter
 from chungus.gateway.routing.admission import Admission
 from chungus.gateway.routing.health import HealthMonitor
 from chungus.gateway.service import Gateway, GatewayOptions
 from chungus.gateway.snapshot import SnapshotStore
 from chungus.gateway.upstream import Upstream
+from chungus.lib.dbthreads import fresh_connection
+from chungus.lib.looplag import LoopLag
+from chungus.lib.supervise import Loop, Loops
 from chungus.runtime.control_plane import reconciler
 from chungus.runtime.default_model import LAUNCHER, default_model_supervisor
 from chungus.telemetry.requestlog import LogBuffer
@@ -49,7 +53,8 @@ class Runtime:
     health: HealthMonitor
     reconciler: Reconciler | None = None
     default_model: Supervisor | None = None
-    tasks: list[asyncio.Task[Any]] = field(default_factory=list)
+    loops: Loops = field(default_factory=Loops)
+    lag: LoopLag = field(default_factory=LoopLag)
     started: bool = False
 
     def readiness(self) -> dict[str, Any]:
@@ -57,31 +62,51 @@ class Runtime:
         if self.default_model is not None:
             status = self.default_model.status
             checks["default_model"] = {"state": status.state, "detail": status.detail}
+        checks["loops"] = self.loops.report()
+        checks["event_loop"] = self.lag.report()
+        # Dropped rows are reported, not fatal: this process still serves (see requestlog.py).
+        checks["request_log"] = self.gateway.logs.status()
+        # Keys and routes confirmed current lately: else revocations would go unseen.
+        checks["snapshot"] = self.gateway.store.report()
         ready = (
             self.started
             and checks["configuration"]
+            and checks["snapshot"]["ok"]
             and (self.default_model is None or self.default_model.ready.is_set())
+            and self.loops.healthy()
         )
         return {"ready": ready, "checks": checks}
+
+    def background(self) -> list[Loop]:
+        """The process's long-running loops, each restarted after an exception (supervise.py);
+        `stale_after`: how long without a heartbeat means stuck."""
+        gateway, health = self.gateway, self.health
+        flush = settings.CHUNGUS_LOG_FLUSH_SECONDS
+        sample = settings.CHUNGUS_INVENTORY_SAMPLE_SECONDS
+        loops = [
+            Loop("configuration", lambda: gateway.store.follow(settings.CHUNGUS_REFRESH_SECONDS)),
+            Loop("request_log", lambda: gateway.logs.run(flush), max(30.0, 10 * flush)),
+            Loop("health", health.run, 5 * health.interval + 30),
+            Loop("retention", lambda: run_retention(settings.CHUNGUS_LOG_RETENTION_DAYS), 7800),
+            Loop("event_loop_lag", self.lag.run),
+        ]
+        if sample > 0:
+            run = lambda: run_sampler(sample, settings.CHUNGUS_INVENTORY)  # noqa: E731
+            loops.append(Loop("inventory_sampler", run, 10 * sample + 60))
+        if self.reconciler is not None:
+            rec = self.reconciler
+            loops.append(Loop("reconciler", rec.run, max(120.0, 10 * rec.interval)))
+            loops.append(Loop("reconciler_lease", rec.hold_lease, 2 * rec.lease_seconds + 10))
+        if self.default_model is not None:
+            loops.append(Loop("default_model", self.default_model.run))
+        return loops
 
     @contextlib.asynccontextmanager
     async def lifespan(self, app: Starlette) -> AsyncIterator[None]:
         gateway = self.gateway
         await gateway.upstream.start()
         await gateway.store.reload()
-        self.tasks = [
-            asyncio.create_task(gateway.store.follow(settings.CHUNGUS_REFRESH_SECONDS)),
-            asyncio.create_task(gateway.logs.run(settings.CHUNGUS_LOG_FLUSH_SECONDS)),
-            asyncio.create_task(self.health.run()),
-            asyncio.create_task(run_retention(settings.CHUNGUS_LOG_RETENTION_DAYS)),
-            asyncio.create_task(
-                run_sampler(settings.CHUNGUS_INVENTORY_SAMPLE_SECONDS, settings.CHUNGUS_INVENTORY)
-            ),
-        ]
-        if self.reconciler is not None:
-            self.tasks.append(asyncio.create_task(self.reconciler.run()))
-        if self.default_model is not None:
-            self.tasks.append(asyncio.create_task(self.default_model.run()))
+        self.loops.start(self.background())
         self.started = True
         try:
             yield
@@ -90,9 +115,7 @@ class Runtime:
 
     async def shutdown(self) -> None:
         """Stop children, flush the request log, close connections."""
-        for task in self.tasks:
-            task.cancel()
-        await asyncio.gather(*self.tasks, return_exceptions=True)
+        await self.loops.stop()
         if self.default_model is not None:
             await self.default_model.stop()
             await sync_to_async(remove_managed_backends)(
@@ -111,14 +134,18 @@ def read_nodes() -> list[dict[str, Any]]:
 
 def build_runtime(*, default_model: bool | None = None) -> tuple[Starlette, Runtime]:
     """Build the process's collaborators and its ASGI app."""
-    store = SnapshotStore(key_infos, routing_table)
-    engines = registry.by_name()
     admission = Admission(
-        max_queue=settings.CHUNGUS_QUEUE_MAX, queue_timeout=settings.CHUNGUS_QUEUE_TIMEOUT
+        max_queue=settings.CHUNGUS_QUEUE_MAX,
+        queue_timeout=settings.CHUNGUS_QUEUE_TIMEOUT,
+        key_share=settings.CHUNGUS_QUEUE_KEY_SHARE,
     )
+    store = SnapshotStore(
+        key_infos, routing_table, on_reload=lambda snapshot: admission.follow(snapshot.models)
+    )
+    engines = registry.by_name()
     gateway = Gateway(
         store=store,
-        limiter=RateLimiter(make_storage(settings.REDIS_URL)),
+        limiter=RateLimiter(resilient_storage(settings.REDIS_URL)),
         admission=admission,
         upstream=Upstream(
             settings.CHUNGUS_UPSTREAM_CONNECT_TIMEOUT, settings.CHUNGUS_UPSTREAM_READ_TIMEOUT
@@ -132,7 +159,7 @@ def build_runtime(*, default_model: bool | None = None) -> tuple[Starlette, Runt
             failover_seconds=settings.CHUNGUS_FAILOVER_SECONDS,
             cold_start_seconds=settings.CHUNGUS_COLD_START_SECONDS,
         ),
-        wake=sync_to_async(deployment_rows.request_wake, thread_sensitive=False),
+        wake=sync_to_async(fresh_connection(deployment_rows.request_wake), thread_sensitive=False),
     )
     health = HealthMonitor(
         store,
@@ -140,10 +167,14 @@ def build_runtime(*, default_model: bool | None = None) -> tuple[Starlette, Runt
         engines,
         interval=settings.CHUNGUS_HEALTH_INTERVAL,
         timeout=settings.CHUNGUS_HEALTH_TIMEOUT,
-        on_change=sync_to_async(record_health, thread_sensitive=False),
+        on_change=sync_to_async(fresh_connection(record_health), thread_sensitive=False),
     )
     runtime = Runtime(
-        gateway, health, reconciler(store.reload, gateway.warm_up, admission.in_flight_on)
+        gateway,
+        health,
+        reconciler(
+            store.reload, gateway.warm_up, admission.in_flight_on, admission.last_request.get
+        ),
     )
     if settings.CHUNGUS_DEFAULT_MODEL if default_model is None else default_model:
         options = LlamaServerOptions(
@@ -156,5 +187,6 @@ def build_runtime(*, default_model: bool | None = None) -> tuple[Starlette, Runt
             settings.CHUNGUS_HOME, options, settings.CHUNGUS_MODEL_READY_TIMEOUT, store.reload
         )
     django_app = cast(ASGIApp, get_asgi_application())
-    app = build_asgi(gateway, runtime.readiness, read_nodes, django_app, runtime.lifespan)
+    session = sync_to_async(fresh_connection(operator_session), thread_sensitive=False)
+    app = build_asgi(gateway, runtime.readiness, read_nodes, django_app, runtime.lifespan, session)
     return app, runtime

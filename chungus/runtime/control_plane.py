@@ -49,6 +49,7 @@ def reconciler(
     after_change: Callable[[], Awaitable[None]],
     warm: Callable[[str], Awaitable[int]],
     in_flight: InFlight,
+    last_request: Callable[[str], float | None] = lambda name: None,
 ) -> Reconciler:
     home = settings.CHUNGUS_HOME
     return Reconciler(
@@ -63,6 +64,7 @@ def reconciler(
         swap_idle_seconds=settings.CHUNGUS_SWAP_IDLE_SECONDS,
         local_node=socket.gethostname(),
         in_flight=in_flight,
+        last_request=last_request,
         # Engines that may download their model first (vLLM, Ollama) get longer.
         ready_timeouts={
             engine.name: settings.CHUNGUS_ENGINE_READY_TIMEOUT

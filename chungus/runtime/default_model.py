@@ -20,6 +20,7 @@ from chungus.engines.packaged import packaged_gguf
 from chungus.fleet.backends import register_managed_backend
 from chungus.fleet.launchers.local import LocalLauncher, free_port
 from chungus.fleet.lifecycle.supervisor import Supervisor
+from chungus.lib.dbthreads import fresh_connection
 
 LAUNCHER = "local"
 
@@ -43,7 +44,7 @@ def default_model_supervisor(
     chat_format = chosen.template
 
     async def on_ready(address: str) -> None:
-        await sync_to_async(register_managed_backend)(
+        await sync_to_async(fresh_connection(register_managed_backend))(
             options.alias,
             f"{address}/v1",
             LlamaCpp.name,

@@ -6,21 +6,29 @@ import asyncio
 import contextlib
 import copy
 import logging
+import time
+from collections.abc import Iterator
 from dataclasses import asdict, fields
 
 from asgiref.sync import sync_to_async
 from django.db import DataError, IntegrityError
+from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, Metric
 
-from chungus.telemetry.entries import LogEntry
+from chungus.lib.dbthreads import refresh_connections
+from chungus.lib.supervise import beat
+from chungus.telemetry.entries import LogEntry, bounded
 
 logger = logging.getLogger("chungus.telemetry")
+DROP_WARNING_SECONDS = 60.0  # at most one "rows dropped" line per this long
 # The database refused the row itself (a value it cannot hold), not the connection.
 BAD_ROW = (DataError, IntegrityError, ValueError, TypeError)
 
 
 def storable(entry: LogEntry) -> LogEntry:
-    """The entry with NUL replaced by U+FFFD: a client's model name or prompt may carry one,
-    PostgreSQL's text cannot, and one such row would fail its whole batch on every retry."""
+    """The entry within its length bounds and with NUL replaced by U+FFFD: a client's model
+    name or prompt may carry one, PostgreSQL's text cannot, and one such row would fail its
+    whole batch on every retry."""
+    entry = bounded(entry)
     text = [f.name for f in fields(entry) if isinstance(getattr(entry, f.name), str)]
     if not any("\x00" in getattr(entry, name) for name in text):
         return entry
@@ -37,6 +45,7 @@ def write_entries(entries: list[LogEntry]) -> None:
     from chungus.telemetry.models import RequestLog
     from chungus.telemetry.rollups import aggregate, apply_rollups
 
+    refresh_connections()  # a pool thread's connection may be one a database restart broke
     entries = [storable(e) for e in entries]
     with transaction.atomic():  # rows and rollups together: a retried batch never counts twice
         RequestLog.objects.bulk_create([RequestLog(**asdict(e)) for e in entries], batch_size=500)
@@ -53,14 +62,35 @@ class LogBuffer:
         self.dropped = 0
         self.rejected = 0  # rows the database refused for their data
         self._wake = asyncio.Event()
+        self._dropped_told = 0  # `dropped` when the last warning was logged
+        self._told_at: float | None = None
 
     def append(self, entry: LogEntry) -> None:
+        """Queue an entry (bounded first, so the queue's memory is bounded too)."""
         if len(self.pending) >= self.max_pending:
             self.dropped += 1  # the database is far behind; shed rather than grow without end
+            self._tell_dropped()
             return
-        self.pending.append(entry)
+        self.pending.append(bounded(entry))
         if len(self.pending) >= self.batch_size:
             self._wake.set()
+
+    def status(self) -> dict[str, int]:
+        """What /readyz reports: rows waiting, dropped for want of room, refused by the DB."""
+        return {"pending": len(self.pending), "dropped": self.dropped, "rejected": self.rejected}
+
+    def _tell_dropped(self) -> None:
+        now = time.monotonic()
+        if self._told_at is not None and now - self._told_at < DROP_WARNING_SECONDS:
+            return
+        logger.warning(
+            "the request log is %d rows behind: dropped %d rows since the last warning "
+            "(%d in all); is the database reachable?",
+            len(self.pending),
+            self.dropped - self._dropped_told,
+            self.dropped,
+        )
+        self._told_at, self._dropped_told = now, self.dropped
 
     async def flush(self) -> int:
         """Write everything pending; return how many entries were written.
@@ -106,3 +136,27 @@ class LogBuffer:
                 raise
             except Exception:
                 logger.exception("writing the request log failed; will retry")
+            beat()
+
+
+class LogBufferMetrics:
+    """A buffer's status() for /metrics (register it on the process's registry)."""
+
+    def __init__(self, buffer: LogBuffer) -> None:
+        self.buffer = buffer
+
+    def collect(self) -> Iterator[Metric]:
+        status = self.buffer.status()
+        yield GaugeMetricFamily(
+            "chungus_request_log_pending", "Request log rows not yet written", status["pending"]
+        )
+        yield CounterMetricFamily(
+            "chungus_request_log_dropped",
+            "Request log rows dropped because the buffer was full",
+            status["dropped"],
+        )
+        yield CounterMetricFamily(
+            "chungus_request_log_rejected",
+            "Request log rows the database refused",
+            status["rejected"],
+        )

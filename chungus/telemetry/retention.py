@@ -20,6 +20,7 @@ from django.db import connection
 from django.db.models import QuerySet
 from django.utils import timezone
 
+from chungus.lib.supervise import beat
 from chungus.telemetry.models import KeyRollup, RequestLog, RequestRollup
 
 logger = logging.getLogger("chungus.telemetry")
@@ -72,6 +73,7 @@ async def run_retention(days: int, interval_seconds: float = 3600.0) -> None:
             raw = 0
             while deleted := await prune(expired_raw_rows(cutoff)):  # cancellable between chunks
                 raw += deleted
+                beat()
             for rows in expired_fine_rollups(cutoff):
                 while await prune(rows):
                     pass
@@ -81,6 +83,7 @@ async def run_retention(days: int, interval_seconds: float = 3600.0) -> None:
             raise
         except Exception:
             logger.exception("pruning the request log failed; will retry")
+        beat()
         await asyncio.sleep(interval_seconds)
 
 

@@ -24,6 +24,7 @@ def ensure_munge() -> None:
         return
     run_dir = Path("/run/munge")
     run_dir.mkdir(parents=True, exist_ok=True)
+    run_dir.chmod(0o755)  # munged wants its socket's directory open to all (our umask is 077)
     shutil.chown(run_dir, "munge", "munge")
     subprocess.run(["runuser", "-u", "munge", "--", "/usr/sbin/munged"], check=True)
     for _ in range(50):

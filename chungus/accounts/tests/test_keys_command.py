@@ -7,8 +7,9 @@ from django.contrib.auth import get_user_model
 from django.core.management import call_command
 from django.core.management.base import CommandError
 
-from chungus.accounts.models import ApiKey
+from chungus.accounts.models import ApiKey, Scope
 from chungus.accounts.secrets import hash_secret
+from chungus.core.models import AuditEntry
 
 pytestmark = pytest.mark.django_db
 
@@ -63,3 +64,31 @@ def test_revoke_marks_the_key_inactive_and_is_idempotent():
     assert not ApiKey.objects.get(name="app").is_active
     with pytest.raises(CommandError, match="no key named"):
         keys("revoke", "nope")
+
+
+def test_a_key_is_an_inference_key_unless_admin_is_asked_for_a_superuser():
+    get_user_model().objects.create_superuser("root", "root@example.com", "pw")
+    keys("create", "--name", "everyday", "--owner", "root")
+    keys("create", "--name", "ops", "--owner", "root", "--admin")
+    assert ApiKey.objects.get(name="everyday").scope == Scope.INFERENCE
+    assert ApiKey.objects.get(name="ops").scope == Scope.ADMIN
+    assert "admin" in keys("list")
+
+
+def test_only_a_superuser_may_own_an_admin_key():
+    get_user_model().objects.create_user("alice")
+    for owner in (["--owner", "alice"], []):
+        with pytest.raises(CommandError, match="superuser"):
+            keys("create", "--name", "sneaky", "--admin", *owner)
+    assert not ApiKey.objects.filter(name="sneaky").exists()
+
+
+def test_create_and_revoke_are_audited_without_the_secret():
+    secret = keys("create", "--name", "app").strip().splitlines()[-1]
+    keys("revoke", "app")
+    rows = list(AuditEntry.objects.order_by("id"))
+    assert [(r.action, r.target, r.via) for r in rows] == [
+        ("key.create", "app", "cli"),
+        ("key.revoke", "app", "cli"),
+    ]
+    assert all(secret not in str(r.detail) for r in rows)

@@ -7,6 +7,7 @@ from ninja import Router, Status
 
 from chungus.api import services
 from chungus.api.schemas import DeploymentCreate, DeploymentList, DeploymentReply, errors
+from chungus.core.audit import actor_of
 from chungus.fleet.models import Deployment
 
 router = Router(tags=["deployments"])
@@ -25,7 +26,7 @@ def deploy(request: HttpRequest, data: DeploymentCreate) -> Status[Reply]:
 
     The deployment starts pending; the reconciler places it on GPUs and starts it.
     """
-    deployment, created = services.deploy(data)
+    deployment, created = services.deploy(data, actor_of(request))
     return Status(201 if created else 200, {"deployment": deployment})
 
 
@@ -33,13 +34,13 @@ def deploy(request: HttpRequest, data: DeploymentCreate) -> Status[Reply]:
 @router.post("/{path:name}/stop/", response={200: DeploymentReply, **errors(404)})
 def stop(request: HttpRequest, name: str) -> Reply:
     """Stop a deployment: a ready one drains first, then its GPUs are freed."""
-    return {"deployment": services.stop_deployment(name)}
+    return {"deployment": services.stop_deployment(name, actor_of(request))}
 
 
 @router.post("/{path:name}/start/", response={200: DeploymentReply, **errors(404)})
 def start(request: HttpRequest, name: str) -> Reply:
     """Run a stopped or failed deployment again: pending until the reconciler starts it."""
-    return {"deployment": services.start_deployment(name)}
+    return {"deployment": services.start_deployment(name, actor_of(request))}
 
 
 @router.get("/{path:name}/", response={200: DeploymentReply, **errors(404)})

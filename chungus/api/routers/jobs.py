@@ -16,6 +16,7 @@ from chungus.api import jobs_services as services
 from chungus.api.jobs_auth import UserKey, UserSession
 from chungus.api.jobs_schemas import JobList, JobReply, JobSubmit, KindList, LogOut
 from chungus.api.schemas import errors
+from chungus.core.audit import actor_of
 from chungus.fleet.states import JobState
 
 router = Router(tags=["jobs"], auth=[UserKey(), UserSession()])
@@ -83,7 +84,8 @@ def cancel_job(request: HttpRequest, job_id: int) -> Reply:
     """Cancel a job: a queued one at once, a running one after its grace period to stop.
 
     A finished job stays as it is."""
-    return {"job": services.detail(services.cancel(services.caller(request), job_id))}
+    job = services.cancel(services.caller(request), job_id, actor_of(request))
+    return {"job": services.detail(job)}
 
 
 @router.get("/{int:job_id}/log/", response={200: LogOut, **errors(404, 422)})

@@ -12,7 +12,7 @@ from django.contrib.auth import get_user_model
 from django.contrib.auth.models import User
 from django.test import Client
 
-from chungus.accounts.models import ApiKey
+from chungus.accounts.models import ApiKey, Scope
 from chungus.fleet.models import Backend, Deployment, Model
 from chungus.testing.clients import csrf_client
 
@@ -22,7 +22,7 @@ class Base:
     operator: User
     owner: User
     outsider: User
-    admin_secret: str  # a key the operator owns
+    admin_secret: str  # an admin key the operator owns
     owner_secret: str  # a key the owner owns
     model: Model
     backend: Backend
@@ -59,7 +59,7 @@ def base(operator: User) -> Base:
     users = get_user_model().objects
     owner = users.create_user("owner", "owner@example.com")
     outsider = users.create_user("outsider", "outsider@example.com")
-    _, admin_secret = ApiKey.issue("operator-key", owner=operator)
+    _, admin_secret = ApiKey.issue("operator-key", owner=operator, scope=Scope.ADMIN)
     _, owner_secret = ApiKey.issue("owner-key", owner=owner)
     model = Model.objects.create(name="gemma")
     backend = Backend.objects.create(model=model, url="http://127.0.0.1:8080/v1")

@@ -1,4 +1,4 @@
-"""Only superusers get in: by session (POSTs with the CSRF token) or by an admin's key."""
+"""Only superusers get in: by session (POSTs with the CSRF token) or by an admin key."""
 
 from __future__ import annotations
 
@@ -7,7 +7,7 @@ from datetime import timedelta
 import pytest
 from django.utils import timezone
 
-from chungus.accounts.models import ApiKey
+from chungus.accounts.models import ApiKey, Scope
 from chungus.api.tests.conftest import Base, assert_error, post
 
 pytestmark = pytest.mark.django_db
@@ -122,3 +122,41 @@ def test_a_bearer_key_decides_even_when_a_superuser_session_is_present(base):
     client = base.client(base.operator)
     response = client.get("/api/keys/", HTTP_AUTHORIZATION=f"Bearer {base.owner_secret}")
     assert_error(response, 403)
+
+
+# Admin is a scope: chosen when the key is made, never implied by who owns it.
+
+
+@pytest.mark.parametrize(("method", "path"), ENDPOINTS)
+def test_a_superusers_inference_key_gets_403_saying_why(base, method, path):
+    _, secret = ApiKey.issue("everyday", owner=base.operator)  # inference: the default
+    error = assert_error(call(base, base.bearer(secret), method, path), 403)
+    assert error["code"] == "inference_key" and "admin key" in error["message"]
+
+
+def test_a_deactivated_owners_admin_key_gets_401(base):
+    base.operator.is_active = False
+    base.operator.save()
+    error = assert_error(base.bearer(base.admin_secret).get("/api/keys/"), 401)
+    assert error["code"] == "deactivated_owner"
+
+
+def test_a_deactivated_owners_key_is_refused_by_the_jobs_api(base):
+    assert base.bearer(base.owner_secret).get("/api/jobs/").status_code == 200
+    base.owner.is_active = False
+    base.owner.save()
+    assert_error(base.bearer(base.owner_secret).get("/api/jobs/"), 401)
+
+
+def test_an_admin_key_can_only_be_made_for_a_superuser(base, admin):
+    body = {"name": "ops", "owner": "owner", "scope": "admin"}
+    assert_error(post(admin, "/api/keys/create/", body), 400, param="scope")
+    body["owner"] = "operator"
+    response = post(admin, "/api/keys/create/", body)
+    assert response.status_code == 201 and response.json()["key"]["scope"] == "admin"
+    assert ApiKey.objects.get(name="ops").scope == Scope.ADMIN
+
+
+def test_a_new_key_is_an_inference_key_by_default(admin):
+    response = post(admin, "/api/keys/create/", {"name": "app", "owner": "operator"})
+    assert response.status_code == 201 and response.json()["key"]["scope"] == "inference"

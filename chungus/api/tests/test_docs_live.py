@@ -22,7 +22,7 @@ def served(tmp_path_factory, llama):
     instance = chungus_instance(tmp_path_factory.mktemp("api-docs"), DATABASE_URL="")
     instance.cli("models", "add", "gemma", "--url", f"{llama.url}/v1", "--engine", "llamacpp")
     instance.create_superuser("root")
-    instance.create_key("admin", "--owner", "root")
+    instance.create_key("admin", "--owner", "root", "--admin")
     instance.start("--no-default-model")
     yield instance
     instance.stop()

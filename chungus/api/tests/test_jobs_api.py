@@ -102,12 +102,12 @@ def test_a_signed_in_user_posts_with_the_csrf_token(base):
 
 
 def test_an_owner_submits_an_md_job_that_is_queued(owner):
-    response = submit(owner, {**MD, "name": "villin test", "cpu_cores": 2})
+    response = submit(owner, {**MD, "name": "villin-test", "cpu_cores": 2})
     assert response.status_code == 201, response.content
     job = response.json()["job"]
     assert set(job) == DETAIL
     assert (job["kind"], job["owner"], job["name"], job["state"]) == (
-        "md", "owner", "villin test", "queued"
+        "md", "owner", "villin-test", "queued"
     )  # fmt: skip
     assert (job["tier"], job["priority"], job["launcher"], job["cpu_cores"]) == (
         "batch", 0, "local", 2

@@ -15,7 +15,7 @@ pytestmark = pytest.mark.django_db
 
 KEY_FIELDS = {
     "id", "name", "prefix", "owner", "rpm", "rph", "tpm", "allowed_models", "priority",
-    "expires_at", "is_active", "created_at",
+    "scope", "expires_at", "is_active", "created_at",
 }  # fmt: skip
 
 

@@ -20,7 +20,10 @@ def test_it_lists_models_with_their_backends(base, admin):
     response = admin.get("/api/models/")
     assert response.status_code == 200
     [model] = response.json()["models"]
-    assert set(model) == {"id", "name", "routing", "created_at", "backends"}
+    assert set(model) == {
+        "id", "name", "routing", "created_at", "backends",
+        "max_output_tokens", "max_n", "max_prompts", "allow_engine_options",
+    }  # fmt: skip
     assert (model["id"], model["name"], model["routing"]) == (
         base.model.pk, "gemma", "least-outstanding"
     )  # fmt: skip
@@ -180,3 +183,24 @@ def test_changes_bump_the_configuration_version_so_servers_reload(base, admin):
     before = ConfigVersion.current()
     post(admin, "/api/models/create/", {"name": "new", "url": "http://h:1"})
     assert ConfigVersion.current() > before
+
+
+def test_create_and_update_set_the_per_request_limits(base, admin):
+    body = {"name": "m", "url": "http://h:1/v1", "max_output_tokens": 1024, "max_n": 2}
+    model = post(admin, "/api/models/create/", body).json()["model"]
+    assert (model["max_output_tokens"], model["max_n"], model["max_prompts"]) == (1024, 2, 64)
+    assert model["allow_engine_options"] is False
+    changes = {"max_prompts": 0, "allow_engine_options": True}
+    model = post(admin, f"/api/models/{model['id']}/update/", changes).json()["model"]
+    assert (model["max_output_tokens"], model["max_prompts"], model["allow_engine_options"]) == (
+        1024,
+        0,
+        True,
+    )
+
+
+@pytest.mark.parametrize(
+    ("body", "param"), [({"max_n": -1}, "max_n"), ({"max_prompts": 40_000}, "max_prompts")]
+)
+def test_update_refuses_a_limit_the_column_cannot_hold_with_422(base, admin, body, param):
+    assert_error(post(admin, f"/api/models/{base.model.pk}/update/", body), 422, param=param)

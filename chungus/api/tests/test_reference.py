@@ -14,7 +14,8 @@ def test_it_reads_body_fields_with_types_requirements_and_defaults():
     create = by_path()[("POST", "/api/models/create/")]
     fields = {f.name: f for f in create.params}
     assert list(fields) == [
-        "name", "url", "engine", "upstream_model", "max_concurrency", "routing"
+        "name", "url", "engine", "upstream_model", "max_concurrency", "routing",
+        "max_output_tokens", "max_n", "max_prompts", "allow_engine_options",
     ]  # fmt: skip
     assert fields["name"].required and fields["name"].type == "string"
     assert fields["engine"].type == "one of openai, llamacpp, vllm, ollama, koboldcpp"

@@ -30,7 +30,7 @@ SUBMIT = """
 import json
 from django.contrib.auth.models import User
 from chungus.fleet.jobs.submit import Submission, submit
-ask = Submission(kind="md", name="villin in vacuum", spec=json.loads({spec!r}))
+ask = Submission(kind="md", name="villin-in-vacuum", spec=json.loads({spec!r}))
 job = submit(User.objects.get(username="researcher"), ask)
 print(job.pk)
 """
@@ -158,7 +158,7 @@ def test_a_researcher_sees_their_md_job_charted_and_in_3d(site, page):
     page.goto(f"{instance.url}/jobs/")
     row = page.locator(f'#jobs-table tr[data-job="{job_id}"]')
     expect(row.locator(".badge")).to_have_text("succeeded")
-    expect(row).to_contain_text("villin in vacuum")
+    expect(row).to_contain_text("villin-in-vacuum")
     expect(page.locator("#jobs-table")).not_to_contain_text("nightly sweep")  # the operator's
 
     row.locator("a").first.click()

@@ -1,10 +1,16 @@
 """A user's own keys page: list, create within the quota (secret shown once), revoke."""
 
+from datetime import timedelta
+
 import pytest
+from django.contrib.auth.models import User
 from django.utils import timezone
 
-from chungus.accounts.models import ApiKey, UserQuota
+from chungus.accounts.keyinfo import key_infos
+from chungus.accounts.models import ApiKey, Scope, UserQuota
 from chungus.accounts.secrets import hash_secret
+from chungus.core.models import AuditEntry
+from chungus.lib.names import check_name
 from chungus.telemetry.models import KeyRollup
 
 pytestmark = pytest.mark.django_db  # also run on PostgreSQL by scripts/test
@@ -135,3 +141,50 @@ def test_a_playground_key_respects_the_quota(people):
 def test_the_quota_is_editable_in_the_admin(people):
     response = people.client(people.operator).get("/admin/accounts/userquota/add/")
     assert response.status_code == 200 and b"max_keys" in response.content
+
+
+def test_a_superusers_playground_key_is_a_short_lived_inference_key(people, settings):
+    settings.CHUNGUS_PLAYGROUND_KEY_SECONDS = 3600
+    client = people.client(people.operator)
+    data = client.post("/accounts/keys/playground/").json()
+    key = ApiKey.objects.get(name=data["name"])
+    assert key.scope == Scope.INFERENCE
+    assert key.expires_at is not None
+    assert timezone.now() < key.expires_at <= timezone.now() + timedelta(seconds=3600)
+    info = key_infos()[hash_secret(data["secret"])]
+    assert not info.admin and info.expires_at is not None
+    on_the_api = client.get("/api/keys/", HTTP_AUTHORIZATION=f"Bearer {data['secret']}")
+    assert on_the_api.status_code == 403
+
+
+def test_a_new_playground_key_revokes_the_previous_one(people):
+    client = people.client(people.outsider)
+    first = client.post("/accounts/keys/playground/").json()["name"]
+    second = client.post("/accounts/keys/playground/").json()["name"]
+    assert not ApiKey.objects.get(name=first).is_active
+    assert ApiKey.objects.get(name=second).is_active
+
+
+def test_signing_out_revokes_the_playground_key(people):
+    client = people.client(people.outsider)
+    name = client.post("/accounts/keys/playground/").json()["name"]
+    client.post("/accounts/logout/")
+    assert not ApiKey.objects.get(name=name).is_active
+    assert people.owner_key.is_active  # other keys stay
+
+
+def test_keys_made_and_revoked_here_are_audited(people):
+    client = people.client(people.owner)
+    create(client)
+    client.post(f"/accounts/keys/{people.owner_key.id}/revoke/")
+    entries = AuditEntry.objects.order_by("id")
+    assert [(e.actor, e.action, e.target) for e in entries] == [
+        ("owner", "key.create", "mine"),
+        ("owner", "key.revoke", "owners-secret-project"),
+    ]
+
+
+def test_a_playground_key_name_follows_the_name_pattern_whatever_the_username(people):
+    user = User.objects.create_user("ann+lab@example.org", password="pw")
+    name = people.client(user).post("/accounts/keys/playground/").json()["name"]
+    assert name.startswith("playground-ann_lab_example.org-") and check_name("key", name)

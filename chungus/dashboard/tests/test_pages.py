@@ -5,6 +5,7 @@ import re
 import pytest
 
 from chungus.accounts.models import ApiKey
+from chungus.core.audit import Actor, audit
 from chungus.dashboard.tests.conftest import signed_in
 from chungus.fleet.models import Backend, Deployment, Model
 from chungus.fleet.models import DeploymentState as S
@@ -171,3 +172,13 @@ def test_the_deployment_table_is_for_operators_only(member, deployments):
     assert signed_in(member).get("/dashboard/partials/deployments/").status_code == 403
     response = signed_in(None).get("/dashboard/partials/deployments/", headers={"HX-Request": "1"})
     assert response.status_code == 204 and response["HX-Refresh"] == "true"
+
+
+def test_the_audit_page_shows_management_actions_to_operators_only(people):
+    audit(Actor("operator", "api-key", "10.1.2.3"), "deployment.create", "tiny", {"engine": "x"})
+    response = signed_in(people.operator).get("/dashboard/audit/")
+    assert response.status_code == 200
+    for text in (b"deployment.create", b"tiny", b"10.1.2.3", b"engine=x"):
+        assert text in response.content
+    assert signed_in(people.owner).get("/dashboard/audit/").status_code == 403
+    assert signed_in(None).get("/dashboard/audit/").status_code == 302

@@ -5,7 +5,13 @@ from __future__ import annotations
 from collections.abc import Mapping
 from pathlib import Path
 
-from chungus.engines.base import DeploymentPlan, Engine, LaunchSpec, TurnFormat
+from chungus.engines.base import (
+    DeploymentPlan,
+    Engine,
+    LaunchSpec,
+    TurnFormat,
+    replica_secret,
+)
 from chungus.engines.gguf import gguf_memory_mb, model_path
 from chungus.engines.llamacpp.adapter import LlamaCppAdapter
 from chungus.engines.llamacpp.load import json_list, llamacpp_load
@@ -16,6 +22,8 @@ from chungus.engines.llamacpp.server import (
     llama_server_command,
 )
 from chungus.engines.load import EngineLoad
+
+API_KEY_ENV = "LLAMA_API_KEY"  # llama-server's environment name for --api-key
 
 
 class LlamaCpp(Engine):
@@ -37,7 +45,13 @@ class LlamaCpp(Engine):
         )
         binary = llama_server_binary()
         command = llama_server_command(binary, model_path(plan.source, home), port, options)
-        return LaunchSpec(name, command, port, self.health_path, gpus=gpus)
+        if not plan.remote:
+            return LaunchSpec(name, command, port, self.health_path, gpus=gpus)
+        # On the network: llama-server wants this key on every request but /health and
+        # /v1/models; it reads it from its environment, which `ps` does not show.
+        key = replica_secret()
+        env = {API_KEY_ENV: key}
+        return LaunchSpec(name, command, port, self.health_path, env, gpus, api_key=key)
 
     def estimate_memory_mb(self, source: str, context_length: int, home: Path) -> tuple[int, str]:
         return gguf_memory_mb(source, context_length, home)

@@ -49,6 +49,28 @@ _NATIVE_OPTIONS = (
     "mirostat_eta",
 )
 _NATIVE_TOP_LEVEL = ("keep_alive", "think")
+# Settings a request may send that change the loaded model for everyone using it: how long
+# it stays loaded, and load-time options, which make Ollama reload it with theirs.
+SHARED_TOP_LEVEL = frozenset({"keep_alive", "num_ctx"})
+SHARED_OPTIONS = frozenset(
+    {
+        "num_ctx",
+        "num_batch",
+        "num_gpu",
+        "main_gpu",
+        "num_thread",
+        "use_mmap",
+        "use_mlock",
+        "numa",
+        "low_vram",
+        "f16_kv",
+        "vocab_only",
+        "logits_all",
+        "num_gqa",
+        "rope_frequency_base",
+        "rope_frequency_scale",
+    }
+)
 _MODEL_NOT_FOUND = re.compile(r"model ['\"].*['\"] not found")
 
 
@@ -78,6 +100,17 @@ class OllamaAdapter(EngineAdapter):
         if options:
             out["options"] = options
         return EngineRequest(path, orjson.dumps(out))
+
+    def without_shared_settings(self, body: dict[str, Any]) -> dict[str, Any]:
+        options = body.get("options")
+        shared_options = isinstance(options, dict) and not SHARED_OPTIONS.isdisjoint(options)
+        if SHARED_TOP_LEVEL.isdisjoint(body) and not shared_options:
+            return body
+        kept = {k: v for k, v in body.items() if k not in SHARED_TOP_LEVEL}
+        if shared_options:
+            assert isinstance(options, dict)
+            kept["options"] = {k: v for k, v in options.items() if k not in SHARED_OPTIONS}
+        return kept
 
     def response(self, endpoint: str, data: dict[str, Any], model: str) -> dict[str, Any]:
         if endpoint == CHAT:

@@ -7,7 +7,7 @@ from pathlib import Path
 
 from django.conf import settings
 
-from chungus.engines.base import DeploymentPlan, Engine, LaunchSpec
+from chungus.engines.base import DeploymentPlan, Engine, LaunchSpec, replica_secret
 from chungus.engines.gguf import gguf_memory_mb, model_path
 from chungus.engines.ollama import launch
 from chungus.engines.ollama.adapter import OllamaAdapter
@@ -49,7 +49,12 @@ class Ollama(Engine):
         marker = launch.ready_marker()
         command = launch.wrapper_command(sys.executable, binary, plan.name, source, port, marker)
         env = launch.ollama_env(port, options)
-        return LaunchSpec(name, command, port, launch.health_path(marker), env, gpus)
+        if not plan.remote:
+            return LaunchSpec(name, command, port, launch.health_path(marker), env, gpus)
+        # Ollama has no authentication: on the network, the wrapper's relay asks for this key.
+        key = replica_secret()
+        env[launch.RELAY_KEY_ENV] = key
+        return LaunchSpec(name, command, port, launch.health_path(marker), env, gpus, api_key=key)
 
     def estimate_memory_mb(self, source: str, context_length: int, home: Path) -> tuple[int, str]:
         if launch.classify_source(source).kind == "library":

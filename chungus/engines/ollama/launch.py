@@ -22,6 +22,9 @@ from typing import Any
 
 DEFAULT_PORT = 11434
 WRAPPER = "chungus.engines.ollama.run"
+# The replica's secret, for the wrapper only: with it, the wrapper keeps `ollama serve` on
+# the node's loopback and puts its authenticating relay (relay.py) on OLLAMA_HOST instead.
+RELAY_KEY_ENV = "CHUNGUS_OLLAMA_RELAY_KEY"
 # Ollama's names: [host/][namespace/]model[:tag], letters, digits, `_`, `.`, `-`.
 _PART = r"[A-Za-z0-9_][A-Za-z0-9_.-]{0,79}"
 _NAME = re.compile(rf"^(?:{_PART}/){{0,2}}{_PART}(?::{_PART})?$")

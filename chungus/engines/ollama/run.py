@@ -7,7 +7,9 @@ Runs wherever the launcher runs its command (a child process, a Slurm job, a
 Ray actor) and writes its progress to the same log as Ollama. The replica's
 health path (`GET /v1/models/MARKER`) turns 200 only after the last step:
 
-1. start `ollama serve` (OLLAMA_HOST etc. come from the launch environment);
+1. start `ollama serve` (OLLAMA_HOST etc. come from the launch environment); with
+   CHUNGUS_OLLAMA_RELAY_KEY set (a replica on another node), Ollama listens on the
+   node's loopback and an authenticating relay (relay.py) takes OLLAMA_HOST instead;
 2. under a lock on the shared models directory, so two replicas never download
    into it at once: pull MODEL unless it is already there (then name it NAME),
    or upload the GGUF file as a blob unless Ollama has it and create NAME from it;
@@ -35,7 +37,14 @@ from pathlib import Path
 from types import FrameType
 
 from chungus.engines.ollama.api import OllamaApi, OllamaError, sha256_digest
-from chungus.engines.ollama.launch import describe_progress, find_binary, manifest_path, same_model
+from chungus.engines.ollama.launch import (
+    RELAY_KEY_ENV,
+    describe_progress,
+    find_binary,
+    manifest_path,
+    same_model,
+)
+from chungus.engines.ollama.relay import Relay, loopback_port
 from chungus.lib.children import die_with_parent
 
 START_SECONDS = 120.0
@@ -57,15 +66,21 @@ def main(argv: list[str] | None = None) -> int:
     signal.signal(signal.SIGINT, _stop)
     models_dir = Path(os.environ.get("OLLAMA_MODELS") or Path.home() / ".ollama" / "models")
     models_dir.mkdir(parents=True, exist_ok=True)
+    key = os.environ.pop(RELAY_KEY_ENV, "")  # Ollama itself never sees it
+    port = loopback_port() if key else args.port
+    env = {**os.environ, "OLLAMA_HOST": f"127.0.0.1:{port}"} if key else None
     try:
         command = [find_binary(args.serve[0]), *args.serve[1:]]
-        server = subprocess.Popen(command, preexec_fn=die_with_parent)
+        server = subprocess.Popen(command, env=env, preexec_fn=die_with_parent)
     except OSError as exc:  # not installed (FileNotFoundError says how to fix it), not runnable
         say(f"cannot start {' '.join(args.serve)}: {exc}")
         return 127
-    api = OllamaApi(f"http://127.0.0.1:{args.port}")
+    api = OllamaApi(f"http://127.0.0.1:{port}")
+    relay: Relay | None = None
     failure = ""
     try:
+        if key:
+            relay = _start_relay(args.port, api.url, key)
         _wait_running(api, server)
         api.delete(args.ready_marker)  # left by a crashed run of this same launch
         with _models_lock(models_dir):
@@ -91,6 +106,8 @@ def main(argv: list[str] | None = None) -> int:
         for sig in (signal.SIGTERM, signal.SIGINT):  # a stop now must not cut the cleanup short
             signal.signal(sig, signal.SIG_IGN)
         _stop_server(server)
+        if relay is not None:
+            relay.stop()
         # The launcher may have stopped Ollama already (Slurm and the local launcher signal
         # the whole group), so the marker goes from disk, not through the API.
         _forget(manifest_path(models_dir, args.ready_marker))
@@ -110,6 +127,15 @@ def parse(argv: list[str] | None) -> argparse.Namespace:
     args = parser.parse_args(argv)
     args.serve = [part for part in args.serve if part != "--"] or ["ollama", "serve"]
     return args
+
+
+def _start_relay(port: int, upstream: str, key: str) -> Relay:
+    """The relay on OLLAMA_HOST's address (the network), in front of Ollama on loopback."""
+    host = os.environ.get("OLLAMA_HOST", "0.0.0.0").rpartition(":")[0] or "0.0.0.0"
+    relay = Relay(host, port, upstream, key)
+    relay.start()
+    say(f"Ollama listens on 127.0.0.1 only; port {port} is its relay, for CHUNGUS's key")
+    return relay
 
 
 def _pull(api: OllamaApi, model: str, name: str) -> None:

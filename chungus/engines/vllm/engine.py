@@ -5,11 +5,14 @@ from __future__ import annotations
 from collections.abc import Mapping
 from pathlib import Path
 
-from chungus.engines.base import DeploymentPlan, Engine, LaunchSpec
+from chungus.engines.base import DeploymentPlan, Engine, LaunchSpec, replica_secret
 from chungus.engines.load import EngineLoad
 from chungus.engines.openai.adapter import OpenAIAdapter
 from chungus.engines.vllm.load import vllm_load
 from chungus.engines.vllm.server import VllmOptions, vllm_command
+from chungus.lib.child_env import HUB_TOKEN
+
+API_KEY_ENV = "VLLM_API_KEY"  # vLLM's environment name for --api-key
 
 
 class VllmAdapter(OpenAIAdapter):
@@ -34,9 +37,20 @@ class Vllm(Engine):
             tensor_parallel_size=plan.tensor_parallel,
             pipeline_parallel_size=plan.pipeline_parallel,
             max_model_len=plan.context_length,
+            host="0.0.0.0" if plan.remote else "127.0.0.1",  # CHUNGUS is elsewhere
         )
         command = vllm_command(plan.source, port, options)
-        return LaunchSpec(name, command, port, self.health_path, gpus=gpus)
+        # Only an engine that downloads from the Hub gets the token (for gated models).
+        hub = (HUB_TOKEN,) if from_hub(plan.source) else ()
+        if not plan.remote:
+            return LaunchSpec(name, command, port, self.health_path, gpus=gpus, pass_env=hub)
+        # On the network: vLLM wants this key on /v1 (not on /health, /metrics); it reads
+        # it from its environment, which `ps` does not show.
+        key = replica_secret()
+        env = {API_KEY_ENV: key}
+        return LaunchSpec(
+            name, command, port, self.health_path, env, gpus, api_key=key, pass_env=hub
+        )
 
     def estimate_memory_mb(self, source: str, context_length: int, home: Path) -> tuple[int, str]:
         return (
@@ -46,6 +60,11 @@ class Vllm(Engine):
 
     def parse_load(self, reports: Mapping[str, str | None]) -> EngineLoad:
         return vllm_load(reports.get("/metrics"))
+
+
+def from_hub(source: str) -> bool:
+    """Whether vLLM downloads `source` from Hugging Face: an id, not a local path."""
+    return not source.startswith(("/", "./", "../", "~")) and not Path(source).exists()
 
 
 ENGINES = (Vllm(),)

@@ -13,7 +13,7 @@ class VllmOptions:
     pipeline_parallel_size: int = 1
     max_model_len: int | None = None
     gpu_memory_utilization: float = 0.9
-    host: str = "0.0.0.0"
+    host: str = "127.0.0.1"  # 0.0.0.0 where CHUNGUS reaches it from another node
     distributed_backend: str = ""  # "ray" for multi-node tensor/pipeline parallelism
     extra: tuple[str, ...] = ()
 

@@ -29,6 +29,7 @@ from django.utils import timezone
 from chungus.fleet.inventory.hosts import HostInfo, Nvml, inventory
 from chungus.fleet.models import InventorySample
 from chungus.fleet.states import NodeSource
+from chungus.lib.supervise import beat
 from chungus.telemetry.retention import prune_chunk
 
 logger = logging.getLogger("chungus.fleet")
@@ -116,6 +117,7 @@ async def run_sampler(
             raise
         except Exception:
             logger.exception("sampling the inventory failed; will retry")
+        beat()
 
 
 def _disconnecting(function: Callable[P, R]) -> Callable[P, R]:

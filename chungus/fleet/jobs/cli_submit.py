@@ -15,6 +15,7 @@ from chungus.fleet.jobs.kinds.base import Upload
 from chungus.fleet.jobs.kinds.md import spec as md_spec
 from chungus.fleet.jobs.models import Tier
 from chungus.fleet.jobs.submit import LAUNCHERS, JobRefused, Submission
+from chungus.lib.names import help_text
 
 # md options → the md kind's spec keys (only those given are sent; the kind fills the rest).
 MD_NUMBERS: tuple[tuple[str, str, type, str], ...] = (
@@ -97,7 +98,9 @@ def _resources() -> OneLineParser:
         "--grace", type=int, default=30,
         help="seconds after SIGTERM to checkpoint and exit (default 30)",
     )  # fmt: skip
-    parser.add_argument("--name", default="", help="your label for the job")
+    parser.add_argument(
+        "--name", default="", help=f"your label for the job (optional; {help_text('job')})"
+    )
     return parser
 
 

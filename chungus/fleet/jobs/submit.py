@@ -24,6 +24,7 @@ from chungus.fleet.jobs.kinds.base import SPEC_FILE, SpecError, Upload, write_js
 from chungus.fleet.jobs.models import Job, Tier
 from chungus.fleet.states import JOB_FINAL, JobState
 from chungus.lib.env import envint
+from chungus.lib.names import InvalidName, check_name
 
 User = AbstractBaseUser | AnonymousUser
 LAUNCHERS = ("local", "slurm", "ray")
@@ -129,6 +130,11 @@ def _check_resources(ask: Submission, gpus_here: int) -> None:
         raise JobRefused(f"launcher must be one of {', '.join(LAUNCHERS)}", 400, "launcher")
     if not isinstance(ask.name, str):
         raise JobRefused("name must be a string", 400, "name")
+    if ask.name:  # optional: a job is known by its id
+        try:
+            check_name("job", ask.name)
+        except InvalidName as exc:
+            raise JobRefused(str(exc), 400, "name") from None
     if ask.launcher == "local" and ask.gpus > gpus_here:
         where = f"the largest node has {gpus_here}" if gpus_here else "there are no GPUs"
         raise JobRefused(f"the job asks for {ask.gpus} GPU(s); {where}", 400, "gpus")

@@ -8,6 +8,7 @@ import os
 import re
 import signal
 import socket
+from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import IO, Any
@@ -17,7 +18,9 @@ import psutil
 
 from chungus.engines.base import LaunchSpec
 from chungus.fleet.launchers.base import Launcher, LaunchState, LaunchStatus
+from chungus.lib.child_env import child_env
 from chungus.lib.children import die_with_parent
+from chungus.lib.names import check_name
 
 
 def free_port(host: str = "127.0.0.1") -> int:
@@ -37,6 +40,33 @@ def tail(path: Path, lines: int = 20) -> str:
     except OSError:
         return ""
     return "\n".join(text.splitlines()[-lines:])
+
+
+def log_file_path(log_dir: Path, spec: LaunchSpec, suffix: str = "") -> Path:
+    """Where an engine's or a job's output goes: the spec's log_path, which its maker built
+    from ids (a job's directory, a deployment's id), else `log_dir`/NAME`suffix`.log for a
+    spec CHUNGUS named itself (the default model); raises ValueError for a name that is not
+    a valid name (chungus.lib.names), so none reaches a path."""
+    if spec.log_path:
+        return Path(spec.log_path)
+    check_name("engine", spec.name)
+    return log_dir / f"{spec.name.replace('/', '_')}{suffix}.log"
+
+
+def open_log(path: Path) -> IO[bytes]:
+    """Open a log for appending; created readable by CHUNGUS's user only (0600)."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    return os.fdopen(os.open(path, os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o600), "ab")
+
+
+def engine_env(spec: LaunchSpec, parent: Mapping[str, str]) -> dict[str, str]:
+    """The child's environment (chungus.lib.child_env), pinned to the spec's GPUs."""
+    env = child_env(parent, spec.env, spec.pass_env)
+    if spec.gpus:
+        env["CUDA_VISIBLE_DEVICES"] = ",".join(str(g) for g in spec.gpus)
+    elif spec.is_job:
+        env["CUDA_VISIBLE_DEVICES"] = ""  # a job without GPUs must not use any
+    return env
 
 
 # llama.cpp starts each log line with the time since start and a level: "0.01.752.055 I "
@@ -84,20 +114,14 @@ class LocalLauncher(Launcher):
         self.stop_timeout = stop_timeout
 
     async def launch(self, spec: LaunchSpec) -> LocalHandle:
-        self.log_dir.mkdir(parents=True, exist_ok=True)
-        log_path = Path(spec.log_path) if spec.log_path else self.log_dir / f"{spec.name}.log"
-        log_file = log_path.open("ab")
-        env = {**os.environ, **spec.env}
-        if spec.gpus:
-            env["CUDA_VISIBLE_DEVICES"] = ",".join(str(g) for g in spec.gpus)
-        elif spec.is_job:
-            env["CUDA_VISIBLE_DEVICES"] = ""  # a job without GPUs must not use any
+        log_path = log_file_path(self.log_dir, spec)
+        log_file = open_log(log_path)
         process = await asyncio.create_subprocess_exec(
             *spec.command,
             stdin=asyncio.subprocess.DEVNULL,
             stdout=log_file,
             stderr=asyncio.subprocess.STDOUT,
-            env=env,
+            env=engine_env(spec, os.environ),
             cwd=spec.cwd or None,
             start_new_session=True,  # a Ctrl-C in our terminal is ours to pass on, not theirs
             # and if CHUNGUS is killed, its engines end too (a job gets SIGTERM: it checkpoints)
@@ -107,24 +131,31 @@ class LocalLauncher(Launcher):
 
     async def poll(self, handle: LocalHandle | AdoptedHandle) -> LaunchStatus:
         if isinstance(handle, AdoptedHandle):
-            if _alive(handle.process):
+            if not _alive(handle.process):
+                detail = "exited (adopted: exit code unknown)"
+                return LaunchStatus(LaunchState.EXITED, detail=detail)
+            if handle.spec.is_job:
                 return LaunchStatus(LaunchState.RUNNING, host=self.host)
-            return LaunchStatus(LaunchState.EXITED, detail="exited (adopted: exit code unknown)")
+            address = f"http://{self.host}:{handle.spec.port}"  # an adopted engine
+            if await healthy(address + handle.spec.health_path, handle.spec.api_key):
+                return LaunchStatus(LaunchState.READY, address=address)
+            return LaunchStatus(LaunchState.STARTING, detail="adopted; waiting for health")
         if handle.stopped and not handle.spec.is_job:  # a job's exit code says how it ended
             return LaunchStatus(LaunchState.STOPPED)
         code = handle.process.returncode
         if code is not None:
             return LaunchStatus(
                 LaunchState.EXITED,
-                detail=f"exit code {code}\n{tail(handle.log_path)}",
+                detail=f"exit code {code}\n{await asyncio.to_thread(tail, handle.log_path)}",
                 exit_code=code,
             )
         if handle.spec.is_job:
             return LaunchStatus(LaunchState.RUNNING, host=self.host)
         address = f"http://{self.host}:{handle.spec.port}"
-        if await healthy(address + handle.spec.health_path):
+        if await healthy(address + handle.spec.health_path, handle.spec.api_key):
             return LaunchStatus(LaunchState.READY, address=address)
-        return starting("waiting for the health check", handle.log_path)
+        # Reading its log may block (a slow or network disk): off the event loop.
+        return await asyncio.to_thread(starting, "waiting for the health check", handle.log_path)
 
     async def terminate(
         self, handle: LocalHandle | AdoptedHandle, grace: float | None = None
@@ -181,11 +212,15 @@ async def _end_adopted(process: psutil.Process, grace: float) -> None:
         await asyncio.sleep(0.1)
 
 
-async def healthy(url: str) -> bool:
-    """True when GET url answers 200 within two seconds."""
+async def healthy(url: str, api_key: str = "") -> bool:
+    """True when GET url answers 200 within two seconds (sending the engine's key, if any)."""
+    headers = {"Authorization": f"Bearer {api_key}"} if api_key else None
     try:
         timeout = aiohttp.ClientTimeout(total=2)
-        async with aiohttp.ClientSession(timeout=timeout) as session, session.get(url) as response:
+        async with (
+            aiohttp.ClientSession(timeout=timeout) as session,
+            session.get(url, headers=headers) as response,
+        ):
             return response.status == 200
     except (aiohttp.ClientError, TimeoutError, OSError):
         return False

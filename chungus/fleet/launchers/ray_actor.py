@@ -24,30 +24,36 @@ import socket
 import subprocess
 import sys
 import traceback
-from collections.abc import Callable
+from collections.abc import Callable, MutableMapping, Sequence
 from importlib.metadata import entry_points
 from pathlib import Path
-from typing import Any
+from typing import IO, Any
 
+from chungus.lib.child_env import allowed, child_env, operator_names
 from chungus.lib.children import die_with_parent
 
 
 class EngineActor:
-    def __init__(self, command: list[str], env: dict[str, str], log_path: str) -> None:
+    """`env` is what the spec sets; `pass_env` names what it needs of this node's environment
+    beyond the allow-list (chungus.lib.child_env), which is all else the engine gets."""
+
+    def __init__(
+        self, command: list[str], env: dict[str, str], log_path: str, pass_env: Sequence[str] = ()
+    ) -> None:
         self.command = command
         self.env = env
+        self.pass_env = list(pass_env)
         self.log_path = Path(log_path)
         self.process: subprocess.Popen[bytes] | None = None
 
     def start(self) -> dict[str, Any]:
         """Start the engine; return where it runs."""
-        self.log_path.parent.mkdir(parents=True, exist_ok=True)
-        with self.log_path.open("ab") as log:
+        with _open_log(self.log_path) as log:
             self.process = subprocess.Popen(
                 self.command,
                 stdout=log,
                 stderr=subprocess.STDOUT,
-                env={**os.environ, **self.env},
+                env=child_env(os.environ, self.env, self.pass_env),
                 preexec_fn=die_with_parent,
             )
         return self.status()
@@ -76,22 +82,28 @@ class JobActor(EngineActor):
     """A job's process, in its directory and a session of its own (the signals reach its
     children too); `end` stops it with SIGTERM and, after a grace, SIGKILL."""
 
-    def __init__(self, command: list[str], env: dict[str, str], log_path: str, cwd: str) -> None:
-        super().__init__(command, env, log_path)
+    def __init__(
+        self,
+        command: list[str],
+        env: dict[str, str],
+        log_path: str,
+        cwd: str,
+        pass_env: Sequence[str] = (),
+    ) -> None:
+        super().__init__(command, env, log_path, pass_env)
         self.cwd = cwd
         self.start()
 
     def start(self) -> dict[str, Any]:
         if self.process is not None:
             return self.status()
-        self.log_path.parent.mkdir(parents=True, exist_ok=True)
-        with self.log_path.open("ab") as log:
+        with _open_log(self.log_path) as log:
             self.process = subprocess.Popen(
                 self.command,
                 stdin=subprocess.DEVNULL,
                 stdout=log,
                 stderr=subprocess.STDOUT,
-                env={**os.environ, **self.env},
+                env=child_env(os.environ, self.env, self.pass_env),
                 cwd=self.cwd or None,
                 start_new_session=True,
                 preexec_fn=die_with_parent,  # the actor killed: the job gets SIGTERM, saves
@@ -124,9 +136,12 @@ class InProcessEngineActor:
     else, and it is stopped by `ray.kill` and by removing its placement group.
     """
 
-    def __init__(self, command: list[str], env: dict[str, str], log_path: str) -> None:
+    def __init__(
+        self, command: list[str], env: dict[str, str], log_path: str, pass_env: Sequence[str] = ()
+    ) -> None:
         self.command = command
         self.env = env
+        self.pass_env = list(pass_env)
         self.log_path = Path(log_path)
 
     def where(self) -> dict[str, Any]:
@@ -135,12 +150,12 @@ class InProcessEngineActor:
     def serve(self) -> int:
         """Run the engine until it ends; return its exit code."""
         self.log_path.parent.mkdir(parents=True, exist_ok=True)
-        log = os.open(self.log_path, os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o644)
+        log = os.open(self.log_path, os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o600)
         sys.stdout.flush()
         sys.stderr.flush()
         os.dup2(log, 1)  # this process is the engine's now: its output goes to the log
         os.dup2(log, 2)
-        os.environ.update(self.env)
+        keep_only_engine_env(os.environ, self.env, self.pass_env)
         try:
             main, argv = in_process_entry(self.command)
             sys.argv = argv
@@ -160,6 +175,24 @@ class InProcessEngineActor:
 
     def tail(self) -> str:
         return _tail(self.log_path)
+
+
+def keep_only_engine_env(
+    environ: MutableMapping[str, str], own: dict[str, str], pass_env: Sequence[str]
+) -> None:
+    """Make this process's environment the engine's: the allow-list (chungus.lib.child_env),
+    Ray's own RAY_* (vLLM joins the cluster from here), then the spec's variables."""
+    names = {*pass_env, *operator_names(environ)}
+    for name in list(environ):
+        if not (allowed(name, names) or name.startswith("RAY_")):
+            del environ[name]
+    environ.update(own)
+
+
+def _open_log(path: Path) -> IO[bytes]:
+    """Open a log for appending; created readable by its user only (0600)."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    return os.fdopen(os.open(path, os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o600), "ab")
 
 
 def in_process_entry(command: list[str]) -> tuple[Callable[[], object], list[str]]:

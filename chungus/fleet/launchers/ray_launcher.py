@@ -40,7 +40,7 @@ from typing import Any
 from chungus.engines.base import LaunchSpec
 from chungus.engines.vllm.server import is_vllm_serve, with_ray_backend
 from chungus.fleet.launchers.base import Launcher, LaunchState, LaunchStatus
-from chungus.fleet.launchers.local import healthy
+from chungus.fleet.launchers.local import healthy, log_file_path
 
 
 @dataclass(slots=True)
@@ -106,7 +106,7 @@ class RayLauncher(Launcher):
         return ray
 
     def _log_path(self, spec: LaunchSpec) -> str:
-        return str(self.log_dir / f"{spec.name}-ray.log")
+        return str(log_file_path(self.log_dir, spec, "-ray"))  # a job's: in its directory
 
     async def launch(self, spec: LaunchSpec) -> RayHandle:
         ray = await self._ray()
@@ -115,12 +115,11 @@ class RayLauncher(Launcher):
             return await self._launch_job(ray, spec, name)
         if len(spec.gpus) > 1 and is_vllm_serve(spec.command):
             bundles = engine_bundles(len(spec.gpus), self.options.num_cpus)
-            group = ray.util.placement_group(
-                bundles, strategy=self.options.placement_strategy, name=name
-            )
+            strategy = self.options.placement_strategy
+            group, placed = await asyncio.to_thread(_reserve, ray, bundles, strategy, name)
             timeout = self.options.placement_timeout_s
             deadline = time.monotonic() + timeout if timeout else 0.0
-            return RayHandle(spec, None, name, placement_group=group, placed=group.ready(),
+            return RayHandle(spec, None, name, placement_group=group, placed=placed,
                              deadline=deadline)  # fmt: skip
         from chungus.fleet.launchers.ray_actor import EngineActor
 
@@ -131,7 +130,13 @@ class RayLauncher(Launcher):
             num_cpus=self.options.num_cpus,
             max_restarts=0,
         )
-        actor = remote.remote(list(spec.command), dict(spec.env), self._log_path(spec))
+        args: tuple[Any, ...] = (
+            list(spec.command),
+            dict(spec.env),
+            self._log_path(spec),
+            list(spec.pass_env),
+        )
+        actor = await asyncio.to_thread(remote.remote, *args)  # Ray calls block: off the loop
         # Not awaited: Ray runs it once it has placed the actor, which may take a while.
         return RayHandle(spec, actor, name, started=actor.start.remote())
 
@@ -150,8 +155,14 @@ class RayLauncher(Launcher):
             max_restarts=0,
             lifetime="detached",  # a restarted CHUNGUS adopts it instead of running a second
         )
-        log_path = spec.log_path or self._log_path(spec)
-        actor = remote.remote(list(spec.command), env, log_path, spec.cwd)
+        args: tuple[Any, ...] = (
+            list(spec.command),
+            env,
+            self._log_path(spec),
+            spec.cwd,
+            list(spec.pass_env),
+        )
+        actor = await asyncio.to_thread(remote.remote, *args)
         # Resolves once Ray has placed the actor and it has started the job.
         return RayHandle(spec, actor, name, started=actor.status.remote())
 
@@ -159,7 +170,7 @@ class RayLauncher(Launcher):
         """Kill the actor left by an earlier attempt whose job has ended (it still holds the
         name and its GPUs); refuse to start a second copy of one that still runs."""
         try:
-            actor = ray.get_actor(name, namespace=self.options.namespace)
+            actor = await asyncio.to_thread(ray.get_actor, name, namespace=self.options.namespace)
         except ValueError:
             return
         try:
@@ -169,10 +180,10 @@ class RayLauncher(Launcher):
         if running:
             raise RuntimeError(f"{name} still runs in the Ray cluster")
         with contextlib.suppress(Exception):
-            ray.kill(actor, no_restart=True)
+            await asyncio.to_thread(ray.kill, actor, no_restart=True)
         for _ in range(50):
             try:
-                ray.get_actor(name, namespace=self.options.namespace)
+                await asyncio.to_thread(ray.get_actor, name, namespace=self.options.namespace)
             except ValueError:
                 return
             await asyncio.sleep(0.1)
@@ -194,9 +205,8 @@ class RayLauncher(Launcher):
 
     async def _poll_child(self, ray: Any, handle: RayHandle) -> LaunchStatus:
         if handle.started is not None:
-            placed, _ = ray.wait([handle.started], timeout=0)
-            if not placed:
-                return self._waiting(ray, handle)
+            if not await _done(ray, handle.started):
+                return await self._waiting(ray, handle)
             started, handle.started = handle.started, None
             try:
                 await started
@@ -224,15 +234,13 @@ class RayLauncher(Launcher):
 
     async def _poll_placed(self, ray: Any, handle: RayHandle) -> LaunchStatus:
         if handle.actor is None:
-            placed, _ = ray.wait([handle.placed], timeout=0)
-            if not placed:
-                return self._waiting(ray, handle)
+            if not await _done(ray, handle.placed):
+                return await self._waiting(ray, handle)
             try:
                 await self._start_driver(ray, handle)
             except Exception as exc:
                 return LaunchStatus(LaunchState.EXITED, detail=f"driver actor failed: {exc}")
-        done, _ = ray.wait([handle.serving], timeout=0)
-        if not done:
+        if not await _done(ray, handle.serving):
             return await self._health(handle, handle.host)
         try:
             detail = f"engine exited with {await handle.serving}"
@@ -242,12 +250,9 @@ class RayLauncher(Launcher):
             detail += "\n" + await asyncio.wait_for(handle.actor.tail.remote(), 10)
         return LaunchStatus(LaunchState.EXITED, detail=detail)
 
-    def _waiting(self, ray: Any, handle: RayHandle) -> LaunchStatus:
-        reason = pending_reason(
-            len(handle.spec.gpus),
-            ray.available_resources().get("GPU", 0),
-            ray.cluster_resources().get("GPU", 0),
-        )
+    async def _waiting(self, ray: Any, handle: RayHandle) -> LaunchStatus:
+        available, total = await asyncio.to_thread(_gpu_counts, ray)
+        reason = pending_reason(len(handle.spec.gpus), available, total)
         if not handle.deadline or time.monotonic() < handle.deadline:
             return LaunchStatus(LaunchState.PLACING, detail=reason)
         timeout = self.options.placement_timeout_s
@@ -273,23 +278,29 @@ class RayLauncher(Launcher):
         )
         command = with_ray_backend(handle.spec.command)
         spec = handle.spec
-        handle.actor = remote.remote(list(command), dict(spec.env), self._log_path(spec))
+        args: tuple[Any, ...] = (
+            list(command),
+            dict(spec.env),
+            self._log_path(spec),
+            list(spec.pass_env),
+        )
+        handle.actor = await asyncio.to_thread(remote.remote, *args)
         handle.host = (await asyncio.wait_for(handle.actor.where.remote(), 60))["host"]
         handle.serving = handle.actor.serve.remote()
 
     async def _health(self, handle: RayHandle, host: str) -> LaunchStatus:
         address = f"http://{host}:{handle.spec.port}"
-        if await healthy(address + handle.spec.health_path):
+        if await healthy(address + handle.spec.health_path, handle.spec.api_key):
             return LaunchStatus(LaunchState.READY, address=address)
         return LaunchStatus(LaunchState.STARTING, detail=f"engine loading on {host}")
 
     async def _release(self, ray: Any, handle: RayHandle) -> None:
         if handle.actor is not None:
             with contextlib.suppress(Exception):  # already gone
-                ray.kill(handle.actor, no_restart=True)
+                await asyncio.to_thread(ray.kill, handle.actor, no_restart=True)
         if handle.placement_group is not None:
             with contextlib.suppress(Exception):  # already removed
-                ray.util.remove_placement_group(handle.placement_group)
+                await asyncio.to_thread(ray.util.remove_placement_group, handle.placement_group)
 
     async def terminate(self, handle: RayHandle, grace: float | None = None) -> None:
         if handle.stopped:
@@ -308,12 +319,11 @@ class RayLauncher(Launcher):
         """SIGTERM the job (it checkpoints), SIGKILL after `grace`, then kill its actor."""
         if handle.ended is not None:  # ended, and poll has released it
             return
-        if handle.started is not None:
-            placed, _ = ray.wait([handle.started], timeout=0)
-            if not placed:  # never ran: nothing to save
-                handle.ended = LaunchStatus(LaunchState.EXITED, detail="stopped before it ran")
-                await self._release(ray, handle)
-                return
+        if handle.started is not None and not await _done(ray, handle.started):
+            # Never ran: nothing to save.
+            handle.ended = LaunchStatus(LaunchState.EXITED, detail="stopped before it ran")
+            await self._release(ray, handle)
+            return
         try:
             status = await asyncio.wait_for(handle.actor.end.remote(grace), grace + 30)
             handle.ended = self._child_status(handle, status)
@@ -331,7 +341,8 @@ class RayLauncher(Launcher):
             return None
         ray = await self._ray()
         try:
-            actor = ray.get_actor(name, namespace=reference.get("namespace"))
+            namespace = reference.get("namespace")
+            actor = await asyncio.to_thread(ray.get_actor, name, namespace=namespace)
         except ValueError:  # no such actor: the job ended and its actor was killed
             return None
         try:
@@ -342,9 +353,26 @@ class RayLauncher(Launcher):
             return None
         if status["exit_code"] is not None:  # ended while no CHUNGUS followed it
             with contextlib.suppress(Exception):
-                ray.kill(actor, no_restart=True)  # it still held its GPUs
+                await asyncio.to_thread(ray.kill, actor, no_restart=True)  # it held its GPUs
             return None
         return RayHandle(spec, actor, name)
+
+
+async def _done(ray: Any, reference: Any) -> bool:
+    """Whether a Ray reference has resolved, asked off the event loop (Ray's calls block)."""
+    ready, _ = await asyncio.to_thread(ray.wait, [reference], timeout=0)
+    return bool(ready)
+
+
+def _gpu_counts(ray: Any) -> tuple[float, float]:
+    """GPUs free and in all in the Ray cluster (two calls to its control store: blocking)."""
+    return ray.available_resources().get("GPU", 0), ray.cluster_resources().get("GPU", 0)
+
+
+def _reserve(ray: Any, bundles: list[dict[str, float]], strategy: str, name: str) -> Any:
+    """Ask Ray for a placement group; return it and its ready() reference (blocking)."""
+    group = ray.util.placement_group(bundles, strategy=strategy, name=name)
+    return group, group.ready()
 
 
 def job_cpus(spec: LaunchSpec, default: float) -> float:

@@ -14,14 +14,17 @@ import asyncio
 import contextlib
 import logging
 import os
+import re
 import shlex
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 from chungus.engines.base import LaunchSpec
 from chungus.fleet.launchers.base import Launcher, LaunchState, LaunchStatus
-from chungus.fleet.launchers.local import healthy, starting, tail
+from chungus.fleet.launchers.local import healthy, log_file_path, starting, tail
+from chungus.lib.child_env import NEVER, child_env
 
 logger = logging.getLogger("chungus.fleet")
 
@@ -43,6 +46,12 @@ ENDED = {
 # A job in these states has not started yet: Slurm is still finding room for it.
 QUEUED = {"PENDING", "CONFIGURING", "REQUEUED", "REQUEUE_HOLD", "REQUEUE_FED"}
 LEAVE_NODE_S = 60.0  # how long terminate waits for a killed job to leave its node
+# Slurm sets these for the GPUs it allocated: the submitting host's values must not win.
+SLURM_SETS = ("CUDA_VISIBLE_DEVICES", "ROCR_VISIBLE_DEVICES", "HIP_VISIBLE_DEVICES",
+              "GPU_DEVICE_ORDINAL")  # fmt: skip
+_CONTROL = re.compile(r"[\x00-\x1f\x7f]")
+_PLAIN = re.compile(r"[A-Za-z0-9_@%+=:,./-]+")
+_VARIABLE = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
 
 
 @dataclass(frozen=True, slots=True)
@@ -63,31 +72,73 @@ class SlurmHandle:
     ended: LaunchStatus | None = None  # a job's end, once learned (Slurm forgets it later)
 
 
-def job_script(spec: LaunchSpec, options: SlurmOptions, log_path: Path) -> str:
-    """Render the batch script that runs the engine or job (pure)."""
+def sbatch_value(what: str, value: str) -> str:
+    """A value for an #SBATCH line: refused if it holds a control character (a newline
+    would start a line of its own), double-quoted as sbatch reads quotes unless plain."""
+    if _CONTROL.search(value):
+        raise ValueError(f"the Slurm {what} {value[:80]!r} holds a control character")
+    if _PLAIN.fullmatch(value):
+        return value
+    return '"' + value.replace("\\", "\\\\").replace('"', '\\"') + '"'
+
+
+def script_env(spec: LaunchSpec, parent: Mapping[str, str]) -> dict[str, str]:
+    """What the batch script exports: the allowed part of the submitting environment
+    (chungus.lib.child_env) except what Slurm sets for its GPUs, then the spec's."""
+    inherited = child_env(parent, {}, spec.pass_env)
+    return {**{k: v for k, v in inherited.items() if k not in SLURM_SETS}, **spec.env}
+
+
+def submit_env(parent: Mapping[str, str]) -> dict[str, str]:
+    """The environment sbatch runs in, which the job inherits: the allow-list, and Slurm's own
+    settings for sbatch (SLURM_*, SBATCH_*)."""
+    slurm = {k: v for k, v in parent.items() if k.startswith(("SLURM_", "SBATCH_"))}
+    return {**child_env(parent, {}), **slurm}
+
+
+def job_script(
+    spec: LaunchSpec, options: SlurmOptions, log_path: Path, env: Mapping[str, str] | None = None
+) -> str:
+    """Render the batch script that runs the engine or job (pure): every value quoted, none
+    able to start a line; `env` (default: the spec's own) is all the job's environment.
+
+    Raises ValueError for a value no quoting makes safe (a control character in an #SBATCH
+    value, a variable name that is not one)."""
+    log = str(log_path).replace("%", "%%")  # Slurm would read %j, %u… in --output
     lines = [
         "#!/bin/bash",
-        f"#SBATCH --job-name=chungus-{spec.name}",
-        f"#SBATCH --output={log_path}",
+        f"#SBATCH --job-name={sbatch_value('job name', f'chungus-{spec.name}')}",
+        f"#SBATCH --output={sbatch_value('log path', log)}",
         "#SBATCH --no-requeue",  # CHUNGUS restarts an engine itself; a requeue would duplicate it
+        # The environment sbatch runs in, which CHUNGUS cuts to the allow-list (submit_env).
+        # Not NONE: Slurm 22.05 would then load the user's login environment first, a second
+        # late, and a SIGTERM sent meanwhile is lost.
+        "#SBATCH --export=ALL",
     ]
     if spec.is_job:
         lines.append("#SBATCH --open-mode=append")  # a resumed job writes to the same log
         if spec.cwd:
-            lines.append(f"#SBATCH --chdir={spec.cwd}")
+            lines.append(f"#SBATCH --chdir={sbatch_value('directory', spec.cwd)}")
         cores = spec.env.get("CHUNGUS_CPU_CORES", "")
         if cores.isdigit() and int(cores) > 1:
-            lines.append(f"#SBATCH --cpus-per-task={cores}")
+            lines.append(f"#SBATCH --cpus-per-task={int(cores)}")
     if spec.gpus:
         lines.append(f"#SBATCH --gres=gpu:{len(spec.gpus)}")
     if options.partition:
-        lines.append(f"#SBATCH --partition={options.partition}")
+        lines.append(f"#SBATCH --partition={sbatch_value('partition', options.partition)}")
     if options.account:
-        lines.append(f"#SBATCH --account={options.account}")
+        lines.append(f"#SBATCH --account={sbatch_value('account', options.account)}")
     if options.time_limit:
-        lines.append(f"#SBATCH --time={options.time_limit}")
-    lines += [f"#SBATCH {extra}" for extra in options.extra]
-    lines += [f"export {k}={shlex.quote(v)}" for k, v in spec.env.items()]
+        lines.append(f"#SBATCH --time={sbatch_value('time limit', options.time_limit)}")
+    for extra in options.extra:  # the operator's own options, whole: only one line each
+        if _CONTROL.search(extra):
+            raise ValueError(f"the Slurm option {extra[:80]!r} holds a control character")
+        lines.append(f"#SBATCH {extra}")
+    lines.append("unset " + " ".join(sorted(NEVER)))  # whatever a node or a profile sets
+    for name, value in (spec.env if env is None else env).items():
+        if not _VARIABLE.fullmatch(name):
+            raise ValueError(f"{name[:80]!r} is not an environment variable name")
+        lines.append(f"export {name}={shlex.quote(value)}")
     if spec.is_job and not spec.gpus:
         lines.append("export CUDA_VISIBLE_DEVICES=")  # not the submitter's: it was given none
     # Slurm sets CUDA_VISIBLE_DEVICES for the GPUs it allocated; the engine uses those.
@@ -144,15 +195,13 @@ class SlurmLauncher(Launcher):
         self.options = options or SlurmOptions()
 
     def _log_path(self, spec: LaunchSpec) -> Path:
-        if spec.is_job and spec.log_path:
-            return Path(spec.log_path)
-        return self.log_dir / f"{spec.name}-slurm.log"
+        return log_file_path(self.log_dir, spec, "-slurm")
 
     async def launch(self, spec: LaunchSpec) -> SlurmHandle:
         log_path = self._log_path(spec)
         log_path.parent.mkdir(parents=True, exist_ok=True)
-        script = job_script(spec, self.options, log_path)
-        output = await self._run("sbatch", "--parsable", stdin=script)
+        script = job_script(spec, self.options, log_path, script_env(spec, os.environ))
+        output = await self._run("sbatch", "--parsable", stdin=script, env=submit_env(os.environ))
         return SlurmHandle(spec, output.strip().split(";")[0], log_path)
 
     async def poll(self, handle: SlurmHandle) -> LaunchStatus:
@@ -170,16 +219,16 @@ class SlurmLauncher(Launcher):
             return LaunchStatus(LaunchState.STARTING, detail=f"job {handle.job_id}: {exc}")
         state = job.get("JobState", "UNKNOWN")
         if state in ENDED:
-            return LaunchStatus(
-                LaunchState.EXITED, detail=f"job {handle.job_id} {state}\n{tail(handle.log_path)}"
-            )
+            said = await asyncio.to_thread(tail, handle.log_path)  # a network disk may block
+            return LaunchStatus(LaunchState.EXITED, detail=f"job {handle.job_id} {state}\n{said}")
         if state != "RUNNING":  # queued (PENDING, CONFIGURING): Slurm is finding room
             return LaunchStatus(LaunchState.PLACING, detail=queued(handle.job_id, job))
         host = await self._node_address(job.get("BatchHost") or job.get("NodeList", ""))
         address = f"http://{host}:{handle.spec.port}"
-        if await healthy(address + handle.spec.health_path):
+        if await healthy(address + handle.spec.health_path, handle.spec.api_key):
             return LaunchStatus(LaunchState.READY, address=address)
-        return starting(f"job {handle.job_id} running on {host}; engine loading", handle.log_path)
+        detail = f"job {handle.job_id} running on {host}; engine loading"
+        return await asyncio.to_thread(starting, detail, handle.log_path)  # reads its log
 
     async def _poll_job(self, handle: SlurmHandle) -> LaunchStatus:
         """PLACING while queued, RUNNING (on its node) until it ends, then EXITED with its
@@ -300,7 +349,10 @@ class SlurmLauncher(Launcher):
             raise  # the controller did not answer: whether it runs is unknown
         if job.get("JobState", "UNKNOWN") in ENDED:
             return None
-        return SlurmHandle(spec, job_id, self._log_path(spec))
+        log_path = self._log_path(spec)
+        if not await asyncio.to_thread(log_path.exists) and job.get("StdOut"):  # an older CHUNGUS
+            log_path = Path(job["StdOut"])  # named its log after the deployment: Slurm knows
+        return SlurmHandle(spec, job_id, log_path)
 
     async def _job(self, job_id: str) -> dict[str, str]:
         return parse_fields(await self._run("scontrol", "show", "job", "-o", job_id))
@@ -312,13 +364,15 @@ class SlurmLauncher(Launcher):
             return node
         return fields.get("NodeAddr") or node
 
-    async def _run(self, *command: str, stdin: str | None = None) -> str:
+    async def _run(
+        self, *command: str, stdin: str | None = None, env: Mapping[str, str] | None = None
+    ) -> str:
         process = await asyncio.create_subprocess_exec(
             *command,
             stdin=asyncio.subprocess.PIPE if stdin is not None else asyncio.subprocess.DEVNULL,
             stdout=asyncio.subprocess.PIPE,
             stderr=asyncio.subprocess.PIPE,
-            env={**os.environ, **self.options.env},
+            env={**(os.environ if env is None else env), **self.options.env},
         )
         out, err = await process.communicate(stdin.encode() if stdin is not None else None)
         if process.returncode != 0:

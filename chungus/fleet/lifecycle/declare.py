@@ -20,6 +20,7 @@ from chungus.fleet.lifecycle.plans import estimate_memory_mb
 from chungus.fleet.models import Deployment, Model
 from chungus.fleet.states import DeploymentState as S
 from chungus.fleet.states import transition
+from chungus.lib.names import InvalidName, check_name
 
 DEFAULT_ENGINE = "llamacpp"
 LAUNCHERS = ("local", "slurm", "ray")
@@ -195,6 +196,10 @@ def _check(spec: Spec) -> None:
     problem = engine.plan_problem(plan) if engine is not None else ""
     if problem:
         raise DeployError(problem, param="name")  # e.g. Ollama serves it by this name
+    try:
+        check_name("deployment", spec.name)
+    except InvalidName as exc:
+        raise DeployError(str(exc), param="name") from None
     limits = {
         "replicas": (1, SMALL), "gpus_per_replica": (0, SMALL), "tensor_parallel": (1, SMALL),
         "pipeline_parallel": (1, SMALL), "context_length": (1, LARGE),

@@ -6,6 +6,7 @@ from datetime import datetime
 from typing import Any
 
 from django.conf import settings
+from django.db import transaction
 from django.utils import timezone
 
 from chungus.engines import registry
@@ -14,16 +15,20 @@ from chungus.fleet.backends import register_managed_backend
 from chungus.fleet.lifecycle.lease import release
 from chungus.fleet.models import Backend, Deployment
 from chungus.fleet.states import DeploymentState
-from chungus.telemetry.models import RequestLog
+from chungus.lib.dbthreads import refresh_connections
+from chungus.telemetry.models import RequestRollup
 
 FIELDS = (
-    "name", "source", "engine", "launcher", "replicas", "gpus_per_replica", "tensor_parallel",
+    "id", "name", "source", "engine", "launcher", "replicas", "gpus_per_replica", "tensor_parallel",
     "pipeline_parallel", "context_length", "memory_mb", "priority", "always_warm",
     "idle_timeout_s", "desired", "state", "state_reason", "wake_requested_at", "warmed_at",
+    "replica_handles",
 )  # fmt: skip
 
 
 def deployments() -> list[dict[str, Any]]:
+    """Every deployment; read first in each tick, so it refreshes the thread's connection."""
+    refresh_connections()
     return list(Deployment.objects.values(*FIELDS))
 
 
@@ -49,18 +54,20 @@ def mark_warmed(name: str) -> None:
 
 
 def last_used(name: str) -> float | None:
-    """When a client last asked for the model (warm-ups do not count)."""
+    """When the model last had traffic through any process, to the minute: the start of
+    its latest minute rollup (small and indexed, unlike the raw request log)."""
     row = (
-        RequestLog.objects.filter(model=name)
-        .exclude(endpoint="warmup")
-        .order_by("-created_at")
-        .values_list("created_at", flat=True)
+        RequestRollup.objects.filter(period=60, model=name)
+        .order_by("-start")
+        .values_list("start", flat=True)
         .first()
     )
     return row.timestamp() if isinstance(row, datetime) else None
 
 
-def register_replica(name: str, engine: str, replica: int, launcher: str, address: str) -> None:
+def register_replica(
+    name: str, engine: str, replica: int, launcher: str, address: str, api_key: str = ""
+) -> None:
     found = registry.get(engine)
     url = found.backend_url(address) if found is not None else f"{address}/v1"
     register_managed_backend(
@@ -70,6 +77,7 @@ def register_replica(name: str, engine: str, replica: int, launcher: str, addres
         f"deployment:{launcher}:{replica}",
         upstream_model=name,
         chat_format=_chat_format(found, name) if found is not None else "",
+        api_key=api_key,
     )
 
 
@@ -81,11 +89,22 @@ def _chat_format(engine: Engine, name: str) -> str:
 
 
 def remove_replicas(name: str) -> list[tuple[int, str]]:
-    """Take the deployment's replicas out of routing; return their (backend id, URL)."""
+    """Take the deployment's replicas out of routing (and forget their engines, which have
+    ended); return their (backend id, URL)."""
     replicas = Backend.objects.filter(model__name=name, managed_by__startswith="deployment:")
     removed = list(replicas.values_list("id", "url"))
     replicas.delete()
+    Deployment.objects.filter(name=name).update(replica_handles={})
     return removed
+
+
+def save_handle(name: str, replica: int, reference: dict[str, Any]) -> None:
+    """Record where a replica's engine runs, for the next reconciling process to adopt it."""
+    with transaction.atomic():
+        row = Deployment.objects.select_for_update().filter(name=name).first()
+        if row is not None:
+            row.replica_handles = {**row.replica_handles, str(replica): reference}
+            row.save(update_fields=["replica_handles"])
 
 
 def release_lease(name: str, holder: str) -> None:

@@ -13,7 +13,7 @@ from __future__ import annotations
 import asyncio
 import time
 from collections.abc import Awaitable, Callable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import aiohttp
 
@@ -35,6 +35,7 @@ class Replica:
     address: str
     engine: str
     backend_ids: tuple[int, ...] = ()
+    api_key: str = field(default="", repr=False)  # the engine's secret, where it has one
 
 
 InFlight = Callable[[Sequence[int]], int]  # this process's requests on these backend ids
@@ -55,7 +56,8 @@ async def engine_in_flight(session: aiohttp.ClientSession, replica: Replica) -> 
     engine = registry.get(replica.engine)
     if engine is None:
         return None
-    load = await scrape_load(session, engine, replica.address)
+    headers = {"Authorization": f"Bearer {replica.api_key}"} if replica.api_key else None
+    load = await scrape_load(session, engine, replica.address, headers)
     if load.running is None and load.waiting is None:
         return None
     return (load.running or 0) + (load.waiting or 0)

@@ -11,6 +11,7 @@ from django.db.models import Q
 from django.utils import timezone
 
 from chungus.fleet.models import Lease
+from chungus.lib.dbthreads import refresh_connections
 
 
 def holder_id() -> str:
@@ -20,6 +21,7 @@ def holder_id() -> str:
 
 def try_acquire(name: str, holder: str, ttl_seconds: float) -> bool:
     """Take or renew the lease; False while another holder's lease is still valid."""
+    refresh_connections()  # called from pool threads: a database restart must not stick
     now = timezone.now()
     expires = now + timedelta(seconds=ttl_seconds)
     # One conditional UPDATE: atomic on SQLite and PostgreSQL alike.

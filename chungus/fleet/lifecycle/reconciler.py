@@ -11,6 +11,12 @@ its requests in flight. Then jobs (jobs/scheduler.py): running ones are followed
 end, queued ones get the GPUs nothing holds; a deployment that needs a job's GPU preempts
 it (the job checkpoints and is queued again). The states and their allowed moves are
 drawn in states.py.
+
+Leadership: the lease is renewed by a task of its own (hold_lease), so a slow tick cannot
+lose it. A process that loses it leaves its engines running; each replica's launcher
+reference is kept in its deployment's row, and the next leader adopts an engine that
+still runs instead of starting another (pending.adoptable). A clean shutdown still stops
+what this process runs and releases the lease at once.
 """
 
 from __future__ import annotations
@@ -18,6 +24,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import time
 from collections.abc import Awaitable, Callable
 from pathlib import Path
 from typing import Protocol
@@ -35,6 +42,7 @@ from chungus.fleet.lifecycle.jobs import scheduler as jobs
 from chungus.fleet.lifecycle.lease import holder_id, try_acquire
 from chungus.fleet.states import DeploymentState as S
 from chungus.fleet.states import IllegalTransition
+from chungus.lib.supervise import beat
 from chungus.scheduling.placement import Node
 
 logger = logging.getLogger("chungus.fleet")
@@ -94,11 +102,14 @@ class Reconciler:
         drain_policy: DrainPolicy | None = None,
         ready_timeouts: dict[str, float] | None = None,
         free_memory_mb: Callable[[], int] = lambda: psutil.virtual_memory().available // MB,
+        last_request: Callable[[str], float | None] = lambda name: None,
     ) -> None:
+        self.read_nodes = nodes  # reads NVML and the declared inventory: blocking
+        self.nodes: list[Node] | None = None  # as the last tick read them, off the event loop
         self.ctx = Context(
             launchers,
             home,
-            nodes,
+            self._known_nodes,
             after_change,
             warm,
             in_flight=in_flight or (lambda backend_ids: 0),
@@ -109,11 +120,13 @@ class Reconciler:
             restart_limit=restart_limit,
             swap_idle_seconds=swap_idle_seconds,
             local_node=local_node,
+            last_request=last_request,
         )
         self.interval = interval
         self.lease_seconds = lease_seconds
         self.holder = holder_id()
-        self.leader = False
+        self.leader = False  # acting as the leader (tick's view)
+        self.lease_until = 0.0  # the lease is ours until then (monotonic), unless renewed
 
     async def run(self) -> None:
         """Reconcile every `interval` seconds until cancelled; then stop what it started."""
@@ -125,6 +138,7 @@ class Reconciler:
                     raise
                 except Exception:
                     logger.exception("reconcile tick failed")
+                beat()
                 with contextlib.suppress(TimeoutError):
                     await asyncio.wait_for(self.ctx.kicked.wait(), self.interval)
                 self.ctx.kicked.clear()
@@ -136,12 +150,42 @@ class Reconciler:
             if self.leader:
                 await sync_to_async(store.release_lease)(LEASE, self.holder)
 
+    def _known_nodes(self) -> list[Node]:
+        """The nodes as the tick read them (read here only before any tick has)."""
+        if self.nodes is None:
+            self.nodes = self.read_nodes()
+        return self.nodes
+
+    async def hold_lease(self) -> None:
+        """Renew the lease on its own schedule (a third of its length), so a slow tick
+        cannot lose it; runs until cancelled."""
+        while True:
+            try:
+                await self.renew()
+            except asyncio.CancelledError:
+                raise
+            except Exception:  # the database is away: the lease lapses unless renewed in time
+                logger.exception("renewing the reconciler lease failed")
+            beat()
+            await asyncio.sleep(self.lease_seconds / 3)
+
+    async def renew(self) -> None:
+        """Take or renew the lease; remember whether this process holds it."""
+        asked = time.monotonic()
+        acquire = sync_to_async(try_acquire, thread_sensitive=False)
+        held = await acquire(LEASE, self.holder, self.lease_seconds)
+        self.lease_until = asked + self.lease_seconds if held else 0.0
+
     async def tick(self) -> None:
-        leader = await sync_to_async(try_acquire)(LEASE, self.holder, self.lease_seconds)
+        if time.monotonic() > self.lease_until - self.lease_seconds / 2:
+            await self.renew()  # not held, or hold_lease is not renewing it (tests call tick)
+        leader = time.monotonic() < self.lease_until
         if leader and not self.leader:
             logger.info("this process (%s) now reconciles deployments", self.holder)
         if not leader and self.leader:
-            await self._let_go(HANDED_OVER)  # another process reconciles now
+            # Another process reconciles now: it adopts the engines, so they are left running.
+            logger.warning("this process lost the reconciler lease; leaving its engines running")
+            await self._hand_over()
         first = leader and not self.leader
         self.leader = leader
         # Drains that ended are forgotten before reading: their final state is written.
@@ -151,6 +195,7 @@ class Reconciler:
         if first:  # what the last leader recorded as holding GPUs is recorded again as found
             await sync_to_async(job_rows.release_all)()
         if leader:
+            self.nodes = await asyncio.to_thread(self.read_nodes)
             deployments = await sync_to_async(store.deployments)()
             for deployment in deployments:
                 try:
@@ -168,6 +213,21 @@ class Reconciler:
         name = d["name"]
         state = phase(d, self.ctx.running.get(name), name in self.ctx.draining)
         await HANDLERS[state].handle(self.ctx, d)
+
+    async def _hand_over(self) -> None:
+        """Stop following what runs here without ending it: the next leader adopts the
+        engines (recorded in their rows) and the jobs on clusters. Deployments that were
+        draining were on their way out: they end as before."""
+        for name, running in self.ctx.running.items():
+            for supervisor in running.supervisors:
+                supervisor.detach()
+            for task in running.tasks:
+                task.cancel()
+            await asyncio.gather(*running.tasks, return_exceptions=True)
+            logger.info("deployment %s: left running for the next leader", name)
+        self.ctx.running.clear()
+        await jobs.let_go(self.ctx, HANDED_OVER)
+        await draining.abort(self.ctx, S.PENDING, HANDED_OVER)
 
     async def _let_go(self, reason: str) -> None:
         """Stop everything this process runs, leaving it pending (jobs queued) for the next

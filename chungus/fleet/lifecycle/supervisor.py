@@ -17,6 +17,7 @@ from chungus.fleet.states import ReplicaState, transition
 logger = logging.getLogger("chungus.fleet")
 
 OnReady = Callable[[str], Awaitable[None]]
+OnLaunch = Callable[[dict[str, Any]], Awaitable[None]]  # the launcher's reference to the engine
 
 
 def backoff_delay(failures: int, base: float = 1.0, cap: float = 30.0) -> float:
@@ -46,10 +47,15 @@ class Supervisor:
         poll_interval: float = 0.25,
         ready_timeout: float = 120.0,
         backoff_cap: float = 30.0,
+        adopt: dict[str, Any] | None = None,
+        on_launch: OnLaunch | None = None,
     ) -> None:
         self.launcher = launcher
         self.spec = spec
         self.on_ready = on_ready
+        self.adopt = adopt  # an engine an earlier process launched: taken over if it still runs
+        self.on_launch = on_launch
+        self.adopted = False
         self.poll_interval = poll_interval
         self.ready_timeout = ready_timeout
         self.backoff_cap = backoff_cap
@@ -94,13 +100,18 @@ class Supervisor:
 
     async def _run_once(self) -> LaunchStatus:
         self._set(ReplicaState.STARTING, "launching")
-        launching = asyncio.ensure_future(self.launcher.launch(self.spec))
-        try:
-            self._handle = await asyncio.shield(launching)
-        except asyncio.CancelledError:  # stopped mid-launch: what was launched is ended too
-            with contextlib.suppress(Exception):
-                self._handle = await launching
-            raise
+        if await self._adopt():
+            logger.info("%s: adopted the engine an earlier process started", self.spec.name)
+        else:
+            launching = asyncio.ensure_future(self.launcher.launch(self.spec))
+            try:
+                self._handle = await asyncio.shield(launching)
+            except asyncio.CancelledError:  # stopped mid-launch: what was launched is ended too
+                with contextlib.suppress(Exception):
+                    self._handle = await launching
+                raise
+            if self.on_launch is not None:
+                await self.on_launch(self.launcher.reference(self._handle))
         deadline: float | None = None  # the ready timeout runs once the engine has its place
         while True:
             status = await self.launcher.poll(self._handle)
@@ -130,6 +141,24 @@ class Supervisor:
             status = await self.launcher.poll(self._handle)
             if status.state in (LaunchState.EXITED, LaunchState.STOPPED):
                 return status
+
+    async def _adopt(self) -> bool:
+        """Take over the engine named by `adopt` if it still runs (once, on the first start)."""
+        reference, self.adopt = self.adopt, None
+        if not reference:
+            return False
+        try:
+            self._handle = await self.launcher.adopt(self.spec, reference)
+        except Exception:  # its cluster did not answer: a fresh launch is what is left
+            logger.exception("%s: adopting its engine failed", self.spec.name)
+            self._handle = None
+        self.adopted = self._handle is not None
+        return self.adopted
+
+    def detach(self) -> None:
+        """Let go of the engine without ending it (another process takes it over); cancel
+        run() after this."""
+        self._handle = None
 
     async def _end_handle(self) -> None:
         handle, self._handle = self._handle, None

@@ -2,6 +2,7 @@
 
 import pytest
 
+from chungus.core.routes import RequestCaps
 from chungus.fleet.backends import (
     normalize_base_url,
     record_health,
@@ -61,3 +62,23 @@ def test_the_routing_table_holds_models_backends_and_what_is_deployed():
     assert backend.root == "http://a" and table["m"].routing == "cache-affinity"
     assert table["asleep"].backends == () and table["asleep"].deployed
     assert not table["m"].deployed
+
+
+@pytest.mark.django_db
+def test_a_launched_replicas_secret_reaches_the_data_plane_and_is_not_in_its_repr():
+    register_managed_backend("m", "http://node7:9000/v1", "llamacpp", "deployment:slurm:0",
+                             api_key="replica-secret")  # fmt: skip
+    (backend,) = routing_table()["m"].backends
+    assert backend.api_key == "replica-secret"
+    assert backend.auth_headers == {"Authorization": "Bearer replica-secret"}
+    assert "replica-secret" not in repr(backend) and "replica-secret" not in repr(routing_table())
+
+
+@pytest.mark.django_db
+def test_the_routing_table_carries_each_models_per_request_limits():
+    Model.objects.create(name="d")
+    Model.objects.create(name="m", max_output_tokens=100, max_n=2, max_prompts=3)
+    Deployment.objects.create(name="m", source="packaged", context_length=2048)
+    table = routing_table()
+    assert table["d"].caps == RequestCaps(4096, 8, 64, engine_options=False)
+    assert table["m"].caps == RequestCaps(100, 2, 3, engine_options=False, context=2048)

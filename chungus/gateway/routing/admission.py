@@ -4,7 +4,12 @@ A request takes a backend at once when one is healthy and has room. Otherwise it
 waits in its model's queue: higher tiers first (interactive, batch, background,
 warm-up), and within a tier the keys take turns, so one busy key cannot starve
 another. Waiting is bounded in length and time; beyond either the client gets a
-503 with Retry-After at once, never an open-ended hang.
+503 with Retry-After at once, never an open-ended hang. One key may hold only a
+share of the queue (a 429 beyond it), so it cannot fill it for everyone.
+
+A waiter is served the moment a backend has room: when a request ends, when a
+newcomer finds room the queue's earlier waiters cannot use, when a backend comes
+back, and when the routing table adds a backend or raises a backend's concurrency.
 """
 
 from __future__ import annotations
@@ -13,13 +18,13 @@ import asyncio
 import time
 from collections import OrderedDict, deque
 from collections.abc import Callable, Iterable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 from chungus.core.routes import BackendInfo, ModelInfo
 from chungus.engines.load import EngineLoad, load_score
 from chungus.gateway.routing.breaker import Breaker
 from chungus.gateway.routing.strategies import Candidate, RouteRequest, Strategy, make_strategy
-from chungus.lib.openai_errors import ServiceUnavailable
+from chungus.lib.openai_errors import RateLimited, ServiceUnavailable
 
 TIERS = ("interactive", "batch", "background", "warmup")
 
@@ -30,6 +35,14 @@ class Waiter:
     request: RouteRequest
     exclude: frozenset[int]
     future: asyncio.Future[BackendInfo]
+    model: ModelInfo  # the backends it may use (a chat request: those that can chat)
+
+    def follow(self, current: ModelInfo) -> None:
+        """Take the routing table's new version of the model, keeping to chat backends
+        when every backend it was given could chat."""
+        chat_only = all(b.chat for b in self.model.backends)
+        backends = tuple(b for b in current.backends if b.chat or not chat_only)
+        self.model = replace(current, backends=backends)
 
 
 @dataclass(slots=True)
@@ -43,6 +56,10 @@ class ModelQueue:
     def push(self, tier: int, waiter: Waiter) -> None:
         self.tiers[tier].setdefault(waiter.key_id, deque()).append(waiter)
         self.depth += 1
+
+    def held_by(self, key_id: int) -> int:
+        """How many places the key holds, in every tier."""
+        return sum(len(keys.get(key_id, ())) for keys in self.tiers)
 
     def waiting(self) -> Iterable[tuple[int, Waiter]]:
         """Waiters in the order they should be served: by tier, keys taking turns."""
@@ -72,11 +89,13 @@ class Admission:
         *,
         max_queue: int = 256,
         queue_timeout: float = 30.0,
+        key_share: float = 0.5,
         breaker: Callable[[], Breaker] = Breaker,
         clock: Callable[[], float] = time.monotonic,
     ) -> None:
         self.max_queue = max_queue
         self.queue_timeout = queue_timeout
+        self.key_share = key_share
         self.clock = clock
         self.make_breaker = breaker
         self.in_flight: dict[int, int] = {}
@@ -84,6 +103,7 @@ class Admission:
         self.engine_load: dict[int, EngineLoad] = {}
         self.strategies: dict[str, Strategy] = {}
         self.queues: dict[str, ModelQueue] = {}
+        self.last_request: dict[str, float] = {}  # model -> when one last ended (Unix time)
 
     def breaker(self, backend_id: int) -> Breaker:
         found = self.breakers.get(backend_id)
@@ -132,9 +152,22 @@ class Admission:
                 code="model_overloaded",
                 headers={"Retry-After": "2"},
             )
+        held, allowed = queue.held_by(key_id), max(1, int(self.max_queue * self.key_share))
+        if held >= allowed:
+            raise RateLimited(
+                f"Too many requests of this key are waiting for '{model.name}': one key may "
+                f"hold {allowed} of the {self.max_queue} places in its queue. Retry when some "
+                "are answered.",
+                code="queue_share_exceeded",
+                headers={"Retry-After": "2"},
+            )
         rank = TIERS.index(tier) if tier in TIERS else 0
-        waiter = Waiter(key_id, request, exclude, asyncio.get_running_loop().create_future())
+        future = asyncio.get_running_loop().create_future()
+        waiter = Waiter(key_id, request, exclude, future, model)
         queue.push(rank, waiter)
+        # Earlier waiters may be kept off a backend with room (failover exclusions): then
+        # it is this one's at once, not after the next release.
+        self.dispatch(model.name)
         try:
             return await asyncio.wait_for(asyncio.shield(waiter.future), self.queue_timeout)
         except TimeoutError:
@@ -162,6 +195,7 @@ class Admission:
     def release(self, model_name: str, backend: BackendInfo) -> None:
         """A request on `backend` finished: hand its place to the next waiter."""
         self.in_flight[backend.id] = max(0, self.in_flight.get(backend.id, 1) - 1)
+        self.last_request[model_name] = time.time()  # idle detection reads it, not the log
         self.dispatch(model_name)
 
     def dispatch(self, model_name: str) -> None:
@@ -169,7 +203,7 @@ class Admission:
         queue = self.queues.get(model_name)
         while queue is not None and queue.depth:
             for rank, waiter in queue.waiting():
-                chosen = self._choose(queue.model, waiter.request, waiter.exclude)
+                chosen = self._choose(waiter.model, waiter.request, waiter.exclude)
                 if chosen is None:
                     continue
                 queue.remove(rank, waiter)
@@ -182,6 +216,17 @@ class Admission:
         """A backend came back: serve whoever waits, in every model."""
         for name in list(self.queues):
             self.dispatch(name)
+
+    def follow(self, models: dict[str, ModelInfo]) -> None:
+        """The routing table changed: waiters use its backends (new ones, more room) now."""
+        for name, queue in self.queues.items():
+            current = models.get(name)
+            if current is None or not queue.depth:
+                continue
+            queue.model = current
+            for _, waiter in queue.waiting():
+                waiter.follow(current)
+        self.dispatch_all()
 
     def depth(self, model_name: str) -> int:
         queue = self.queues.get(model_name)

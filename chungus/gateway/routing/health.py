@@ -18,6 +18,7 @@ from chungus.engines.scrape import scrape_load
 from chungus.gateway.routing.admission import Admission
 from chungus.gateway.routing.breaker import Health
 from chungus.gateway.snapshot import SnapshotStore
+from chungus.lib.supervise import beat
 
 logger = logging.getLogger("chungus.gateway")
 
@@ -61,13 +62,14 @@ class HealthMonitor:
             while True:
                 backends = {b.id: b for m in self.store.current.models.values() for b in m.backends}
                 await asyncio.gather(*(self.check(session, b) for b in backends.values()))
+                beat()  # for /readyz: this loop still goes round
                 await asyncio.sleep(self.interval * random.uniform(0.8, 1.2))
 
     async def check(self, session: aiohttp.ClientSession, backend: BackendInfo) -> None:
         engine = self.engines.get(backend.engine)
         if engine is None:
             return
-        result = await probe(session, backend.root + engine.health_path)
+        result = await probe(session, backend.root + engine.health_path, backend.auth_headers)
         breaker = self.admission.breaker(backend.id)
         if result.ok:
             breaker.success()
@@ -90,14 +92,19 @@ class HealthMonitor:
     async def _read_load(
         self, session: aiohttp.ClientSession, backend: BackendInfo, engine: Engine
     ) -> None:
-        self.admission.engine_load[backend.id] = await scrape_load(session, engine, backend.root)
+        self.admission.engine_load[backend.id] = await scrape_load(
+            session, engine, backend.root, backend.auth_headers
+        )
 
 
-async def probe(session: aiohttp.ClientSession, url: str) -> ProbeResult:
-    """GET a health URL: any answer below 500 means the server is up (a generic
-    OpenAI server may want a key for /v1/models); refused connections are certainly down."""
+async def probe(
+    session: aiohttp.ClientSession, url: str, headers: Mapping[str, str] | None = None
+) -> ProbeResult:
+    """GET a health URL (with the backend's key, if any): any answer below 500 means the
+    server is up (a generic OpenAI server may want a key for /v1/models); refused
+    connections are certainly down."""
     try:
-        async with session.get(url) as response:
+        async with session.get(url, headers=headers) as response:
             if response.status < 500:
                 return ProbeResult(True)
             return ProbeResult(False, f"health check answered HTTP {response.status}")

@@ -1,5 +1,6 @@
 """Rate-limit storage: process memory or Redis."""
 
+import asyncio
 import os
 import uuid
 
@@ -62,3 +63,74 @@ async def test_two_limiters_sharing_redis_enforce_one_limit():
 def test_it_refuses_a_redis_url_it_cannot_use():
     with pytest.raises(ValueError, match="redis://"):
         make_storage("http://localhost:6379")
+
+
+def storages():
+    return [pytest.param("", id="memory"), pytest.param(REDIS_URL, id="redis")]
+
+
+@pytest.mark.parametrize("url", storages())
+async def test_ten_concurrent_requests_cannot_overshoot_the_token_limit(url):
+    limiter = RateLimiter(make_storage(url), namespace=f"test-{uuid.uuid4()}")
+    k = key(tpm=1000)
+    used = 300  # each request uses what it reserved, or a little more (the estimate was low)
+
+    async def request():
+        await limiter.admit(k)
+        reservation = await limiter.reserve(k, 280)
+        await asyncio.sleep(0.01)  # all ten are in flight together
+        await limiter.settle(reservation, used)
+        return used
+
+    results = await asyncio.gather(*(request() for _ in range(10)), return_exceptions=True)
+    admitted = [r for r in results if not isinstance(r, BaseException)]
+    assert all(isinstance(r, RateLimited) for r in results if isinstance(r, BaseException))
+    assert 1 <= len(admitted) <= 3
+    assert sum(admitted) <= 1000 + used  # over by at most one request
+    with pytest.raises(RateLimited) as error:
+        await limiter.reserve(k, 1000 - sum(admitted) + 1)
+    assert error.value.headers["x-ratelimit-limit-tokens"] == "1000"
+
+
+@pytest.mark.parametrize("url", storages())
+async def test_unused_reserved_tokens_are_given_back(url):
+    limiter = RateLimiter(make_storage(url), namespace=f"test-{uuid.uuid4()}")
+    k = key(tpm=1000)
+    reservation = await limiter.reserve(k, 900)
+    with pytest.raises(RateLimited):
+        await limiter.reserve(k, 200)  # 900 + 200 do not fit
+    await limiter.settle(reservation, 50)
+    await limiter.reserve(k, 900)  # 50 + 900 do
+
+
+@pytest.mark.parametrize("url", storages())
+async def test_a_refused_reservation_takes_nothing(url):
+    limiter = RateLimiter(make_storage(url), namespace=f"test-{uuid.uuid4()}")
+    k = key(tpm=1000)
+    await limiter.reserve(k, 600)
+    for _ in range(5):
+        with pytest.raises(RateLimited):
+            await limiter.reserve(k, 500)
+    await limiter.reserve(k, 400)  # the refused ones left no trace
+
+
+async def test_a_request_larger_than_the_limit_reserves_the_whole_limit():
+    limiter = RateLimiter(make_storage(""))
+    k = key(tpm=1000)
+    reservation = await limiter.reserve(k, 5000)  # alone in its window: it runs
+    assert reservation.tokens == 1000
+    with pytest.raises(RateLimited):
+        await limiter.reserve(k, 1)
+
+
+async def test_a_refund_after_the_window_ended_lends_the_next_window_nothing():
+    limiter = RateLimiter(make_storage(""))
+    k = key(tpm=1000)
+    reservation = await limiter.reserve(k, 800)
+    await limiter.storage.reset()  # its window ended, a minute ago
+    reservation.window_reset -= 60
+    await limiter.reserve(k, 100)
+    await limiter.settle(reservation, 0)  # 800 back would leave the window at -700
+    await limiter.reserve(k, 900)
+    with pytest.raises(RateLimited):
+        await limiter.reserve(k, 1)

@@ -11,7 +11,13 @@ from chungus.accounts.secrets import hash_secret
 from chungus.core.models import ConfigVersion
 from chungus.fleet.backends import routing_table
 from chungus.fleet.models import Backend, Model
-from chungus.gateway.snapshot import SnapshotStore, load_snapshot
+from chungus.gateway.snapshot import (
+    SnapshotStore,
+    SyncStatus,
+    load_snapshot,
+    retry_delay,
+    sync_report,
+)
 from chungus.telemetry.entries import LogEntry
 from chungus.telemetry.requestlog import LogBuffer
 from chungus.testing.waiting import wait_for_async
@@ -74,6 +80,48 @@ async def test_the_store_follows_each_change_of_the_configuration():
         await sync_to_async(Model.objects.create)(name="late")
         await wait_for_async(lambda: "late" in store.current.models, "the new model seen")
         assert store.current.version == await sync_to_async(ConfigVersion.current)()
+    finally:
+        following.cancel()
+        await asyncio.gather(following, return_exceptions=True)
+
+
+def test_retries_back_off_from_the_interval_to_a_short_cap():
+    assert retry_delay(0.5, 0) == 0.5
+    assert [retry_delay(0.5, n) for n in (1, 2, 3, 4)] == [1.0, 2.0, 4.0, 4.0]
+    assert retry_delay(10.0, 3) == 10.0  # never shorter than the interval
+
+
+def test_the_report_fails_once_the_snapshot_is_stale_for_a_few_intervals():
+    fresh = SyncStatus(synced_at=100.0, loaded_at=1.0)
+    assert sync_report(fresh, interval=1.0, now=104.0)["ok"]
+    failing = SyncStatus(synced_at=100.0, failures=7, last_error="OperationalError")
+    stale = sync_report(failing, interval=1.0, now=106.0)
+    assert not stale["ok"] and stale["failures"] == 7 and stale["last_error"] == "OperationalError"
+    assert not sync_report(SyncStatus(), 1.0, 0.0)["ok"]  # never loaded
+
+
+@pytest.mark.django_db(transaction=True)
+async def test_a_failing_reload_is_retried_reported_and_recovers():
+    broken = {"on": False}
+
+    def keys():
+        if broken["on"]:
+            raise RuntimeError("database gone")
+        return key_infos()
+
+    store = SnapshotStore(keys, routing_table)
+    await store.reload()
+    assert store.report()["ok"]
+    broken["on"] = True
+    following = asyncio.create_task(store.follow(0.01))
+    try:
+        await sync_to_async(Model.objects.create)(name="during")
+        await wait_for_async(lambda: store.sync.failures >= 2, "the failed reload retried")
+        assert store.report()["last_error"] == "RuntimeError"
+        assert "during" not in store.current.models  # the last snapshot is kept meanwhile
+        broken["on"] = False
+        await wait_for_async(lambda: "during" in store.current.models, "the reload recovered")
+        assert store.sync.failures == 0 and store.report()["ok"]
     finally:
         following.cancel()
         await asyncio.gather(following, return_exceptions=True)

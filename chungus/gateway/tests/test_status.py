@@ -22,7 +22,7 @@ def watched(tmp_path_factory, fake_engine):
     instance.cli("models", "add", "mixed", "--url", DEAD)
     instance.cli("models", "add", "mixed", "--url", fake_engine, "--upstream-model", "fake")
     instance.create_superuser("root", PASSWORD)
-    instance.create_key("admin", "--owner", "root")
+    instance.create_key("admin", "--owner", "root", "--admin")
     instance.create_key("plain")
     instance.start("--no-default-model")
     wait_for(lambda: probed(instance), "both backends probed and their health recorded")

@@ -1,13 +1,16 @@
 """`chungus serve` end to end: the packaged model, the printed key, a clean stop."""
 
+import contextlib
 import json
 import re
 import signal
+import socket
 import sqlite3
 import subprocess
 import time
 
 import httpx
+import openai
 import psutil
 import pytest
 
@@ -118,3 +121,56 @@ def test_the_banner_shows_a_first_science_job_to_run():
     text = banner("http://127.0.0.1:8000", "ck-x", True, ".venv/bin/chungus")
     assert ".venv/bin/chungus jobs submit md --structure villin --ns 0.01" in text
     assert "http://127.0.0.1:8000/jobs/" in text
+
+
+def test_bodies_far_over_the_limit_get_a_413_the_client_can_read(tmp_path):
+    """64 MB to /v1 (checked by the gateway) and to a page (by the body-limit middleware,
+    before Django reads it); the OpenAI client reads the 413 rather than a reset."""
+    instance = chungus_instance(tmp_path / "home")
+    key = instance.create_key("k")
+    instance.start("--no-default-model")
+    big = "x" * (64 * 1024 * 1024)
+    try:
+        client = openai.OpenAI(base_url=f"{instance.url}/v1", api_key=key, max_retries=0)
+        with pytest.raises(openai.APIStatusError) as refused:
+            client.chat.completions.create(model="m", messages=[{"role": "user", "content": big}])
+        page = httpx.post(f"{instance.url}/accounts/login/", content=big.encode(), timeout=60)
+        sent = [0]
+
+        def endless():  # far past what a refused body is read for
+            while sent[0] < 4096 * 1024 * 1024:
+                sent[0] += 1024 * 1024
+                yield b"x" * (1024 * 1024)
+
+        with contextlib.suppress(httpx.TransportError):  # closed mid-body: it sent too much
+            httpx.post(f"{instance.url}/v1/completions", content=endless(), timeout=60,
+                       headers={"Authorization": f"Bearer {key}"})  # fmt: skip
+        after = instance.chat(key, "m")  # the server is fine
+    finally:
+        instance.stop()
+    assert refused.value.status_code == 413
+    assert refused.value.code == "request_too_large"
+    assert page.status_code == 413 and page.json()["error"]["code"] == "request_too_large"
+    assert sent[0] < 1024 * 1024 * 1024, "the server read a refused body on and on"
+    assert after.status_code == 404  # no model m: answered, not refused
+
+
+def test_the_server_bounds_connections_and_idle_keep_alive(tmp_path):
+    instance = chungus_instance(
+        tmp_path / "home", CHUNGUS_LIMIT_CONCURRENCY="3", CHUNGUS_KEEP_ALIVE_SECONDS="1"
+    )
+    instance.start("--no-default-model")
+    try:
+        idle = socket.create_connection(("127.0.0.1", instance.port))
+        idle.sendall(b"GET /healthz HTTP/1.1\r\nHost: x\r\n\r\n")
+        assert b"200 OK" in idle.recv(4096)
+        idle.settimeout(3)
+        assert idle.recv(4096) == b"", "an idle kept-alive connection outlived its timeout"
+        held = [socket.create_connection(("127.0.0.1", instance.port)) for _ in range(3)]
+        time.sleep(0.2)
+        crowded = httpx.get(f"{instance.url}/healthz")
+        for connection in [idle, *held]:
+            connection.close()
+    finally:
+        instance.stop()
+    assert crowded.status_code == 503

@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import logging
+
 import pytest
 from asgiref.sync import sync_to_async
 
-from chungus.telemetry.entries import LogEntry
+from chungus.telemetry.entries import BOUNDS, LogEntry
 from chungus.telemetry.models import RequestLog, RequestRollup
 from chungus.telemetry.requestlog import LogBuffer, write_entries
 
@@ -37,3 +39,19 @@ async def test_a_row_the_database_refuses_is_dropped_and_the_rest_of_its_batch_i
         lambda: sorted(RequestLog.objects.values_list("status", flat=True))
     )()
     assert statuses == [200, 404]
+
+
+def test_an_entry_is_bounded_as_it_is_queued_so_the_queue_is_bounded_too():
+    buffer = LogBuffer()
+    buffer.append(LogEntry("chat/completions", 200, prompt="p" * 10**6))
+    assert len(buffer.pending[0].prompt) == BOUNDS["prompt"]
+
+
+def test_dropped_rows_are_counted_reported_and_told_in_one_line_per_minute(caplog):
+    buffer = LogBuffer(max_pending=2)
+    caplog.set_level(logging.WARNING, "chungus.telemetry")
+    for _ in range(50):
+        buffer.append(LogEntry("chat/completions", 200))
+    assert buffer.status() == {"pending": 2, "dropped": 48, "rejected": 0}
+    told = [r.getMessage() for r in caplog.records if "dropped" in r.getMessage()]
+    assert len(told) == 1 and "dropped 1 rows" in told[0]

@@ -9,7 +9,8 @@ from django.contrib.auth import get_user_model
 from django.core.management.base import CommandError
 from django.utils import timezone
 
-from chungus.accounts.models import ApiKey, Priority
+from chungus.accounts.models import ApiKey, Priority, Scope
+from chungus.core.audit import audit, cli_actor
 from chungus.core.commandline import (
     ChungusCommand,
     OneLineParser,
@@ -18,6 +19,7 @@ from chungus.core.commandline import (
     positive_int,
     table,
 )
+from chungus.lib.names import InvalidName, check_name, help_text
 
 
 class Command(ChungusCommand):
@@ -30,7 +32,9 @@ class Command(ChungusCommand):
         create = sub.add_parser(
             "create", help="create a key; prints the secret once, on the last line"
         )
-        create.add_argument("--name", required=True, help="unique name of the key")
+        create.add_argument(
+            "--name", required=True, help=f"unique name of the key ({help_text('key')})"
+        )
         create.add_argument("--rpm", type=positive_int, help="requests per minute")
         create.add_argument("--rph", type=positive_int, help="requests per hour")
         create.add_argument("--tpm", type=positive_int, help="tokens per minute")
@@ -47,6 +51,11 @@ class Command(ChungusCommand):
             default=Priority.INTERACTIVE,
             help="queue tier when a model is busy (default interactive)",
         )
+        create.add_argument(
+            "--admin",
+            action="store_true",
+            help="an admin key (management API, fleet status): --owner must be a superuser",
+        )
         sub.add_parser("list", help="list keys (secrets are never shown)")
         revoke = sub.add_parser("revoke", help="revoke a key by name")
         revoke.add_argument("name")
@@ -56,8 +65,10 @@ class Command(ChungusCommand):
 
     def _create(self, options: dict[str, Any]) -> None:
         name = options["name"].strip()
-        if not name:
-            raise CommandError("--name must not be empty")
+        try:
+            check_name("key", name)
+        except InvalidName as exc:
+            raise CommandError(str(exc)) from None
         if ApiKey.objects.filter(name=name).exists():
             raise CommandError(f"a key named {name!r} exists already")
         expires = options["expires"]
@@ -68,11 +79,15 @@ class Command(ChungusCommand):
             owner = get_user_model().objects.filter(username=options["owner"]).first()
             if owner is None:
                 raise CommandError(f"no user named {options['owner']!r}")
+        if options["admin"] and not (owner is not None and owner.is_superuser):
+            raise CommandError("--admin needs --owner naming a superuser")
         key, secret = ApiKey.issue(
             name, rpm=options["rpm"], rph=options["rph"], tpm=options["tpm"],
             allowed_models=options["models"], expires_at=expires, owner=owner,
             priority=options["priority"],
+            scope=Scope.ADMIN if options["admin"] else Scope.INFERENCE,
         )  # fmt: skip
+        audit(cli_actor(), "key.create", key.name, {"prefix": key.prefix, "scope": key.scope})
         self.stdout.write(
             f"Created key {key.name!r} ({key.prefix}…). Copy it now: it is never shown again."
         )
@@ -85,6 +100,7 @@ class Command(ChungusCommand):
                 k.name,
                 k.prefix + "…",
                 _state(k, now),
+                k.scope,
                 _limit(k.rpm), _limit(k.rph), _limit(k.tpm),
                 ",".join(k.allowed_models) or "all",
                 k.expires_at.isoformat(timespec="minutes") if k.expires_at else "never",
@@ -94,7 +110,7 @@ class Command(ChungusCommand):
         if not rows:
             self.stdout.write("No API keys. Create one with: chungus keys create --name NAME")
             return
-        header = ["NAME", "PREFIX", "STATE", "RPM", "RPH", "TPM", "MODELS", "EXPIRES"]
+        header = ["NAME", "PREFIX", "STATE", "SCOPE", "RPM", "RPH", "TPM", "MODELS", "EXPIRES"]
         self.stdout.write(table(rows, header))
 
     def _revoke(self, options: dict[str, Any]) -> None:
@@ -105,6 +121,7 @@ class Command(ChungusCommand):
             self.stdout.write(f"Key {key.name!r} was revoked already.")
             return
         key.revoke()
+        audit(cli_actor(), "key.revoke", key.name, {"prefix": key.prefix})
         self.stdout.write(f"Revoked key {key.name!r}.")
 
 

@@ -3,6 +3,7 @@
 
 import copy
 from datetime import datetime
+from typing import Any
 
 import orjson
 import pytest
@@ -235,3 +236,25 @@ def test_a_model_not_found_error_becomes_a_404(status):
 def test_other_errors_keep_their_status_and_body():
     assert ADAPTER.error(500, b'{"error": "out of memory"}') == (500, b'{"error": "out of memory"}')
     assert ADAPTER.error(502, b"<html>bad gateway</html>") == (502, b"<html>bad gateway</html>")
+
+
+def test_settings_that_change_the_model_for_everyone_are_dropped_on_request():
+    body: dict[str, Any] = {
+        "model": "llama3.2",
+        "messages": SAY,
+        "keep_alive": -1,
+        "num_ctx": 131072,
+        "temperature": 0.3,
+        "top_k": 20,
+        "options": {"num_gpu": 0, "main_gpu": 1, "num_thread": 64, "use_mmap": False, "seed": 7},
+    }
+    private = ADAPTER.without_shared_settings(body)
+    _, out = sent(private)
+    assert "keep_alive" not in out
+    assert out["options"] == {"temperature": 0.3, "top_k": 20, "seed": 7}
+    assert body["keep_alive"] == -1 and body["options"]["num_gpu"] == 0, "the body is not mutated"
+
+
+def test_a_request_without_shared_settings_is_left_as_it_is():
+    body = {"model": "llama3.2", "messages": SAY, "options": {"top_k": 5}}
+    assert ADAPTER.without_shared_settings(body) is body

@@ -7,6 +7,7 @@ documentation and only answers for models pulled into it.
 
 import sqlite3
 
+import httpx
 import openai
 import psutil
 import pytest
@@ -40,6 +41,7 @@ def ollama_deployed(tmp_path_factory):
         CHUNGUS_HEALTH_INTERVAL="0.5",
         CHUNGUS_OLLAMA_BINARY=str(write_ollama_command(home / "bin")),
         FAKE_OLLAMA_PULL_SECONDS="1",
+        CHUNGUS_ENGINE_ENV="FAKE_OLLAMA_PULL_SECONDS",  # engines get only what is allowed
     )
     instance.cli("deploy", "chat", "--engine", "ollama", "--source", "llama3.2:1b")
     instance.cli("deploy", "nowhere", "--engine", "ollama", "--source", "missing")
@@ -76,3 +78,33 @@ def test_stopping_it_leaves_no_process_behind(ollama_deployed):
     wait_state(instance, "chat", "stopped", 60)
     _, alive = psutil.wait_procs(processes, timeout=15)
     assert alive == []
+
+
+def test_on_slurm_ollama_answers_only_through_its_relay_with_chungus_key(tmp_path, slurm):
+    """Ollama has no authentication: on another node it listens on loopback behind the
+    wrapper's relay, which wants the replica's secret; CHUNGUS sends it."""
+    instance = chungus_instance(
+        tmp_path / "home",
+        CHUNGUS_RECONCILE_SECONDS="0.3",
+        CHUNGUS_OLLAMA_BINARY=str(write_ollama_command(tmp_path / "bin")),
+        **slurm.env,
+    )
+    instance.cli("deploy", "remote", "--engine", "ollama", "--source", "llama3.2:1b",
+                 "--launcher", "slurm")  # fmt: skip
+    key = instance.create_key("k")
+    instance.start("--no-default-model")
+    try:
+        wait_state(instance, "remote", "ready", 90)
+        client = openai.OpenAI(base_url=f"{instance.url}/v1", api_key=key, max_retries=0)
+        answer = client.chat.completions.create(
+            model="remote", messages=[{"role": "user", "content": "hi"}], max_tokens=4
+        )
+        assert answer.choices[0].message.content
+        with sqlite3.connect(instance.home / "chungus.sqlite3") as db:
+            url, secret = db.execute("select url, api_key from fleet_backend").fetchone()
+        root = url.removesuffix("/v1")
+        assert httpx.post(f"{root}/api/chat", json={"model": "remote"}).status_code == 401
+        signed = httpx.get(f"{root}/api/tags", headers={"Authorization": f"Bearer {secret}"})
+        assert signed.status_code == 200
+    finally:
+        instance.stop()

@@ -73,3 +73,21 @@ def test_memory_for_a_gguf_counts_the_context_of_each_parallel_request(models_ho
     memory, note = OLLAMA.estimate_memory_mb("packaged", 4096, models_home)
     assert "KV cache 144 MB" in note and "2 x 4096 tokens" in note
     assert memory > llamacpp
+
+
+def test_on_slurm_and_ray_the_wrapper_gets_a_secret_for_its_relay_and_no_flag_shows_it(
+    tmp_path, settings
+):
+    settings.CHUNGUS_OLLAMA_BINARY = "ollama"
+    plan = DeploymentPlan("chat", "llama3.2:1b", "ollama", 1, launcher="ray")
+    spec = launch_spec(plan, tmp_path, (0,))
+    other = launch_spec(plan, tmp_path, (0,))
+    assert len(spec.api_key) >= 32 and spec.api_key != other.api_key  # one per replica
+    assert spec.env["CHUNGUS_OLLAMA_RELAY_KEY"] == spec.api_key
+    assert spec.api_key not in " ".join(spec.command) and spec.api_key not in repr(spec)
+
+
+def test_on_this_host_ollama_has_no_secret(tmp_path, settings):
+    settings.CHUNGUS_OLLAMA_BINARY = str(write_ollama_command(tmp_path / "bin"))
+    spec = launch_spec(DeploymentPlan("chat", "llama3.2:1b", "ollama", 0), tmp_path, ())
+    assert spec.api_key == "" and "CHUNGUS_OLLAMA_RELAY_KEY" not in spec.env

@@ -5,11 +5,13 @@ chungus.testing.fake_ollama, which replays responses recorded from Ollama's API
 documentation and keeps its models in OLLAMA_MODELS like Ollama does.
 """
 
+import contextlib
 import hashlib
 import os
 import signal
 import subprocess
 import sys
+import time
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -48,12 +50,13 @@ class Replica:
         return self.log.read_text().splitlines()
 
 
-def start(tmp_path, source, pull_seconds=0.0):
+def start(tmp_path, source, pull_seconds=0.0, **extra_env):
     port = free_port()
     env = {
         **os.environ,
         **ollama_env(port, OllamaOptions(models_dir=tmp_path / "models")),
         "FAKE_OLLAMA_PULL_SECONDS": str(pull_seconds),
+        **extra_env,
     }
     shim = write_ollama_command(tmp_path / "bin")
     command = wrapper_command(sys.executable, str(shim), "chat", source, port, MARKER)
@@ -160,3 +163,30 @@ def test_ollama_goes_when_the_wrapper_is_killed(tmp_path, replicas):
     replica.process.wait()
     engine.wait(10)
     assert not engine.is_running()
+
+
+def test_with_a_relay_key_ollama_hides_on_loopback_and_the_relay_wants_the_key(tmp_path, replicas):
+    key = "relay-secret-for-this-test"
+    replicas.append(
+        replica := start(tmp_path, OllamaSource("library", "llama3.2:1b"),
+                         CHUNGUS_OLLAMA_RELAY_KEY=key)
+    )  # fmt: skip
+    ready, auth = f"{replica.url}/v1/models/{MARKER}", {"Authorization": f"Bearer {key}"}
+    for _ in range(300):
+        with contextlib.suppress(httpx.TransportError):  # the relay is not listening yet
+            if httpx.get(ready, headers=auth).status_code == 200:
+                break
+        time.sleep(0.1)
+    else:
+        raise AssertionError("never ready through the relay:\n" + "\n".join(replica.lines()))
+    for headers in ({}, {"Authorization": "Bearer wrong"}, {"Authorization": key}):
+        refused = httpx.get(ready, headers=headers)
+        assert refused.status_code == 401 and "unauthorized" in refused.json()["error"]
+    body = {"model": "chat", "messages": [{"role": "user", "content": "hi"}]}
+    streamed = httpx.post(f"{replica.url}/api/chat", json=body, headers=auth)
+    assert streamed.status_code == 200 and streamed.text.count("\n") > 1  # NDJSON, relayed
+    ollama = [p for p in psutil.Process(replica.process.pid).children(recursive=True)]
+    assert ollama and all(key not in "".join(p.environ().values()) for p in ollama)
+    listening = {c.laddr for p in ollama for c in p.net_connections("inet") if c.status == "LISTEN"}
+    assert listening and all(address.ip == "127.0.0.1" for address in listening)
+    assert all(address.port != replica.port for address in listening)

@@ -77,12 +77,12 @@ def test_submit_md_queues_a_job_with_the_options_given(operator):
     out = jobs(
         *MD, "--solvent", "vacuum", "--report-every", "500", "--checkpoint-every", "1000",
         "--cpu-cores", "2", "--priority", "background", "--rank", "3", "--grace", "60",
-        "--name", "villin run", "--launcher", "slurm", "--gpus", "1", "--temperature", "310",
+        "--name", "villin-run", "--launcher", "slurm", "--gpus", "1", "--temperature", "310",
         "--forcefield", "charmm36", "--equilibration-ps", "1",
     )  # fmt: skip
     job = submitted(out)
     assert "chungus jobs show" in out
-    assert (job.state, job.kind, job.name, job.owner) == ("queued", "md", "villin run", operator)
+    assert (job.state, job.kind, job.name, job.owner) == ("queued", "md", "villin-run", operator)
     assert (job.tier, job.priority, job.cpu_cores, job.grace_seconds) == ("background", 3, 2, 60)
     assert (job.launcher, job.gpus) == ("slurm", 1)
     assert (job.spec["structure"], job.spec["ns"], job.spec["solvent"]) == (
@@ -153,9 +153,9 @@ def test_list_shows_ones_own_jobs_and_with_all_everyones(operator):
 
 
 def test_show_prints_the_job_in_full(operator):
-    job = submitted(jobs(*MD, "--name", "villin run"))
+    job = submitted(jobs(*MD, "--name", "villin-run"))
     out = jobs("show", str(job.pk))
-    assert f"Job {job.pk}: md 'villin run', by operator" in out
+    assert f"Job {job.pk}: md 'villin-run', by operator" in out
     assert "State:      queued: waiting for the scheduler" in out
     assert '  structure: "villin"' in out and "  ns: 0.01" in out
 

@@ -1,8 +1,13 @@
 """Deployments on the Slurm and Ray launchers, reconciled by a running CHUNGUS."""
 
+import contextlib
 import os
+import sqlite3
 import subprocess
 import time
+
+import httpx
+import psutil
 
 from chungus.fleet.lifecycle.tests.test_deployments import reason, states, wait_state
 from chungus.testing.processes import chungus_instance
@@ -54,3 +59,35 @@ def test_a_ray_deployment_serves_a_chat_and_stopping_it_kills_its_actor(tmp_path
     finally:
         instance.stop()
     assert states(instance)["on-ray"] == "stopped"
+
+
+def test_a_slurm_engine_wants_its_secret_which_only_chungus_sends(tmp_path, slurm):
+    """An engine on another node listens on the network: without the replica's secret it
+    answers 401; CHUNGUS sends it; no listing, log or process line shows it."""
+    instance = chungus_instance(tmp_path / "home", CHUNGUS_RECONCILE_SECONDS="0.3", **slurm.env)
+    instance.cli("deploy", "guarded", "--source", "packaged", "--launcher", "slurm", "--gpus", "1")
+    key = instance.create_key("k")
+    instance.start("--no-default-model")
+    try:
+        wait_state(instance, "guarded", "ready", 90)
+        assert instance.chat(key, "guarded").status_code == 200
+        with contextlib.closing(sqlite3.connect(instance.home / "chungus.sqlite3")) as db:
+            url, secret = db.execute("select url, api_key from fleet_backend").fetchone()
+        assert len(secret) >= 32
+        body = {"model": "guarded", "messages": [{"role": "user", "content": "hi"}],
+                "max_tokens": 2}  # fmt: skip
+        assert httpx.post(f"{url}/chat/completions", json=body, timeout=30).status_code == 401
+        assert httpx.get(f"{url.removesuffix('/v1')}/metrics").status_code == 401
+        signed = httpx.post(f"{url}/chat/completions", json=body, timeout=30,
+                            headers={"Authorization": f"Bearer {secret}"})  # fmt: skip
+        assert signed.status_code == 200
+        shown = [instance.cli(*command).stdout for command in
+                 (["models", "list"], ["deployments", "list"])]  # fmt: skip
+        lines = [" ".join(p.info["cmdline"] or []) for p in psutil.process_iter(["cmdline"])]
+        assert any("llama-server" in line for line in lines)
+        for text in [*shown, *lines]:
+            assert secret not in text
+    finally:
+        instance.stop()
+    logs = [instance.log, *instance.home.rglob("*.log")]  # the engine's own log too
+    assert all(secret not in log.read_text(errors="replace") for log in logs)

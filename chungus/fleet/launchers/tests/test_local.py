@@ -1,13 +1,17 @@
 """The local launcher and its supervisor, on a real llama-server with the packaged model."""
 
 import asyncio
+import dataclasses
+import json
 import os
 import signal
+import stat
 import subprocess
 import sys
 
 import httpx
 import psutil
+import pytest
 
 from chungus.engines.llamacpp.server import (
     LlamaServerOptions,
@@ -180,3 +184,56 @@ async def test_an_engine_stopped_while_it_launches_is_ended_too(tmp_path):
     task.cancel()
     await asyncio.gather(task, return_exceptions=True)
     assert launcher.started.process.returncode is not None
+
+
+PRINT_ENV = "import json, os; print(json.dumps(dict(os.environ)))"
+SECRETS = {
+    "DATABASE_URL": "postgres://chungus:pw@db/chungus",
+    "REDIS_URL": "redis://:pw@redis:6379/0",
+    "CHUNGUS_SECRET_KEY": "django-secret",
+}
+
+
+async def run_to_end(launcher, spec):
+    handle = await launcher.launch(spec)
+    status = await wait_for_launch(launcher, handle, LaunchState.EXITED)
+    await launcher.terminate(handle)
+    return status, handle
+
+
+async def test_an_engine_gets_the_allow_listed_environment_without_chungus_secrets(
+    tmp_path, monkeypatch
+):
+    for name, value in {**SECRETS, "SITE_LICENSE": "lic", "HF_TOKEN": "hf"}.items():
+        monkeypatch.setenv(name, value)
+    monkeypatch.setenv("CHUNGUS_ENGINE_ENV", "SITE_LICENSE")
+    launcher = LocalLauncher(tmp_path / "logs")
+    probe = LaunchSpec(
+        name="env-probe", command=(sys.executable, "-c", PRINT_ENV), port=free_port(),
+        env={"OLLAMA_HOST": "127.0.0.1:1"},
+    )  # fmt: skip
+    _, handle = await run_to_end(launcher, probe)
+    seen = json.loads(handle.log_path.read_text())
+    assert not set(SECRETS) & set(seen), "a CHUNGUS secret reached the engine"
+    assert "HF_TOKEN" not in seen  # only for an engine that downloads from the Hub
+    assert seen["PATH"] == os.environ["PATH"] and seen["OLLAMA_HOST"] == "127.0.0.1:1"
+    assert seen["SITE_LICENSE"] == "lic"  # named by the operator in CHUNGUS_ENGINE_ENV
+    _, handle = await run_to_end(
+        launcher, dataclasses.replace(probe, name="hub-probe", pass_env=("HF_TOKEN",))
+    )
+    assert json.loads(handle.log_path.read_text())["HF_TOKEN"] == "hf"
+
+
+async def test_an_engine_log_is_private_and_never_named_after_a_bad_name(tmp_path):
+    launcher = LocalLauncher(tmp_path / "logs")
+    probe = LaunchSpec(name="quiet", command=("true",), port=free_port())
+    _, handle = await run_to_end(launcher, probe)
+    assert handle.log_path == tmp_path / "logs" / "quiet.log"
+    assert stat.S_IMODE(handle.log_path.stat().st_mode) == 0o600
+    for bad in ("../escaped", "x\nrm -rf /"):
+        with pytest.raises(ValueError, match="may hold only"):
+            await launcher.launch(dataclasses.replace(probe, name=bad))
+    assert not (tmp_path / "escaped.log").exists()
+    by_id = dataclasses.replace(probe, log_path=str(tmp_path / "logs" / "deployment-7-0.log"))
+    _, handle = await run_to_end(launcher, by_id)
+    assert handle.log_path.name == "deployment-7-0.log"

@@ -1,9 +1,15 @@
 """The Slurm launcher against a real single-node Slurm, running llama-server as the job."""
 
 import asyncio
+import dataclasses
+import json
 import os
+import stat
 import subprocess
+import sys
 from pathlib import Path
+
+import pytest
 
 from chungus.engines.llamacpp.server import (
     LlamaServerOptions,
@@ -13,7 +19,14 @@ from chungus.engines.llamacpp.server import (
 from chungus.engines.packaged import packaged_gguf
 from chungus.fleet.launchers.base import LaunchSpec, LaunchState
 from chungus.fleet.launchers.local import free_port
-from chungus.fleet.launchers.slurm import SlurmLauncher, SlurmOptions, job_script, parse_fields
+from chungus.fleet.launchers.slurm import (
+    SlurmLauncher,
+    SlurmOptions,
+    job_script,
+    parse_fields,
+    script_env,
+    submit_env,
+)
 from chungus.fleet.lifecycle.supervisor import Supervisor
 from chungus.testing.launching import chat_through_chungus, wait_for_launch
 
@@ -34,6 +47,9 @@ def test_the_job_script_asks_for_gpus_partition_account_and_time():
                  "#SBATCH --time=1-00:00:00", "#SBATCH --qos=fast", "#SBATCH --output=/logs/m.log",
                  "export A='b c'", "exec llama-server --port 9000"):  # fmt: skip
         assert line in script.splitlines()
+
+
+PRINT_ENV = "import json, os; print(json.dumps(dict(os.environ)))"
 
 
 def test_scontrol_lines_are_read_into_fields():
@@ -130,3 +146,74 @@ async def test_a_queued_job_is_placing_and_the_ready_timeout_waits_for_it(
         await asyncio.gather(task, return_exceptions=True)
         for blocker in blockers:
             await launcher.terminate(blocker)
+
+
+def test_a_name_with_a_newline_never_becomes_a_line_of_the_script():
+    evil = LaunchSpec(name="small-0\nrm -rf /", command=("llama-server",), port=9000)
+    with pytest.raises(ValueError, match="control character"):
+        job_script(evil, SlurmOptions(), Path("/logs/deployment-1-0.log"))
+    for options in (SlurmOptions(partition="gpu\nrm -rf /"), SlurmOptions(extra=("--a\nb",))):
+        with pytest.raises(ValueError, match="control character"):
+            job_script(LaunchSpec(name="m", command=("true",), port=9000), options, Path("/l"))
+    with pytest.raises(ValueError, match="not an environment variable name"):
+        job_script(LaunchSpec(name="m", command=("true",), env={"A;rm -rf /": "1"}), SlurmOptions(),
+                   Path("/l"))  # fmt: skip
+
+
+def test_every_value_in_the_script_is_quoted_for_what_reads_it(tmp_path):
+    spec = LaunchSpec(
+        name='my "model"', port=9000,
+        command=("printf", "%s|", "a b", "$(touch pwned)", "; touch pwned", "it's"),
+        env={"V": "1\ntouch pwned", "W": "`touch pwned`"},
+    )  # fmt: skip
+    script = job_script(spec, SlurmOptions(), Path("/logs/100%/my log"))
+    assert '#SBATCH --job-name="chungus-my \\"model\\""' in script.splitlines()
+    assert '#SBATCH --output="/logs/100%%/my log"' in script.splitlines()
+    (tmp_path / "job.sh").write_text(script)
+    ran = subprocess.run(["bash", "job.sh"], cwd=tmp_path, capture_output=True, text=True)
+    assert ran.stdout == "a b|$(touch pwned)|; touch pwned|it's|"
+    assert not (tmp_path / "pwned").exists()
+
+
+def test_the_script_exports_the_allow_list_and_no_chungus_secret():
+    parent = {"PATH": "/venv/bin:/usr/bin", "HOME": "/home/c", "CUDA_VISIBLE_DEVICES": "3",
+              "DATABASE_URL": "postgres://db", "REDIS_URL": "redis://r", "CHUNGUS_SECRET_KEY": "k",
+              "HF_TOKEN": "hf"}  # fmt: skip
+    spec = LaunchSpec(name="m", command=("vllm", "serve"), port=9000, env={"VLLM_API_KEY": "r"})
+    lines = job_script(spec, SlurmOptions(), Path("/l"), script_env(spec, parent)).splitlines()
+    assert "#SBATCH --export=ALL" in lines  # of the allow-listed environment sbatch runs in
+    assert {
+        "export PATH=/venv/bin:/usr/bin",
+        "export HOME=/home/c",
+        "export VLLM_API_KEY=r",
+    } <= set(lines)
+    assert "unset CHUNGUS_SECRET_KEY DATABASE_URL REDIS_URL" in lines  # a login profile's too
+    exports = [line for line in lines if line.startswith("export ")]
+    for name in ("DATABASE_URL", "REDIS_URL", "CHUNGUS_SECRET_KEY", "HF_TOKEN", "CUDA_VISIBLE"):
+        assert not any(name in line for line in exports), name  # Slurm sets the GPUs it gives
+    submitting = submit_env({**parent, "SBATCH_PARTITION": "gpu", "SLURM_CONF": "/etc/s.conf"})
+    assert not {"DATABASE_URL", "REDIS_URL", "CHUNGUS_SECRET_KEY", "HF_TOKEN"} & set(submitting)
+    assert {"PATH", "HOME", "SBATCH_PARTITION", "SLURM_CONF"} <= set(submitting)
+    hub = dataclasses.replace(spec, pass_env=("HF_TOKEN",))
+    assert "export HF_TOKEN=hf" in job_script(
+        hub, SlurmOptions(), Path("/l"), script_env(hub, parent)
+    )
+
+
+async def test_a_slurm_job_sees_no_chungus_secret_and_writes_where_its_quoted_path_says(
+    slurm, tmp_path, monkeypatch
+):
+    for name in ("DATABASE_URL", "REDIS_URL", "CHUNGUS_SECRET_KEY"):
+        monkeypatch.setenv(name, "secret")
+    launcher = SlurmLauncher(tmp_path / "logs", SlurmOptions(env=slurm.env))
+    log = tmp_path / "a dir" / "job.log"
+    probe = LaunchSpec(
+        name='job "9"', command=(sys.executable, "-c", PRINT_ENV), cwd=str(tmp_path),
+        log_path=str(log),
+    )  # fmt: skip
+    handle = await launcher.launch(probe)
+    status = await wait_for_launch(launcher, handle, LaunchState.EXITED, seconds=30)
+    assert status.exit_code == 0, status.detail
+    seen = json.loads(log.read_text().splitlines()[-1])
+    assert not {"DATABASE_URL", "REDIS_URL", "CHUNGUS_SECRET_KEY"} & set(seen)
+    assert seen["PATH"] == os.environ["PATH"] and stat.S_IMODE(log.stat().st_mode) == 0o600

@@ -85,12 +85,25 @@ class Context:
     draining: dict[str, Running] = field(default_factory=dict)  # leaving routing, finishing
     warming: dict[str, asyncio.Task[None]] = field(default_factory=dict)  # warm-ups answering
     jobs: dict[int, JobRun] = field(default_factory=dict)  # jobs this process runs
+    # When this process last answered a request for a model (Unix time; None: not since it
+    # started): idle detection asks it before the database.
+    last_request: Callable[[str], float | None] = lambda name: None
     kicked: asyncio.Event = field(default_factory=asyncio.Event)  # reconcile again now
 
     def local_nodes(self) -> list[Node]:
         """The node local work (deployments and jobs) is placed on: this host, or the first."""
         nodes = self.nodes()
         return [n for n in nodes if n.name == self.local_node] or nodes[:1]
+
+    async def last_used(self, name: str, within: float) -> float | None:
+        """When the deployment last served a request: this process's own record when it is
+        within `within` seconds (no database read), else the later of it and the rollups'
+        (any process's traffic, to the minute)."""
+        here = self.last_request(name)
+        if here is not None and time.time() - here < within:
+            return here
+        there = await sync_to_async(store.last_used)(name)
+        return max((t for t in (here, there) if t is not None), default=None)
 
     def kick(self) -> None:
         """Ask for the next tick now (a GPU was freed: what waits for it should not wait)."""

@@ -72,10 +72,12 @@ async def _drain(ctx: Context, name: str, running: Running, state: S, reason: st
     try:
         removed = await sync_to_async(store.remove_replicas)(name)
         await ctx.after_change()
-        addresses = [s.status.address for s in running.supervisors if s.status.address]
+        addresses = [
+            (s.status.address, s.spec.api_key) for s in running.supervisors if s.status.address
+        ]
         replicas = [
-            Replica(a, running.engine, tuple(i for i, url in removed if url.startswith(a)))
-            for a in addresses
+            Replica(a, running.engine, tuple(i for i, url in removed if url.startswith(a)), key)
+            for a, key in addresses
         ]
         await ctx.set(name, S.DRAINING, doing)  # keeps requests to wake it meanwhile
         ended = await drain(replicas, ctx.in_flight, ctx.drain_policy, progress)

@@ -10,10 +10,12 @@ from __future__ import annotations
 
 import asyncio
 import time
+from dataclasses import replace
+from typing import Any
 
 from asgiref.sync import sync_to_async
 
-from chungus.engines.base import DeploymentPlan
+from chungus.engines.base import DeploymentPlan, LaunchSpec
 from chungus.fleet.lifecycle import deployment_rows as store
 from chungus.fleet.lifecycle.handlers import draining
 from chungus.fleet.lifecycle.handlers.context import RESTART_ON, Context, Row, Running
@@ -21,11 +23,13 @@ from chungus.fleet.lifecycle.jobs import ending
 from chungus.fleet.lifecycle.jobs import rows as job_rows
 from chungus.fleet.lifecycle.jobs.run import job_of
 from chungus.fleet.lifecycle.plans import launch_spec
-from chungus.fleet.lifecycle.supervisor import OnReady, Supervisor
+from chungus.fleet.lifecycle.supervisor import OnLaunch, OnReady, Supervisor
 from chungus.fleet.states import DeploymentState as S
 from chungus.scheduling.placement import Assignment, Cluster, Work, decide
 
 DEFAULT_READY_TIMEOUT = 120.0
+# States in which a deployment's engines may still run, left by a process that ended.
+LIVE = (S.PLACING, S.STARTING, S.READY, S.DRAINING)
 
 
 async def handle(ctx: Context, d: Row) -> None:
@@ -55,7 +59,10 @@ async def handle(ctx: Context, d: Row) -> None:
         launcher=d["launcher"],
     )  # fmt: skip
     try:
-        specs = [launch_spec(plan, ctx.home, i, gpus[i]) for i in range(d["replicas"])]
+        # Off the event loop: it may assemble the packaged model or read a GGUF's header.
+        specs = await asyncio.to_thread(
+            lambda: [launch_spec(plan, ctx.home, i, gpus[i], d["id"]) for i in range(d["replicas"])]
+        )
     except (FileNotFoundError, ValueError) as exc:
         await ctx.set(name, S.FAILED, str(exc), wake=False)
         return
@@ -70,12 +77,19 @@ async def handle(ctx: Context, d: Row) -> None:
         settings=tuple(d[f] for f in RESTART_ON),
         launcher=d["launcher"],
     )
+    found = adoptable(d)
     for replica, spec in enumerate(specs):
+        reference = found.get(replica)
+        if reference is not None:  # the earlier process's engine: its port and key, not new ones
+            port, key = int(reference.get("port", spec.port)), reference.get("api_key", "")
+            spec = replace(spec, port=port).with_api_key(str(key or ""))  # env's copy too
         supervisor = Supervisor(
             launcher,
             spec,
-            _on_ready(ctx, name, d["engine"], replica, d["launcher"]),
+            _on_ready(ctx, name, d["engine"], replica, d["launcher"], spec.api_key),
             ready_timeout=ctx.ready_timeouts.get(d["engine"], DEFAULT_READY_TIMEOUT),
+            adopt=reference,
+            on_launch=_on_launch(name, replica, d["launcher"], spec),
         )
         running.supervisors.append(supervisor)
         running.tasks.append(asyncio.create_task(supervisor.run()))
@@ -97,7 +111,7 @@ async def place(ctx: Context, d: Row) -> dict[int, tuple[int, ...]] | None:
     for other, running in [*ctx.running.items(), *ctx.draining.items()]:
         if running.launcher != "local":
             continue  # Slurm and Ray place their work on their own clusters' GPUs
-        idle = 0.0 if other in ctx.draining else await _idle_seconds(other, running)
+        idle = 0.0 if other in ctx.draining else await _idle_seconds(ctx, other, running)
         for replica, indices in running.gpus.items():
             if indices and max(indices) < cards:  # a GPU gone from the inventory holds nothing
                 # Idle deployments may be swapped out, least recently used first.
@@ -145,16 +159,44 @@ async def place(ctx: Context, d: Row) -> dict[int, tuple[int, ...]] | None:
     return {int(a.work_id.split("#")[1]): a.gpu_indices for a in decision.assignments}
 
 
-def _on_ready(ctx: Context, name: str, engine: str, replica: int, launcher: str) -> OnReady:
+def adoptable(d: Row) -> dict[int, dict[str, Any]]:
+    """Per replica, the engine an earlier reconciling process left running for this one to
+    adopt: recorded while the deployment was live, on the launcher it still names."""
+    if S(d["state"]) not in LIVE:
+        return {}
+    handles = d.get("replica_handles") or {}
+    return {
+        int(replica): reference
+        for replica, reference in handles.items()
+        if isinstance(reference, dict) and reference.get("launcher") == d["launcher"]
+    }
+
+
+def _on_launch(name: str, replica: int, launcher: str, spec: LaunchSpec) -> OnLaunch:
+    async def record(reference: dict[str, Any]) -> None:
+        # The engine's key (if it has one) is kept as its backend row keeps it: CHUNGUS's own.
+        saved = {**reference, "launcher": launcher, "port": spec.port}
+        if spec.api_key:
+            saved["api_key"] = spec.api_key
+        await sync_to_async(store.save_handle)(name, replica, saved)
+
+    return record
+
+
+def _on_ready(
+    ctx: Context, name: str, engine: str, replica: int, launcher: str, api_key: str = ""
+) -> OnReady:
     async def registered(address: str) -> None:
-        await sync_to_async(store.register_replica)(name, engine, replica, launcher, address)
+        await sync_to_async(store.register_replica)(
+            name, engine, replica, launcher, address, api_key
+        )
         await ctx.after_change()
 
     return registered
 
 
-async def _idle_seconds(name: str, running: Running) -> float:
+async def _idle_seconds(ctx: Context, name: str, running: Running) -> float:
     """Seconds since the deployment last served a request (or became ready)."""
-    last = await sync_to_async(store.last_used)(name)
+    last = await ctx.last_used(name, ctx.swap_idle_seconds)
     since = max(last or 0.0, running.ready_wall or time.time())
     return max(0.0, time.time() - since)

@@ -48,7 +48,7 @@ async def _warm_or_unload(ctx: Context, d: Row, running: Running, now: float) ->
         return
     if not d["idle_timeout_s"]:
         return
-    last = await sync_to_async(store.last_used)(name)
+    last = await ctx.last_used(name, d["idle_timeout_s"])
     idle_for = min(now - (running.ready_since or now), time.time() - last if last else float("inf"))
     if idle_for >= d["idle_timeout_s"]:
         reason = f"idle for {d['idle_timeout_s']} s: unloaded; the next request starts it again"

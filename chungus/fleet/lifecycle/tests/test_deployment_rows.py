@@ -31,3 +31,21 @@ def test_the_packaged_deployment_is_registered_with_gemmas_format(models_home, s
     store.register_replica("g", "llamacpp", 0, "local", "http://127.0.0.1:9")
     assert Backend.objects.get(model__name="g").chat_format == "gemma"
     assert routing_table()["g"].backends[0].chat
+
+
+@pytest.mark.django_db
+def test_last_use_comes_from_the_minute_rollups_not_the_raw_request_log():
+    from datetime import UTC, datetime
+
+    from django.db import connection
+    from django.test.utils import CaptureQueriesContext
+
+    from chungus.telemetry.models import RequestRollup
+
+    minute = datetime(2026, 1, 2, 3, 4, tzinfo=UTC)
+    RequestRollup.objects.create(period=60, start=minute, model="busy", requests=3)
+    RequestRollup.objects.create(period=3600, start=minute.replace(minute=0), model="busy")
+    with CaptureQueriesContext(connection) as queries:
+        assert store.last_used("busy") == minute.timestamp()
+        assert store.last_used("never") is None
+    assert not any("requestlog" in q["sql"].lower() for q in queries.captured_queries)

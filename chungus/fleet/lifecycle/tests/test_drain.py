@@ -5,8 +5,11 @@ import threading
 
 import aiohttp
 import httpx
+from aiohttp import web
 
+from chungus.fleet.launchers.local import free_port
 from chungus.fleet.lifecycle.drain import DrainPolicy, Replica, drain, engine_in_flight, finished
+from chungus.testing.recording_engine import make_app
 
 POLICY = DrainPolicy(grace=1.0, timeout=5.0, poll=0.01)
 
@@ -78,3 +81,20 @@ async def test_an_engine_that_does_not_report_counts_as_unknown():
     async with aiohttp.ClientSession() as session:
         assert await engine_in_flight(session, Replica("http://127.0.0.1:9", "ollama")) is None
         assert await engine_in_flight(session, Replica("http://127.0.0.1:9", "vllm")) is None
+
+
+async def test_an_engine_with_a_secret_is_asked_for_its_load_with_it():
+    """The engine is chungus.testing.recording_engine: it wants the key and records it."""
+    runner = web.AppRunner(make_app("replica-secret"))
+    await runner.setup()
+    port = free_port()
+    await web.TCPSite(runner, "127.0.0.1", port).start()
+    try:
+        replica = Replica(f"http://127.0.0.1:{port}", "llamacpp", (1,), "replica-secret")
+        async with aiohttp.ClientSession() as session:
+            assert await engine_in_flight(session, replica) == 0  # it answered: 0 running
+            seen = await (await session.get(f"http://127.0.0.1:{port}/_seen")).json()
+    finally:
+        await runner.cleanup()
+    assert {s["authorization"] for s in seen} == {"Bearer replica-secret"}
+    assert "replica-secret" not in repr(replica)

@@ -8,16 +8,20 @@ from typing import Any
 from django.conf import settings
 from django.core.management.base import CommandError
 
+from chungus.core.audit import audit, cli_actor
 from chungus.core.commandline import ChungusCommand, non_negative_int, positive_int
 from chungus.engines import registry
 from chungus.fleet.lifecycle import declare as deploying
+from chungus.lib.names import help_text
 
 
 class Command(ChungusCommand):
     help = "Deploy a model: CHUNGUS places it on GPUs, starts it on a launcher and keeps it up."
 
     def add_arguments(self, parser: argparse.ArgumentParser) -> None:
-        parser.add_argument("name", help="the model name clients will send")
+        parser.add_argument(
+            "name", help=f"the model name clients will send ({help_text('deployment')})"
+        )
         parser.add_argument(
             "--source",
             default="packaged",
@@ -67,6 +71,8 @@ class Command(ChungusCommand):
             )
         except deploying.DeployError as exc:
             raise CommandError(exc.message) from None
+        action = "deployment.create" if created else "deployment.update"
+        audit(cli_actor(), action, deployment.name, {"engine": spec.engine, "source": spec.source})
         verb = "Deployed" if created else "Redeployed"
         self.stdout.write(
             f"{verb} {deployment.name!r} ({deployment.memory_note}); "

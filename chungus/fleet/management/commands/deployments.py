@@ -7,6 +7,7 @@ from typing import Any
 
 from django.core.management.base import CommandError
 
+from chungus.core.audit import audit, cli_actor
 from chungus.core.commandline import ChungusCommand, OneLineParser, table
 from chungus.fleet.lifecycle import declare as deploying
 from chungus.fleet.models import Deployment
@@ -32,6 +33,7 @@ class Command(ChungusCommand):
                 change(options["name"])
             except deploying.DeployError as exc:
                 raise CommandError(exc.message) from None
+            audit(cli_actor(), f"deployment.{options['action']}", options["name"])
             verb = "Stopping" if options["action"] == "stop" else "Starting"
             self.stdout.write(f"{verb} {options['name']!r}.")
             return

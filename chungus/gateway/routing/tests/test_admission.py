@@ -1,14 +1,19 @@
-"""Admission: priority tiers, fairness across keys, bounded waiting (no network)."""
+"""Admission: priority tiers, fairness across keys, bounded waiting, immediate dispatch
+(no network)."""
 
 import asyncio
 
 import pytest
 
+from chungus.accounts.keyinfo import key_infos
 from chungus.core.routes import BackendInfo, ModelInfo
 from chungus.engines.load import EngineLoad
+from chungus.fleet.backends import routing_table
+from chungus.fleet.models import Backend, Model
 from chungus.gateway.routing.admission import Admission
 from chungus.gateway.routing.strategies import RouteRequest
-from chungus.lib.openai_errors import ServiceUnavailable
+from chungus.gateway.snapshot import SnapshotStore
+from chungus.lib.openai_errors import RateLimited, ServiceUnavailable
 
 ONE = BackendInfo(id=1, url="http://a/v1", max_concurrency=1)
 MODEL = ModelInfo("m", (ONE,))
@@ -59,7 +64,7 @@ async def test_a_flooding_key_does_not_starve_another_key_of_its_tier():
 
 
 async def test_a_full_queue_answers_503_with_retry_after_at_once():
-    admission = Admission(max_queue=2)
+    admission = Admission(max_queue=2, key_share=1.0)
     await admission.acquire(MODEL, REQ, 1)
     waiting = [asyncio.create_task(admission.acquire(MODEL, REQ, 1)) for _ in range(2)]
     await asyncio.sleep(0)
@@ -121,3 +126,96 @@ async def test_a_conversation_moves_off_a_backend_whose_slots_are_all_taken():
     assert await admission.acquire(model, RouteRequest("m", (b"other",)), 1) is b
     assert await admission.acquire(model, conversation, 1) is a  # a's two slots now taken
     assert await admission.acquire(model, conversation, 1) is b  # 2:1 is within the balance
+
+
+async def settled(task):
+    """Let the loop run the task as far as it can go without anything else happening."""
+    for _ in range(10):
+        await asyncio.sleep(0)
+    return task.done()
+
+
+async def test_one_key_may_hold_only_its_share_of_the_queue():
+    admission = Admission(max_queue=4, key_share=0.5)
+    await admission.acquire(MODEL, REQ, 1)
+    mine = [asyncio.create_task(admission.acquire(MODEL, REQ, 1)) for _ in range(2)]
+    await asyncio.sleep(0)
+    with pytest.raises(RateLimited) as error:
+        await admission.acquire(MODEL, REQ, 1)
+    assert error.value.status == 429 and error.value.code == "queue_share_exceeded"
+    assert "2 of the 4 places" in error.value.message and error.value.headers["Retry-After"]
+    others = asyncio.create_task(admission.acquire(MODEL, REQ, 2))  # another key still waits
+    await asyncio.sleep(0)
+    assert admission.depth("m") == 3
+    for task in [*mine, others]:
+        task.cancel()
+    await asyncio.gather(*mine, others, return_exceptions=True)
+
+
+async def test_a_newcomer_takes_a_free_backend_that_the_waiters_before_it_cannot_use():
+    a = BackendInfo(id=1, url="http://a/v1", max_concurrency=1)
+    b = BackendInfo(id=2, url="http://b/v1", max_concurrency=1)
+    model = ModelInfo("m", (a, b))
+    admission = Admission()
+    on_a = await admission.acquire(model, REQ, 1)
+    await admission.acquire(model, REQ, 1)
+    retry = asyncio.create_task(admission.acquire(model, REQ, 2, exclude=frozenset({1})))
+    await asyncio.sleep(0)
+    admission.release("m", on_a)  # a is free, but the retry already failed on it
+    assert not await settled(retry)
+    newcomer = asyncio.create_task(admission.acquire(model, REQ, 3))
+    assert await settled(newcomer), "it waited though a had room"
+    assert newcomer.result() is a
+    retry.cancel()
+    await asyncio.gather(retry, return_exceptions=True)
+
+
+async def test_a_waiter_takes_a_backend_the_routing_table_adds_at_once():
+    admission = Admission()
+    await admission.acquire(MODEL, REQ, 1)
+    waiter = asyncio.create_task(admission.acquire(MODEL, REQ, 2))
+    assert not await settled(waiter)
+    two = BackendInfo(id=2, url="http://b/v1")
+    admission.follow({"m": ModelInfo("m", (ONE, two))})
+    assert await settled(waiter), "it waited for a release though a new backend had room"
+    assert waiter.result() is two
+
+
+async def test_a_waiter_takes_a_slot_a_raised_concurrency_opens_at_once():
+    admission = Admission()
+    await admission.acquire(MODEL, REQ, 1)
+    waiter = asyncio.create_task(admission.acquire(MODEL, REQ, 2))
+    assert not await settled(waiter)
+    wider = BackendInfo(id=1, url="http://a/v1", max_concurrency=2)
+    admission.follow({"m": ModelInfo("m", (wider,))})
+    assert await settled(waiter)
+    assert waiter.result() is wider and admission.in_flight[1] == 2
+
+
+async def test_a_chat_waiter_does_not_take_a_new_backend_that_cannot_chat():
+    admission = Admission(queue_timeout=30)
+    await admission.acquire(MODEL, REQ, 1)
+    waiter = asyncio.create_task(admission.acquire(MODEL, REQ, 2))
+    await asyncio.sleep(0)
+    base = BackendInfo(id=2, url="http://b/v1", chat=False)
+    admission.follow({"m": ModelInfo("m", (ONE, base))})
+    assert not await settled(waiter)
+    waiter.cancel()
+    await asyncio.gather(waiter, return_exceptions=True)
+
+
+@pytest.mark.django_db(transaction=True)
+async def test_a_backend_added_in_the_database_serves_a_waiter_when_the_snapshot_reloads():
+    admission = Admission()
+    store = SnapshotStore(key_infos, routing_table, on_reload=lambda s: admission.follow(s.models))
+    model = await Model.objects.acreate(name="m")
+    await Backend.objects.acreate(model=model, url="http://a/v1", max_concurrency=1)
+    await store.reload()
+    served = store.current.models["m"]
+    await admission.acquire(served, REQ, 1)
+    waiter = asyncio.create_task(admission.acquire(served, REQ, 2))
+    assert not await settled(waiter)
+    added = await Backend.objects.acreate(model=model, url="http://b/v1")
+    await store.reload()
+    assert await settled(waiter), "it waited for a release though the new backend had room"
+    assert waiter.result().id == added.id

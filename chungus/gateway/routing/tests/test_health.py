@@ -1,12 +1,15 @@
 """The health monitor records what it sees, including breakers the data plane tripped."""
 
 import aiohttp
+from aiohttp import web
 
 from chungus.core.routes import BackendInfo
 from chungus.engines import registry
+from chungus.fleet.launchers.local import free_port
 from chungus.gateway.routing.admission import Admission
 from chungus.gateway.routing.health import HealthMonitor
 from chungus.gateway.snapshot import SnapshotStore
+from chungus.testing.recording_engine import make_app
 
 DOWN = BackendInfo(id=1, url="http://127.0.0.1:9/v1", engine="llamacpp")
 
@@ -25,3 +28,25 @@ async def test_a_breaker_tripped_by_traffic_is_still_recorded_as_unhealthy():
         await monitor.check(session, DOWN)
         await monitor.check(session, DOWN)
     assert changes == [(1, "unhealthy")], "recorded once, although the probe saw no change"
+
+
+async def test_a_backend_with_a_key_is_probed_and_scraped_with_it():
+    """The engine is chungus.testing.recording_engine: it wants the key and records it."""
+    runner = web.AppRunner(make_app("engine-secret"))
+    await runner.setup()
+    port = free_port()
+    await web.TCPSite(runner, "127.0.0.1", port).start()
+    try:
+        guarded = BackendInfo(id=2, url=f"http://127.0.0.1:{port}/v1", engine="llamacpp",
+                              api_key="engine-secret")  # fmt: skip
+        admission = Admission()
+        monitor = HealthMonitor(SnapshotStore(keys=dict, routes=dict), admission,
+                                registry.by_name())  # fmt: skip
+        async with aiohttp.ClientSession() as session:
+            await monitor.check(session, guarded)
+            seen = await (await session.get(f"http://127.0.0.1:{port}/_seen")).json()
+    finally:
+        await runner.cleanup()
+    assert [s["path"] for s in seen] == ["/health", "/metrics", "/slots"]
+    assert {s["authorization"] for s in seen} == {"Bearer engine-secret"}
+    assert admission.breaker(2).state.value == "healthy"

@@ -15,9 +15,13 @@ from typing import Any
 
 from django.core.management import call_command
 from django.core.management.base import CommandError
+from starlette.types import ASGIApp
 
 from chungus.accounts.firstkey import ensure_first_key
 from chungus.core.commandline import ChungusCommand, positive_int
+from chungus.lib.body_limit import BodyLimit, path_limits
+
+JOB_SUBMISSIONS = "/api/jobs/"  # the one path that takes a large body: a structure file
 
 
 class Command(ChungusCommand):
@@ -48,8 +52,9 @@ class Command(ChungusCommand):
         except FileNotFoundError as exc:
             raise CommandError(f"{exc} (or run with --no-default-model)") from None
         config = uvicorn.Config(
-            app, host=options["host"], port=options["port"], log_level="warning",
-            lifespan="on", http="httptools", loop="uvloop", access_log=False,
+            with_body_limits(app), host=options["host"], port=options["port"],
+            log_level="warning", lifespan="on", http="httptools", loop="uvloop",
+            access_log=False, **server_limits(),
         )  # fmt: skip
         server = uvicorn.Server(config)
         base = f"http://{options['host']}:{options['port']}"
@@ -85,6 +90,31 @@ class Command(ChungusCommand):
                 await asyncio.sleep(0.5)
             step.done(f"model ready in {time.monotonic() - started:.1f} s")
         self.stdout.write(banner(base, secret, supervisor is not None, program_name()))
+
+
+def with_body_limits(app: ASGIApp) -> ASGIApp:
+    """The app behind the body limits of settings.py (/v1 checks its own: see read_body)."""
+    from django.conf import settings
+
+    from chungus.gateway.app import PREFIXES
+
+    limits = path_limits(
+        settings.CHUNGUS_MAX_PAGE_BODY_BYTES,
+        {JOB_SUBMISSIONS: settings.CHUNGUS_MAX_UPLOAD_BYTES},
+        unchecked=PREFIXES,
+    )
+    return BodyLimit(app, limits)
+
+
+def server_limits() -> dict[str, Any]:
+    """uvicorn's bounds on connections, idle keep-alive and request heads, from settings."""
+    from django.conf import settings
+
+    return {
+        "limit_concurrency": settings.CHUNGUS_LIMIT_CONCURRENCY,
+        "timeout_keep_alive": settings.CHUNGUS_KEEP_ALIVE_SECONDS,
+        "h11_max_incomplete_event_size": settings.CHUNGUS_MAX_HEADER_BYTES,
+    }
 
 
 def _interrupt(signum: int, frame: object) -> None:

@@ -1,10 +1,10 @@
 // Models and backends on the dashboard: add and remove through the JSON API; the table itself
 // is server-rendered and refreshed by htmx; live in-flight counts and queue depths come from
-// GET /api/fleet/status when this browser holds an API key owned by an operator.
+// GET /api/fleet/status, with the operator's session (no key is kept in the browser for it).
 "use strict";
 
 (() => {
-  const { api, setStatus, storedKey } = Chungus;
+  const { api, setStatus } = Chungus;
   let lastStatus = null;
 
   function refreshTable() {
@@ -63,15 +63,8 @@
 
   async function loadStatus() {
     const note = document.getElementById("fleet-note");
-    const key = storedKey();
-    if (!key) {
-      note.textContent =
-        "Live in-flight load and queue depth need an operator's API key in this browser: " +
-        "create a playground key once on the Playground page.";
-      return;
-    }
     try {
-      const response = await fetch("/api/fleet/status", { headers: { Authorization: `Bearer ${key}` } });
+      const response = await fetch("/api/fleet/status", { credentials: "same-origin" });
       if (!response.ok) throw new Error(`fleet status answered ${response.status}`);
       lastStatus = await response.json();
       note.textContent = `live load at ${new Date().toLocaleTimeString()}`;

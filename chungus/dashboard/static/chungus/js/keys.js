@@ -26,7 +26,7 @@
     const row = el("tr", { "data-key-id": key.id },
       el("td", {}, key.name),
       el("td", {}, el("code", {}, key.prefix + "…")),
-      el("td", {}, key.owner ?? "—"),
+      el("td", {}, key.owner ?? "—", key.scope === "admin" ? [" ", el("span", { class: "badge" }, "admin")] : null),
       el("td", {}, limitInput(key, "rpm")),
       el("td", {}, limitInput(key, "rph")),
       el("td", {}, limitInput(key, "tpm")),
@@ -94,6 +94,7 @@
       priority: values.priority,
       expires_at: values.expires_at ? new Date(values.expires_at).toISOString() : null,
       owner: values.owner.trim() || null,
+      scope: values.scope || "inference",
     };
     setStatus(status, "creating…");
     try {

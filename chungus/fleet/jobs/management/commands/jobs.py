@@ -13,6 +13,7 @@ from django.contrib.auth import get_user_model
 from django.core.management.base import CommandError
 from django.db import IntegrityError
 
+from chungus.core.audit import audit, cli_actor
 from chungus.core.commandline import ChungusCommand, OneLineParser, positive_int, table
 from chungus.fleet.jobs import cli_show, details, submit
 from chungus.fleet.jobs.cli_submit import add_submit, submission
@@ -78,6 +79,7 @@ class Command(ChungusCommand):
 
     def _submit(self, user: Any, options: dict[str, Any]) -> None:
         job = submit.submit(user, submission(options))
+        audit(cli_actor(), "job.submit", f"job {job.pk}", {"kind": job.kind, "name": job.name})
         self.stdout.write(f"Queued job {job.pk} ({job.kind}); it waits for the scheduler.")
         self.stdout.write(f"Follow it with: chungus jobs show {job.pk} --follow")
 
@@ -151,6 +153,7 @@ class Command(ChungusCommand):
     def _cancel(self, user: Any, options: dict[str, Any]) -> None:
         before = submit.find(user, options["id"]).state
         job = submit.cancel(user, options["id"])
+        audit(cli_actor(), "job.cancel", f"job {job.pk}", {"state": job.state})
         if before in JOB_FINAL:
             self.stdout.write(f"Job {job.pk} had {before} already: nothing to cancel.")
         elif job.state == JobState.CANCELLED:
