@@ -144,6 +144,7 @@ CHUNGUS_UPSTREAM_CONNECT_TIMEOUT = envfloat("CHUNGUS_UPSTREAM_CONNECT_TIMEOUT", 
 CHUNGUS_UPSTREAM_READ_TIMEOUT = envfloat("CHUNGUS_UPSTREAM_READ_TIMEOUT", 600.0, minimum=1.0)
 CHUNGUS_LOG_PROMPTS = envbool("CHUNGUS_LOG_PROMPTS", False)
 CHUNGUS_LOG_FLUSH_SECONDS = envfloat("CHUNGUS_LOG_FLUSH_SECONDS", 1.0, minimum=0.05)
+# Base values: busy buffers write batches up to 8x this (chungus.telemetry.requestlog).
 CHUNGUS_LOG_BATCH_SIZE = envint("CHUNGUS_LOG_BATCH_SIZE", 500, minimum=1)
 REDIS_URL = envstr("REDIS_URL", "")
 

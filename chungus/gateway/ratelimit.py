@@ -114,6 +114,8 @@ class RateLimiter:
 
     def settle_later(self, reservation: Reservation, used: int) -> None:
         """Settle in the background so finishing a response never waits on storage."""
+        if not reservation.key.tpm or used == reservation.tokens:
+            return  # nothing to settle: spare the event loop a task per request
         task = asyncio.ensure_future(self.settle(reservation, used))
         self._pending.add(task)
         task.add_done_callback(self._pending.discard)

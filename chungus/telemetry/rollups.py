@@ -9,12 +9,15 @@ as the raw rows they summarise.
 
 from __future__ import annotations
 
+import json
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
-from typing import NamedTuple
+from typing import Any, NamedTuple
 
-from django.db import IntegrityError, transaction
+from django.db import connection, transaction
+from django.db.backends.utils import CursorWrapper
+from django.db.models import Field, Model
 
 from chungus.telemetry import histogram
 from chungus.telemetry.entries import LogEntry
@@ -132,78 +135,135 @@ def _starts(deltas: Iterable[Cell], period: int) -> dict[datetime, datetime]:
 
 
 def apply_rollups(deltas: Mapping[Cell, Delta]) -> None:
-    """Add deltas into RequestRollup and KeyRollup at every period, in one transaction."""
+    """Add deltas into RequestRollup and KeyRollup at every period, in one transaction.
+
+    Sums are upserts computed by the database (INSERT ... ON CONFLICT DO UPDATE SET n = n +
+    excluded.n), one executemany per table and period, so concurrent writers never lose a
+    count. Histograms are merged after the upsert, which has locked their rows.
+    """
     if not deltas:
         return
-    try:
-        with transaction.atomic():
-            _apply(deltas)
-    except IntegrityError:
-        # Another writer inserted one of our missing rows after we looked; it is committed
-        # now (the unique index made us wait for it), so a second pass updates it instead.
-        with transaction.atomic():
-            _apply(deltas)
-
-
-def _apply(deltas: Mapping[Cell, Delta]) -> None:
-    for period in PERIODS:
-        _apply_models(period, by_model(deltas, period))
-        _apply_keys(period, by_key(deltas, period))
+    with transaction.atomic(), connection.cursor() as cursor:
+        for period in PERIODS:
+            models = sorted(by_model(deltas, period).items())  # one lock order for all writers
+            _upsert_models(cursor, period, models)
+            _merge_histograms(cursor, period, models)
+            _upsert_keys(cursor, period, sorted(by_key(deltas, period).items()))
 
 
 _SUMS = ["requests", "errors", "prompt_tokens", "completion_tokens"]
 
 
-def _apply_models(period: int, cells: dict[tuple[datetime, str], Delta]) -> None:
-    starts = [start for start, _ in cells]
-    rows = (
-        RequestRollup.objects.select_for_update()  # a no-op on SQLite, which locks the database
-        .filter(period=period, start__gte=min(starts), start__lte=max(starts))
-        .filter(model__in={model for _, model in cells})
-        .order_by("pk")  # lock in one order so concurrent writers cannot deadlock
+def _upsert_sql(
+    model: type[Model], cell: list[str], fixed: list[str], values: list[str], extra: str = ""
+) -> str:
+    """Insert a row per cell, or add `values` into the existing one (`fixed`: insert only)."""
+    quote = connection.ops.quote_name
+    table = quote(model._meta.db_table)
+    names = cell + fixed + values
+    columns = ", ".join(quote(_field(model, name).column) for name in names)
+    marks = ", ".join(["%s"] * len(names))
+    adds = ", ".join(f"{quote(n)} = {table}.{quote(n)} + excluded.{quote(n)}" for n in values)
+    conflict = ", ".join(quote(name) for name in cell)
+    return (
+        f"INSERT INTO {table} ({columns}) VALUES ({marks}) "
+        f"ON CONFLICT ({conflict}) DO UPDATE SET {adds}{extra}"
     )
-    existing = {(row.start, row.model): row for row in rows}
-    changed, created = [], []
-    for (start, model), delta in sorted(cells.items()):  # one insert order for all writers
-        row = existing.get((start, model))
-        if row is None:
-            row = RequestRollup(period=period, start=start, model=model)
-            created.append(row)
-        else:
-            changed.append(row)
-        for name in _SUMS:
-            setattr(row, name, getattr(row, name) + getattr(delta, name))
-        row.latency_sum_ms += delta.latency_sum_ms
-        row.latency_hist = _merged(row.latency_hist, delta.latency_hist)
-        row.ttft_hist = _merged(row.ttft_hist, delta.ttft_hist)
-    fields = [*_SUMS, "latency_sum_ms", "latency_hist", "ttft_hist"]
-    RequestRollup.objects.bulk_update(changed, fields, batch_size=200)
-    RequestRollup.objects.bulk_create(created, batch_size=500)
 
 
-def _apply_keys(period: int, cells: dict[tuple[datetime, str, int], Delta]) -> None:
-    starts = [start for start, _, _ in cells]
-    rows = (
-        KeyRollup.objects.select_for_update()
-        .filter(period=period, start__gte=min(starts), start__lte=max(starts))
-        .filter(model__in={model for _, model, _ in cells})
-        .filter(key_id__in={key_id for _, _, key_id in cells})
-        .order_by("pk")
+def _upsert_models(
+    cursor: CursorWrapper, period: int, cells: list[tuple[tuple[datetime, str], Delta]]
+) -> None:
+    values = [*_SUMS, "latency_sum_ms"]
+    # The histograms start empty here and are merged by _merge_histograms.
+    sql = _upsert_sql(
+        RequestRollup, ["period", "start", "model"], ["latency_hist", "ttft_hist"], values
     )
-    existing = {(row.start, row.model, row.key_id): row for row in rows}
-    changed, created = [], []
-    for (start, model, key_id), delta in sorted(cells.items()):
-        row = existing.get((start, model, key_id))
-        if row is None:
-            row = KeyRollup(period=period, start=start, model=model, key_id=key_id)
-            created.append(row)
-        else:
-            changed.append(row)
-        for name in _SUMS:
-            setattr(row, name, getattr(row, name) + getattr(delta, name))
-        row.key_name = delta.key_name or row.key_name
-    KeyRollup.objects.bulk_update(changed, [*_SUMS, "key_name"], batch_size=200)
-    KeyRollup.objects.bulk_create(created, batch_size=500)
+    empty = _json_field(RequestRollup, "latency_hist", [])
+    when = connection.ops.adapt_datetimefield_value
+    rows = [
+        (period, when(start), model, empty, empty, *(getattr(d, n) for n in values))
+        for (start, model), d in cells
+    ]
+    cursor.executemany(sql, rows)
+
+
+def _merge_histograms(
+    cursor: CursorWrapper, period: int, cells: list[tuple[tuple[datetime, str], Delta]]
+) -> None:
+    wanted = {cell: d for cell, d in cells if d.latency_hist or d.ttft_hist}
+    if not wanted:
+        return
+    quote = connection.ops.quote_name
+    when = connection.ops.adapt_datetimefield_value
+    starts = [start for start, _ in wanted]
+    models = sorted({model for _, model in wanted})
+    lock = " FOR UPDATE" if connection.features.has_select_for_update else ""
+    cursor.execute(
+        f"SELECT id, start, model, latency_hist, ttft_hist FROM "
+        f"{quote(RequestRollup._meta.db_table)} WHERE period = %s AND start >= %s "
+        f"AND start <= %s AND model IN ({', '.join(['%s'] * len(models))}) ORDER BY id{lock}",
+        [period, when(min(starts)), when(max(starts)), *models],
+    )
+    updates = []
+    for pk, start, model, latency, ttft in cursor.fetchall():
+        delta = wanted.get((_as_datetime(start), model))
+        if delta is None:
+            continue
+        updates.append(
+            (
+                _json_field(
+                    RequestRollup, "latency_hist", _merged(_loads(latency), delta.latency_hist)
+                ),
+                _json_field(RequestRollup, "ttft_hist", _merged(_loads(ttft), delta.ttft_hist)),
+                pk,
+            )
+        )
+    cursor.executemany(
+        f"UPDATE {quote(RequestRollup._meta.db_table)} SET latency_hist = %s, ttft_hist = %s "
+        f"WHERE id = %s",
+        updates,
+    )
+
+
+def _upsert_keys(
+    cursor: CursorWrapper, period: int, cells: list[tuple[tuple[datetime, str, int], Delta]]
+) -> None:
+    table = connection.ops.quote_name(KeyRollup._meta.db_table)
+    keep_name = (
+        f", key_name = CASE WHEN excluded.key_name <> '' THEN excluded.key_name "
+        f"ELSE {table}.key_name END"
+    )
+    sql = _upsert_sql(
+        KeyRollup, ["period", "start", "model", "key_id"], ["key_name"], _SUMS, keep_name
+    )
+    when = connection.ops.adapt_datetimefield_value
+    rows = [
+        (period, when(start), model, key_id, d.key_name, *(getattr(d, n) for n in _SUMS))
+        for (start, model, key_id), d in cells
+    ]
+    cursor.executemany(sql, rows)
+
+
+def _json_field(model: type[Model], name: str, value: list[int]) -> Any:
+    return _field(model, name).get_db_prep_save(value, connection)
+
+
+def _field(model: type[Model], name: str) -> Field[Any, Any]:
+    field = model._meta.get_field(name)
+    assert isinstance(field, Field)  # the rollups' own concrete fields, never a relation
+    return field
+
+
+def _loads(stored: Any) -> list[int]:
+    return json.loads(stored) if isinstance(stored, str | bytes) else list(stored or [])
+
+
+def _as_datetime(stored: Any) -> datetime:
+    """A start column as read back: an aware datetime (PostgreSQL) or UTC text (SQLite)."""
+    if isinstance(stored, str):
+        stored = datetime.fromisoformat(stored)
+    return stored if stored.tzinfo else stored.replace(tzinfo=UTC)
 
 
 def _merged(stored: list[int], delta: list[int]) -> list[int]:
