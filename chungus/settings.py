@@ -82,6 +82,10 @@ else:
             },
             # A file, not memory, so tests with several threads share one test database.
             "TEST": {"NAME": str(CHUNGUS_HOME / "test.sqlite3")},
+            # Kept open between a thread's units of work: the request log's writer would
+            # otherwise open the file and run the PRAGMAs again for every flush.
+            "CONN_MAX_AGE": 60,
+            "CONN_HEALTH_CHECKS": True,
         }
     }
 

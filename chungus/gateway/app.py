@@ -18,6 +18,7 @@ from starlette.staticfiles import StaticFiles
 from starlette.types import ASGIApp, Lifespan
 
 from chungus.gateway import catalog
+from chungus.gateway.front import Front, Handler
 from chungus.gateway.responses import error_response
 from chungus.gateway.service import Gateway
 from chungus.gateway.status import fleet_status, require_admin
@@ -45,6 +46,21 @@ Nodes = Callable[[], list[dict[str, Any]]]  # the inventory, JSON-ready; blocks 
 OperatorSession = Callable[[dict[str, str]], Awaitable[bool]]
 
 
+def completion_handlers(gateway: Gateway) -> dict[str, Handler]:
+    """The completion endpoints by path, under every prefix (the front door's fast path)."""
+
+    async def chat(request: Request) -> Response:
+        return await gateway.complete(request, "chat/completions", chat=True)
+
+    async def completions(request: Request) -> Response:
+        return await gateway.complete(request, "completions", chat=False)
+
+    handlers: dict[str, Handler] = {}
+    for prefix in PREFIXES:
+        handlers |= {f"{prefix}/chat/completions": chat, f"{prefix}/completions": completions}
+    return handlers
+
+
 def data_plane_routes(
     gateway: Gateway,
     readiness: Readiness,
@@ -62,11 +78,8 @@ def data_plane_routes(
             return
         require_admin(gateway.store.current, auth)
 
-    async def chat(request: Request) -> Response:
-        return await gateway.complete(request, "chat/completions", chat=True)
-
-    async def completions(request: Request) -> Response:
-        return await gateway.complete(request, "completions", chat=False)
+    handlers = completion_handlers(gateway)
+    chat, completions = handlers["/v1/chat/completions"], handlers["/v1/completions"]
 
     async def models(request: Request) -> Response:
         return _json(
@@ -163,14 +176,15 @@ def build_asgi(
     django_app: ASGIApp,
     lifespan: Lifespan[Any],
     operator_session: OperatorSession | None = None,
-) -> Starlette:
-    """Return the process's ASGI app: the data plane first, Django for the rest."""
+) -> Front:
+    """Return the process's ASGI app: completions at the front door, then the data plane's
+    other routes, Django for the rest."""
     routes = [
         *data_plane_routes(gateway, readiness, nodes, operator_session),
         Mount("/static", app=static_files(), name="static"),
         Mount("/", app=django_app),
     ]
-    return Starlette(
+    stack = Starlette(
         routes=routes,
         lifespan=lifespan,
         exception_handlers={
@@ -179,3 +193,4 @@ def build_asgi(
             Exception: _crash,
         },
     )
+    return Front(completion_handlers(gateway), stack)

@@ -47,7 +47,7 @@ class EventStream(Response):
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         try:
             assert self.guard is not None, "the request's DisconnectGuard must be attached"
-            async with self.guard.watching():
+            with self.guard.watching():
                 start = {"type": "http.response.start", "status": 200, "headers": self.raw_headers}
                 await send(start)
                 async for chunk in self.events:

@@ -47,7 +47,9 @@ from chungus.telemetry.entries import BOUNDS, UNKNOWN_MODEL, LogEntry, bounded_t
 from chungus.telemetry.requestlog import LogBuffer, LogBufferMetrics
 
 CLIENT_CLOSED = 499  # nginx's status for a client that went away; only ever logged
-_UPSTREAM_HEADERS = {"Content-Type": "application/json"}
+# A User-Agent of our own: aiohttp then adds none, and asking it to skip one instead
+# (skip_auto_headers) costs about 12 µs a request.
+_UPSTREAM_HEADERS = {"Content-Type": "application/json", "User-Agent": "chungus"}
 
 
 @dataclass(frozen=True, slots=True)
@@ -115,7 +117,7 @@ class Gateway:
         try:
             completion = await self._admit(request, x, chat)
             guard = DisconnectGuard(request.receive)
-            async with guard.watching():
+            with guard.watching():
                 response = await self._attempts(x, completion, endpoint)
                 if x.cold_start is not None:
                     response.headers["x-chungus-cold-start-seconds"] = f"{x.cold_start:.1f}"

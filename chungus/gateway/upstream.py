@@ -30,7 +30,6 @@ class Upstream:
             connector=aiohttp.TCPConnector(limit=0, ttl_dns_cache=300),
             timeout=self.timeout,
             auto_decompress=False,
-            skip_auto_headers=("User-Agent",),
         )
         self.fresh = aiohttp.ClientSession(
             connector=aiohttp.TCPConnector(limit=0, force_close=True),

@@ -116,6 +116,9 @@ class BodyLimit:
             return
         chunked = declared is None and _has_header(scope, b"transfer-encoding")
         endless = chunked or (declared or 0) > self.bounds[0]
+        if limit is None and not endless:
+            await self.app(scope, receive, send)  # nothing to count or to close: no wrapper
+            return
         watched = _Watched(limit, endless, receive, send)
         await self.app(scope, watched.receive, watched.send)
         if limit is not None and watched.over and not watched.started:
@@ -170,8 +173,10 @@ def path_limits(default: int, larger: dict[str, int], unchecked: tuple[str, ...]
     """The limit for each path: `larger[path]` for the paths named there (uploads), None
     below the `unchecked` prefixes (they check their own bodies), else `default` (pure)."""
 
+    below = tuple(p + "/" for p in unchecked)
+
     def limit_for(path: str) -> int | None:
-        if any(path == p or path.startswith(p + "/") for p in unchecked):
+        if path.startswith(below) or path in unchecked:
             return None
         return larger.get(path, default)
 

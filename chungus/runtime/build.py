@@ -27,6 +27,7 @@ from chungus.fleet.lifecycle import deployment_rows
 from chungus.fleet.lifecycle.reconciler import Reconciler
 from chungus.fleet.lifecycle.supervisor import Supervisor
 from chungus.gateway.app import build_asgi
+from chungus.gateway.front import Front
 from chungus.gateway.limit_storage import resilient_storage
 from chungus.gateway.ratelimit import RateLimiter
 from chungus.gateway.routing.admission import Admission
@@ -132,7 +133,7 @@ def read_nodes() -> list[dict[str, Any]]:
     return [asdict(host) for host in inventory(Path(declared) if declared else None)]
 
 
-def build_runtime(*, default_model: bool | None = None) -> tuple[Starlette, Runtime]:
+def build_runtime(*, default_model: bool | None = None) -> tuple[Front, Runtime]:
     """Build the process's collaborators and its ASGI app."""
     admission = Admission(
         max_queue=settings.CHUNGUS_QUEUE_MAX,

@@ -12,7 +12,6 @@ from typing import Any
 import aiohttp
 import httpx
 from limits.aio.storage import MemoryStorage
-from starlette.applications import Starlette
 from starlette.responses import Response
 from starlette.types import Receive, Scope, Send
 
@@ -73,7 +72,7 @@ def asgi_client(
     gateway: Gateway, readiness: Callable[[], dict[str, Any]] | None = None
 ) -> httpx.AsyncClient:
     """An httpx client calling the gateway's ASGI app directly (no socket)."""
-    app: Starlette = build_asgi(
+    app = build_asgi(
         gateway,
         readiness or (lambda: {"ready": True, "checks": {}}),
         list,
