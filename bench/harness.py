@@ -1,4 +1,4 @@
-"""Shared by the benchmarks: the processes they start, and running one safely."""
+"""Shared by the benchmarks: the processes they start, the cores they run on, running one safely."""
 
 from __future__ import annotations
 
@@ -14,7 +14,8 @@ import subprocess
 import sys
 import tempfile
 import time
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Iterable
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -70,7 +71,11 @@ class Processes:
 
     def stop_all(self) -> None:
         """SIGTERM each group we started, then SIGKILL what is left after 10 s."""
-        alive = [p for p in self.started if p.poll() is None]
+        self.stop(self.started)
+
+    def stop(self, procs: Iterable[Popen]) -> None:
+        """SIGTERM these processes' groups, then SIGKILL what is left after 10 s."""
+        alive = [p for p in procs if p.poll() is None]
         for proc in alive:
             os.killpg(proc.pid, signal.SIGTERM)
         deadline = time.monotonic() + 10
@@ -80,6 +85,80 @@ class Processes:
             except subprocess.TimeoutExpired:
                 os.killpg(proc.pid, signal.SIGKILL)
                 proc.wait()
+
+
+@dataclass(frozen=True)
+class Pinning:
+    """Which cores the load generator (with the fake upstream) and each target run on.
+
+    Off when `client` is empty; `why` then says why. Targets may share a core: the
+    overhead bench measures them one at a time, so they never compete for it while measured.
+    """
+
+    client: tuple[int, ...] = ()
+    targets: dict[str, int] = field(default_factory=dict)
+    why: str = ""
+
+    @property
+    def on(self) -> bool:
+        return bool(self.client)
+
+    def wrap(self, argv: list[str], cores: Iterable[int]) -> list[str]:
+        """`argv` under `taskset -c cores` (visible in ps), or unchanged when pinning is off."""
+        return ["taskset", "-c", ",".join(map(str, cores)), *argv] if self.on else argv
+
+    def target_argv(self, name: str, argv: list[str]) -> list[str]:
+        """A target's command line on its own core."""
+        return self.wrap(argv, [self.targets[name]]) if self.on else argv
+
+    def describe(self) -> str:
+        """One line: who runs on which core, or why pinning is off."""
+        if not self.on:
+            return f"pinning off: {self.why}"
+        by_core: dict[int, list[str]] = {}
+        for name, core in self.targets.items():
+            by_core.setdefault(core, []).append(name)
+        plural = "s" if len(self.client) > 1 else ""
+        parts = [f"load generator + fake upstream on core{plural} {cores_text(self.client)}"]
+        parts += [f"{', '.join(names)} on core {core}" for core, names in sorted(by_core.items())]
+        shared = (
+            " (targets sharing a core are measured one at a time)"
+            if any(len(names) > 1 for names in by_core.values())
+            else ""
+        )
+        return "pinning: " + "; ".join(parts) + shared
+
+
+def cores_text(cores: Iterable[int]) -> str:
+    """Cores as taskset writes them: 0,2,3."""
+    return ",".join(map(str, cores))
+
+
+def plan_pinning(cores: Iterable[int], targets: list[str], wanted: bool | None) -> Pinning:
+    """Give each target its own core if there are enough, else share the non-client ones.
+
+    The first core goes to the load generator and the fake upstream; so do any cores
+    left over once every target has one. `wanted` None means: pin if there are 2+ cores.
+    """
+    ordered = sorted(cores)
+    if wanted is False:
+        return Pinning(why="--no-pin")
+    if len(ordered) < 2:
+        return Pinning(why=f"only {len(ordered)} core available to this process")
+    if shutil.which("taskset") is None:
+        return Pinning(why="taskset not found (util-linux)")
+    spare = ordered[1:]
+    placed = {name: spare[i % len(spare)] for i, name in enumerate(targets)}
+    client = [ordered[0], *spare[len(targets) :]]
+    return Pinning(tuple(client), placed)
+
+
+def pin_this_process(cores: Iterable[int]) -> None:
+    """Move every thread of this process (not only the caller) onto `cores`."""
+    wanted = set(cores)
+    for tid in os.listdir("/proc/self/task"):
+        with contextlib.suppress(ProcessLookupError):
+            os.sched_setaffinity(int(tid), wanted)
 
 
 def free_port() -> int:
