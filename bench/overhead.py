@@ -427,20 +427,15 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
         metavar="LIST",
         help="clients at once, a comma list (default 1,64; the checks read c=1 and c=64)",
     )
-    add(
-        "--modes",
-        type=lambda s: s.split(","),
-        default=list(MODES),
-        metavar="LIST",
-        help=f"a comma list of {', '.join(MODES)} (default all)",
-    )
-    add(
-        "--variants",
-        type=lambda s: s.split(","),
-        default=list(VARIANTS),
-        metavar="LIST",
-        help=f"CHUNGUS targets, a comma list of {', '.join(VARIANTS)} (default all)",
-    )
+    lists = (("--modes", MODES, ""), ("--variants", VARIANTS, "CHUNGUS targets, "))
+    for flag, names, what in lists:
+        add(
+            flag,
+            type=lambda s: s.split(","),
+            default=list(names),
+            metavar="LIST",
+            help=f"{what}a comma list of {', '.join(names)} (default all)",
+        )
     add(
         "--repeat",
         type=int,

@@ -142,20 +142,19 @@ def data_plane_routes(
     return routes
 
 
-async def _api_error(request: Request, exc: Exception) -> Response:
-    assert isinstance(exc, APIError)
-    return error_response(exc)
+async def _error(request: Request, exc: Exception) -> Response:
+    """An APIError in OpenAI's envelope; anything else is a bug of ours: logged, and a 500
+    that says no more (for the Starlette stack and the front door alike)."""
+    if isinstance(exc, APIError):
+        return error_response(exc)
+    logger.exception("unhandled error on %s %s", request.method, request.url.path, exc_info=exc)
+    return error_response(InternalError())
 
 
 async def _http_error(request: Request, exc: Exception) -> Response:
     assert isinstance(exc, HTTPException)
     body = error_body(str(exc.detail), INVALID_REQUEST)
     return Response(body, exc.status_code, headers=exc.headers, media_type="application/json")
-
-
-async def _crash(request: Request, exc: Exception) -> Response:
-    logger.exception("unhandled error on %s %s", request.method, request.url.path, exc_info=exc)
-    return error_response(InternalError())
 
 
 def static_files() -> StaticFiles:
@@ -188,9 +187,9 @@ def build_asgi(
         routes=routes,
         lifespan=lifespan,
         exception_handlers={
-            APIError: _api_error,
+            APIError: _error,
             HTTPException: _http_error,
-            Exception: _crash,
+            Exception: _error,
         },
     )
-    return Front(completion_handlers(gateway), stack)
+    return Front(completion_handlers(gateway), stack, _error)

@@ -3,34 +3,30 @@
 Starlette's application stack (its error and exception middlewares, the router's walk over
 every route, the per-route request wrapper) cost about as much CPU as the floor proxy spends
 on a whole request. A POST to a completions path is what nearly all traffic is, so it is
-matched by one dict lookup and handled here, with the same error handling the stack gives:
-an APIError is answered in OpenAI's envelope, anything else is logged and answered 500.
-Every other request, including a GET to these paths (a 405), goes through Starlette.
+matched by one dict lookup and handled here, an exception going to the same handler the
+stack uses. Every other request, including a GET to these paths (a 405), goes through Starlette.
 """
 
 from __future__ import annotations
 
-import logging
 from collections.abc import Awaitable, Callable
 
 from starlette.requests import Request
 from starlette.responses import Response
 from starlette.types import ASGIApp, Receive, Scope, Send
 
-from chungus.gateway.responses import error_response
-from chungus.lib.openai_errors import APIError, InternalError
-
-logger = logging.getLogger("chungus.gateway")
-
 Handler = Callable[[Request], Awaitable[Response]]
+ErrorHandler = Callable[[Request, Exception], Awaitable[Response]]
 
 
 class Front:
-    """ASGI app: `handlers[path]` answers POSTs to its path; `app` everything else."""
+    """ASGI app: `handlers[path]` answers POSTs to its path, `on_error` what they raise;
+    `app` answers everything else."""
 
-    def __init__(self, handlers: dict[str, Handler], app: ASGIApp) -> None:
+    def __init__(self, handlers: dict[str, Handler], app: ASGIApp, on_error: ErrorHandler) -> None:
         self.handlers = handlers
         self.app = app
+        self.on_error = on_error
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         handler = self.handlers.get(scope["path"]) if scope["type"] == "http" else None
@@ -40,9 +36,6 @@ class Front:
         request = Request(scope, receive)
         try:
             response = await handler(request)
-        except APIError as error:
-            response = error_response(error)
-        except Exception:
-            logger.exception("unhandled error on POST %s", scope["path"])
-            response = error_response(InternalError())
+        except Exception as exc:
+            response = await self.on_error(request, exc)
         await response(scope, receive, send)

@@ -54,7 +54,7 @@ class Command(ChungusCommand):
             raise CommandError(f"{exc} (or run with --no-default-model)") from None
         config = uvicorn.Config(
             with_body_limits(app), host=options["host"], port=options["port"],
-            log_level="warning", lifespan="on", http="httptools", loop="uvloop",
+            log_level="warning", lifespan="on", http="httptools",
             access_log=False, **server_limits(),
         )  # fmt: skip
         server = uvicorn.Server(config)
@@ -70,8 +70,8 @@ class Command(ChungusCommand):
         # uvicorn handles SIGINT/SIGTERM itself, shuts down cleanly, then re-raises
         # the signal to the handler it found: make that an ordinary, successful exit.
         signal.signal(signal.SIGTERM, _interrupt)
-        # Config(loop="uvloop") is applied only by uvicorn.run(); serving from our own
-        # coroutine, the loop must be made uvloop here, or /v1 runs on asyncio's slower one.
+        # The loop is chosen here, not in uvicorn.Config: its `loop` is applied only by
+        # uvicorn.run(), and serving from our own coroutine would otherwise get asyncio's.
         with (
             contextlib.suppress(KeyboardInterrupt),
             asyncio.Runner(loop_factory=uvloop.new_event_loop) as runner,
