@@ -23,17 +23,18 @@ from limits.aio.storage import (
 from limits.errors import StorageError
 
 from chungus.gateway.ratelimit import make_storage
+from chungus.gateway.windows import LocalWindows, SharedWindows, Windows
 
 logger = logging.getLogger("chungus.gateway")
 T = TypeVar("T")
 
 
-def resilient_storage(redis_url: str, probe_seconds: float = 5.0) -> Storage:
-    """make_storage's storage; a Redis one falls back to process memory while Redis is down."""
-    storage = make_storage(redis_url)
-    if isinstance(storage, MemoryStorage):
-        return storage
-    return FallbackStorage(storage, probe_seconds=probe_seconds)
+def limit_windows(redis_url: str, probe_seconds: float = 5.0) -> Windows:
+    """Counters in process memory without a Redis URL; with one, shared through Redis and
+    falling back to process memory while Redis is down."""
+    if not redis_url:
+        return LocalWindows()
+    return SharedWindows(FallbackStorage(make_storage(redis_url), probe_seconds=probe_seconds))
 
 
 class FallbackStorage(Storage, MovingWindowSupport, SlidingWindowCounterSupport):

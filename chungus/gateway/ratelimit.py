@@ -1,7 +1,7 @@
-"""Per-key request and token limits, backed by the `limits` library.
+"""Per-key request and token limits: reserve before a request, settle after.
 
-Counters live in process memory by default and in Redis when REDIS_URL is set,
-so several CHUNGUS processes enforce one limit together.
+Counters live in process memory by default (`LocalWindows`) and in Redis when REDIS_URL is
+set (`SharedWindows`), so several CHUNGUS processes enforce one limit together.
 """
 
 from __future__ import annotations
@@ -9,27 +9,20 @@ from __future__ import annotations
 import asyncio
 import math
 import time
+from collections.abc import Coroutine
 from dataclasses import dataclass
+from typing import Any
 
-from limits import RateLimitItem, RateLimitItemPerHour, RateLimitItemPerMinute
-from limits.aio.storage import MemoryStorage, Storage
-from limits.aio.strategies import FixedWindowRateLimiter, SlidingWindowCounterRateLimiter
+from limits.aio.storage import Storage
 from limits.storage import storage_from_string
 
 from chungus.accounts.keyinfo import KeyInfo
+from chungus.gateway.windows import HOUR, MINUTE, Stats, Windows
 from chungus.lib.openai_errors import RateLimited
 
 
-@dataclass(frozen=True, slots=True)
-class _Window:
-    label: str  # "requests" or "tokens", as in OpenAI's header names
-    item: RateLimitItem
-
-
 def make_storage(redis_url: str) -> Storage:
-    """Return Redis-backed storage for a redis:// URL, else process memory."""
-    if not redis_url:
-        return MemoryStorage()
+    """Redis-backed `limits` storage for a redis:// or rediss:// URL."""
     scheme, sep, rest = redis_url.partition("://")
     if not sep or scheme not in ("redis", "rediss"):
         raise ValueError(f"REDIS_URL must start with redis:// or rediss://, got {redis_url!r}")
@@ -51,44 +44,39 @@ class RateLimiter:
     """Checks a key's limits before a request, reserving its tokens, and settles after.
 
     A request reserves its prompt estimate plus the most it may generate, atomically
-    (one storage increment), so concurrent requests cannot all pass a check and then
+    (one counter increment), so concurrent requests cannot all pass a check and then
     overshoot together: the key's token limit is exceeded by at most what one request
     uses beyond its reservation. A reservation is never more than the whole limit, so
     a request larger than the limit still runs when the window is empty.
     """
 
-    def __init__(self, storage: Storage, namespace: str = "chungus") -> None:
-        self.storage = storage
-        self.namespace = namespace
-        # A sliding counter smooths window edges for request limits; tokens need a
-        # fixed window, whose counter can be increased and decreased (reserve, settle).
-        self.requests = SlidingWindowCounterRateLimiter(storage)
-        self.tokens = FixedWindowRateLimiter(storage)
+    def __init__(self, windows: Windows) -> None:
+        self.windows = windows
         self._pending: set[asyncio.Future[None]] = set()
 
     async def admit(self, key: KeyInfo) -> None:
         """Count one request against the key, or raise RateLimited (also when its token
         window is spent already)."""
-        if key.tpm:
-            window = _Window("tokens", RateLimitItemPerMinute(key.tpm))
-            if not await self.tokens.test(window.item, self.namespace, _ident(key)):
-                raise await self._limited(window, key, self.tokens)
-        for window in _request_windows(key):
-            if not await self.requests.hit(window.item, self.namespace, _ident(key)):
-                raise await self._limited(window, key, self.requests)
+        ident = key.bucket or str(key.id)
+        if key.tpm and not await self.windows.tokens_left(ident, key.tpm):
+            raise self._limited(key, "tokens", key.tpm, "minute", await self._token_stats(key))
+        for amount, seconds, per in ((key.rpm, MINUTE, "minute"), (key.rph, HOUR, "hour")):
+            if amount and not await self.windows.hit_request(ident, amount, seconds):
+                stats = await self.windows.request_stats(ident, amount, seconds)
+                raise self._limited(key, "requests", amount, per, stats)
 
     async def reserve(self, key: KeyInfo, tokens: int) -> Reservation:
         """Set `tokens` of the key's token limit aside (at most the whole limit, at least
         one), or raise RateLimited when they do not fit in what is left."""
         if not key.tpm:
             return Reservation(key)
+        ident = key.bucket or str(key.id)
         tokens = max(1, min(tokens, key.tpm))
-        window = _Window("tokens", RateLimitItemPerMinute(key.tpm))
-        if not await self.tokens.hit(window.item, self.namespace, _ident(key), cost=tokens):
+        if await self.windows.add_tokens(ident, key.tpm, tokens) > key.tpm:
             # The increment counted even so: take it back before answering 429.
-            await self.storage.incr(window.item.key_for(self.namespace, _ident(key)), 60, -tokens)
-            raise await self._limited(window, key, self.tokens)
-        return Reservation(key, tokens, await self._window_reset(key))
+            await self.windows.add_tokens(ident, key.tpm, -tokens)
+            raise self._limited(key, "tokens", key.tpm, "minute", await self._token_stats(key))
+        return Reservation(key, tokens, await self.windows.token_window_end(ident, key.tpm))
 
     async def settle(self, reservation: Reservation, used: int) -> None:
         """Replace the reservation by the tokens the request used: charge the overshoot, or
@@ -96,64 +84,64 @@ class RateLimiter:
         key, extra = reservation.key, used - reservation.tokens
         if not key.tpm or not extra:
             return
-        item = RateLimitItemPerMinute(key.tpm)
+        ident = key.bucket or str(key.id)
         if extra > 0:
-            await self.tokens.hit(item, self.namespace, _ident(key), cost=extra)
+            await self.windows.add_tokens(ident, key.tpm, extra)
             return
         # Redis keeps whole seconds of expiry, so a window read twice agrees within 1 s; the
         # next window ends at least 60 s later.
-        if abs(await self._window_reset(key) - reservation.window_reset) > 2:
+        if abs(await self.windows.token_window_end(ident, key.tpm) - reservation.window_reset) > 2:
             return  # that window has ended, and the reservation with it
-        left = await self.storage.incr(item.key_for(self.namespace, _ident(key)), 60, extra)
+        left = await self.windows.add_tokens(ident, key.tpm, extra)
         if left < 0:  # the window ended meanwhile: do not lend the next one tokens
-            await self.storage.incr(item.key_for(self.namespace, _ident(key)), 60, -left)
+            await self.windows.add_tokens(ident, key.tpm, -left)
 
     async def charge_tokens(self, key: KeyInfo, tokens: int) -> None:
         """Record tokens a request used that reserved none."""
         await self.settle(Reservation(key), tokens)
 
+    async def tokens_used(self, key: KeyInfo) -> int:
+        """What the key's current token window holds (charged and reserved)."""
+        assert key.tpm
+        return key.tpm - (await self._token_stats(key)).remaining
+
     def settle_later(self, reservation: Reservation, used: int) -> None:
-        """Settle in the background so finishing a response never waits on storage."""
+        """Settle without making the response wait: at once where the counters never wait,
+        else in the background so finishing a response never waits on Redis."""
         if not reservation.key.tpm or used == reservation.tokens:
-            return  # nothing to settle: spare the event loop a task per request
+            return  # nothing to settle
+        if self.windows.local:
+            _complete(self.settle(reservation, used))  # no task per request for it
+            return
         task = asyncio.ensure_future(self.settle(reservation, used))
         self._pending.add(task)
         task.add_done_callback(self._pending.discard)
 
-    async def _window_reset(self, key: KeyInfo) -> float:
-        item = RateLimitItemPerMinute(key.tpm or 1)
-        return await self.storage.get_expiry(item.key_for(self.namespace, _ident(key)))
+    async def _token_stats(self, key: KeyInfo) -> Stats:
+        assert key.tpm
+        return await self.windows.token_stats(key.bucket or str(key.id), key.tpm)
 
-    async def _limited(
-        self,
-        window: _Window,
-        key: KeyInfo,
-        limiter: SlidingWindowCounterRateLimiter | FixedWindowRateLimiter,
-    ) -> RateLimited:
-        stats = await limiter.get_window_stats(window.item, self.namespace, _ident(key))
-        retry_after = max(1, math.ceil(stats.reset_time - time.time()))
-        per = window.item.GRANULARITY.name
+    @staticmethod
+    def _limited(key: KeyInfo, label: str, amount: int, per: str, stats: Stats) -> RateLimited:
+        retry_after = max(1, math.ceil(stats.reset - time.time()))
         headers = {
             "Retry-After": str(retry_after),
-            f"x-ratelimit-limit-{window.label}": str(window.item.amount),
-            f"x-ratelimit-remaining-{window.label}": str(max(0, stats.remaining)),
-            f"x-ratelimit-reset-{window.label}": f"{retry_after}s",
+            f"x-ratelimit-limit-{label}": str(amount),
+            f"x-ratelimit-remaining-{label}": str(max(0, stats.remaining)),
+            f"x-ratelimit-reset-{label}": f"{retry_after}s",
         }
         return RateLimited(
-            f"Rate limit reached for key '{key.name}': {window.item.amount} "
-            f"{window.label} per {per}. Retry after {retry_after} s.",
+            f"Rate limit reached for key '{key.name}': {amount} {label} per {per}. "
+            f"Retry after {retry_after} s.",
             headers=headers,
         )
 
 
-def _ident(key: KeyInfo) -> str:
-    return key.bucket or str(key.id)
-
-
-def _request_windows(key: KeyInfo) -> list[_Window]:
-    windows = []
-    if key.rpm:
-        windows.append(_Window("requests", RateLimitItemPerMinute(key.rpm)))
-    if key.rph:
-        windows.append(_Window("requests", RateLimitItemPerHour(key.rph)))
-    return windows
+def _complete(coroutine: Coroutine[Any, Any, None]) -> None:
+    """Run a coroutine that never waits (LocalWindows' calls) to its end, here and now."""
+    try:
+        coroutine.send(None)
+    except StopIteration:
+        return
+    coroutine.close()
+    raise RuntimeError("a local limit counter waited")

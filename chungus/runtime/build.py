@@ -28,7 +28,7 @@ from chungus.fleet.lifecycle.reconciler import Reconciler
 from chungus.fleet.lifecycle.supervisor import Supervisor
 from chungus.gateway.app import build_asgi
 from chungus.gateway.front import Front
-from chungus.gateway.limit_storage import resilient_storage
+from chungus.gateway.limit_storage import limit_windows
 from chungus.gateway.ratelimit import RateLimiter
 from chungus.gateway.routing.admission import Admission
 from chungus.gateway.routing.health import HealthMonitor
@@ -146,7 +146,7 @@ def build_runtime(*, default_model: bool | None = None) -> tuple[Front, Runtime]
     engines = registry.by_name()
     gateway = Gateway(
         store=store,
-        limiter=RateLimiter(resilient_storage(settings.REDIS_URL)),
+        limiter=RateLimiter(limit_windows(settings.REDIS_URL)),
         admission=admission,
         upstream=Upstream(
             settings.CHUNGUS_UPSTREAM_CONNECT_TIMEOUT, settings.CHUNGUS_UPSTREAM_READ_TIMEOUT

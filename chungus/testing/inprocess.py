@@ -11,7 +11,6 @@ from typing import Any
 
 import aiohttp
 import httpx
-from limits.aio.storage import MemoryStorage
 from starlette.responses import Response
 from starlette.types import Receive, Scope, Send
 
@@ -25,6 +24,7 @@ from chungus.gateway.routing.admission import Admission
 from chungus.gateway.service import Gateway, GatewayOptions
 from chungus.gateway.snapshot import Snapshot, SnapshotStore
 from chungus.gateway.upstream import Upstream
+from chungus.gateway.windows import LocalWindows
 from chungus.telemetry.requestlog import LogBuffer
 
 
@@ -55,7 +55,7 @@ def in_process_gateway(
     )
     return Gateway(
         store=SnapshotStore(lambda: snapshot.keys, lambda: snapshot.models, snapshot),
-        limiter=RateLimiter(MemoryStorage()),
+        limiter=RateLimiter(LocalWindows()),
         admission=Admission(max_queue=16, queue_timeout=30),
         upstream=RecordingUpstream(),
         logs=logs or LogBuffer(),

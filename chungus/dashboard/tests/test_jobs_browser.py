@@ -65,9 +65,22 @@ Job.objects.create(owner=operator, kind="command", name="nightly sweep", spec={{
     state="cancelled", reason="cancelled by operator after 41 s", attempts=1, gpu_seconds=82.0,
     node="gpu-01", gpu_indices=[0, 1])
 """
+# Open before the start, so the test can tell when the new scheduler has ended what it found.
+SENTINEL = """
+import time
+from chungus.fleet.jobs.models import GpuHold
+GpuHold.objects.create(node="gpu-01", gpu=0, holder="deployment", name="sentinel",
+                       started=int(time.time()) - 1)
+"""
 HOLDS = """
 import time
 from chungus.fleet.jobs.models import GpuHold
+sentinel = GpuHold.objects.filter(name="sentinel")
+deadline = time.monotonic() + 60
+while sentinel.filter(ended=None).exists() and time.monotonic() < deadline:
+    time.sleep(0.1)
+assert not sentinel.filter(ended=None).exists(), "the scheduler never took over"
+sentinel.delete()
 now = int(time.time())
 for gpu, holder, name, ago, until in [
     (0, "deployment", "llama-70b", 5 * 3600, 3 * 3600),
@@ -129,8 +142,9 @@ def site(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[ChungusProc
     assert ran.returncode == 0, (workdir / "job.log").read_text()[-3000:]
     instance.cli("shell", "-c", FINISHED.format(job_id=job_id, seconds=time.monotonic() - began))
     instance.cli("shell", "-c", OTHERS.format())
+    instance.cli("shell", "-c", SENTINEL)
     instance.start("--no-default-model")
-    # After the start: a scheduler that starts ends the holds it finds open.
+    # After the scheduler's takeover, which ends the holds it finds open (the sentinel).
     instance.cli("shell", "-c", HOLDS.format(job_id=job_id))
     yield instance, job_id
     instance.stop()

@@ -11,7 +11,6 @@ import httpx
 import pytest
 import uvicorn
 from django.core.management import call_command
-from limits.aio.storage import MemoryStorage
 from starlette.applications import Starlette
 
 from chungus.accounts.keyinfo import KeyInfo
@@ -33,6 +32,7 @@ from chungus.gateway.routing.health import HealthMonitor
 from chungus.gateway.service import Gateway, GatewayOptions
 from chungus.gateway.snapshot import Snapshot, SnapshotStore
 from chungus.gateway.upstream import Upstream
+from chungus.gateway.windows import LocalWindows
 from chungus.telemetry.requestlog import LogBuffer
 
 SECRET = "ck-fake-engine-test"
@@ -70,7 +70,7 @@ async def gateway_serving(snapshot):
     admission = Admission()
     gateway = Gateway(
         SnapshotStore(dict, dict, snapshot),
-        RateLimiter(MemoryStorage()),
+        RateLimiter(LocalWindows()),
         admission,
         Upstream(connect_timeout=5, read_timeout=30),
         LogBuffer(),

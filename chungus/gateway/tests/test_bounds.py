@@ -9,7 +9,6 @@ import sys
 import httpx
 import orjson
 import pytest
-from limits import RateLimitItemPerMinute
 from starlette.requests import Request
 
 from chungus.accounts.keyinfo import KeyInfo
@@ -51,10 +50,7 @@ def error_of(response, status):
 
 
 async def tokens_used(gw, tpm):
-    stats = await gw.limiter.tokens.get_window_stats(
-        RateLimitItemPerMinute(tpm), gw.limiter.namespace, str(KEY_ID)
-    )
-    return tpm - stats.remaining
+    return await gw.limiter.tokens_used(KeyInfo(id=KEY_ID, name="k", tpm=tpm))
 
 
 @pytest.mark.parametrize(

@@ -10,8 +10,9 @@ import redis
 
 from chungus.accounts.keyinfo import KeyInfo
 from chungus.fleet.launchers.local import free_port
-from chungus.gateway.limit_storage import FallbackStorage, resilient_storage
+from chungus.gateway.limit_storage import FallbackStorage, limit_windows
 from chungus.gateway.ratelimit import RateLimiter, make_storage
+from chungus.gateway.windows import LocalWindows, SharedWindows
 from chungus.lib.openai_errors import RateLimited
 from chungus.testing.inprocess import asgi_client, in_process_gateway
 from chungus.testing.waiting import wait_for
@@ -77,7 +78,7 @@ async def test_with_redis_stopped_limits_are_per_process_and_shared_again_when_i
     caplog.set_level(logging.INFO, "chungus.gateway")
     clock = Clock()
     storage = FallbackStorage(make_storage(own_redis.url), probe_seconds=5, clock=clock)
-    limiter = RateLimiter(storage, namespace=f"test-{uuid.uuid4()}")
+    limiter = RateLimiter(SharedWindows(storage, namespace=f"test-{uuid.uuid4()}"))
     gateway = in_process_gateway([], {"sk-redis-test": KeyInfo(id=4, name="k4", rpm=100)})
     gateway.limiter = limiter
     await limiter.admit(KeyInfo(id=1, name="k", rpm=100))
@@ -110,6 +111,8 @@ async def test_with_redis_stopped_limits_are_per_process_and_shared_again_when_i
     assert any("reachable again" in r.message for r in caplog.records)
 
 
-def test_only_a_redis_storage_gets_the_fallback():
-    assert not isinstance(resilient_storage(""), FallbackStorage)
-    assert isinstance(resilient_storage("redis://127.0.0.1:1/0"), FallbackStorage)
+def test_only_a_redis_url_gets_shared_counters_with_the_fallback():
+    assert isinstance(limit_windows(""), LocalWindows)
+    shared = limit_windows("redis://127.0.0.1:1/0")
+    assert isinstance(shared, SharedWindows)
+    assert isinstance(shared.storage, FallbackStorage)

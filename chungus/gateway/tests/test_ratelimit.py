@@ -1,4 +1,4 @@
-"""Rate-limit storage: process memory or Redis."""
+"""Per-key limits, with counters in process memory or in Redis."""
 
 import asyncio
 import os
@@ -8,9 +8,16 @@ import pytest
 
 from chungus.accounts.keyinfo import KeyInfo
 from chungus.gateway.ratelimit import RateLimiter, make_storage
+from chungus.gateway.windows import LocalWindows, SharedWindows
 from chungus.lib.openai_errors import RateLimited
 
 REDIS_URL = os.environ.get("CHUNGUS_TEST_REDIS_URL", "redis://127.0.0.1:6379/0")
+
+
+def limiter_for(url: str = "", namespace: str = "") -> RateLimiter:
+    if not url:
+        return RateLimiter(LocalWindows())
+    return RateLimiter(SharedWindows(make_storage(url), namespace or f"test-{uuid.uuid4()}"))
 
 
 def key(**limits):
@@ -18,7 +25,7 @@ def key(**limits):
 
 
 async def test_it_admits_up_to_the_request_limit_then_says_when_to_retry():
-    limiter = RateLimiter(make_storage(""))
+    limiter = RateLimiter(LocalWindows())
     k = key(rpm=2)
     await limiter.admit(k)
     await limiter.admit(k)
@@ -26,13 +33,14 @@ async def test_it_admits_up_to_the_request_limit_then_says_when_to_retry():
         await limiter.admit(k)
     headers = error.value.headers
     assert error.value.status == 429
-    assert 1 <= int(headers["Retry-After"]) <= 60
+    # A sliding window: the next minute lets one in once this one's 2 weigh 1, half way in.
+    assert 1 <= int(headers["Retry-After"]) <= 90
     assert headers["x-ratelimit-limit-requests"] == "2"
     assert headers["x-ratelimit-remaining-requests"] == "0"
 
 
 async def test_it_charges_tokens_after_the_fact_and_then_refuses():
-    limiter = RateLimiter(make_storage(""))
+    limiter = RateLimiter(LocalWindows())
     k = key(tpm=100)
     await limiter.admit(k)
     await limiter.charge_tokens(k, 150)
@@ -42,7 +50,7 @@ async def test_it_charges_tokens_after_the_fact_and_then_refuses():
 
 
 async def test_a_key_without_limits_is_never_limited():
-    limiter = RateLimiter(make_storage(""))
+    limiter = RateLimiter(LocalWindows())
     k = key()
     for _ in range(100):
         await limiter.admit(k)
@@ -50,8 +58,8 @@ async def test_a_key_without_limits_is_never_limited():
 
 async def test_two_limiters_sharing_redis_enforce_one_limit():
     namespace = f"test-{uuid.uuid4()}"
-    first = RateLimiter(make_storage(REDIS_URL), namespace=namespace)
-    second = RateLimiter(make_storage(REDIS_URL), namespace=namespace)
+    first = limiter_for(REDIS_URL, namespace)
+    second = limiter_for(REDIS_URL, namespace)
     k = key(rpm=3)
     await first.admit(k)
     await second.admit(k)
@@ -71,7 +79,7 @@ def storages():
 
 @pytest.mark.parametrize("url", storages())
 async def test_ten_concurrent_requests_cannot_overshoot_the_token_limit(url):
-    limiter = RateLimiter(make_storage(url), namespace=f"test-{uuid.uuid4()}")
+    limiter = limiter_for(url)
     k = key(tpm=1000)
     used = 300  # each request uses what it reserved, or a little more (the estimate was low)
 
@@ -94,7 +102,7 @@ async def test_ten_concurrent_requests_cannot_overshoot_the_token_limit(url):
 
 @pytest.mark.parametrize("url", storages())
 async def test_unused_reserved_tokens_are_given_back(url):
-    limiter = RateLimiter(make_storage(url), namespace=f"test-{uuid.uuid4()}")
+    limiter = limiter_for(url)
     k = key(tpm=1000)
     reservation = await limiter.reserve(k, 900)
     with pytest.raises(RateLimited):
@@ -105,7 +113,7 @@ async def test_unused_reserved_tokens_are_given_back(url):
 
 @pytest.mark.parametrize("url", storages())
 async def test_a_refused_reservation_takes_nothing(url):
-    limiter = RateLimiter(make_storage(url), namespace=f"test-{uuid.uuid4()}")
+    limiter = limiter_for(url)
     k = key(tpm=1000)
     await limiter.reserve(k, 600)
     for _ in range(5):
@@ -115,7 +123,7 @@ async def test_a_refused_reservation_takes_nothing(url):
 
 
 async def test_a_request_larger_than_the_limit_reserves_the_whole_limit():
-    limiter = RateLimiter(make_storage(""))
+    limiter = RateLimiter(LocalWindows())
     k = key(tpm=1000)
     reservation = await limiter.reserve(k, 5000)  # alone in its window: it runs
     assert reservation.tokens == 1000
@@ -124,10 +132,11 @@ async def test_a_request_larger_than_the_limit_reserves_the_whole_limit():
 
 
 async def test_a_refund_after_the_window_ended_lends_the_next_window_nothing():
-    limiter = RateLimiter(make_storage(""))
+    windows = LocalWindows()
+    limiter = RateLimiter(windows)
     k = key(tpm=1000)
     reservation = await limiter.reserve(k, 800)
-    await limiter.storage.reset()  # its window ended, a minute ago
+    windows.reset()  # its window ended, a minute ago
     reservation.window_reset -= 60
     await limiter.reserve(k, 100)
     await limiter.settle(reservation, 0)  # 800 back would leave the window at -700
