@@ -6,6 +6,10 @@ away (uvicorn drops writes after a disconnect, so a bare app must watch for
 `http.disconnect` itself). No auth, no routing, no logging: a gateway's
 overhead is measured against this. Run as
 `python bench/floor_proxy.py --port P --upstream http://127.0.0.1:U`.
+
+`--client http1` forwards with CHUNGUS's own engine client (chungus.lib.http1) instead of
+aiohttp: the floor of a gateway built on that client, to see how much of CHUNGUS's cost
+against the aiohttp floor is the client and how much the gateway.
 """
 
 from __future__ import annotations
@@ -19,6 +23,8 @@ from typing import Any
 import aiohttp
 import uvicorn
 
+from chungus.lib import http1
+
 Message = MutableMapping[str, Any]
 Receive = Callable[[], Awaitable[Message]]
 Send = Callable[[Message], Awaitable[None]]
@@ -29,9 +35,11 @@ FORWARDED = (b"content-type", b"authorization", b"accept")
 class FloorProxy:
     """ASGI callable that forwards every HTTP request to one upstream."""
 
-    def __init__(self, upstream: str) -> None:
+    def __init__(self, upstream: str, client: str = "aiohttp") -> None:
         self.upstream = upstream.rstrip("/")
+        self.client = client
         self.session: aiohttp.ClientSession | None = None
+        self.pool = http1.Pool(connect_timeout=10, read_timeout=300)
 
     async def __call__(self, scope: Message, receive: Receive, send: Send) -> None:
         if scope["type"] == "lifespan":
@@ -74,6 +82,9 @@ class FloorProxy:
         headers = {
             k.decode("latin-1"): v.decode("latin-1") for k, v in scope["headers"] if k in FORWARDED
         }
+        if self.client == "http1":
+            await self.forward_http1(url, body, headers, send)
+            return
         try:
             async with self.session.request(
                 scope["method"], url, data=body, headers=headers
@@ -96,6 +107,28 @@ class FloorProxy:
                 + type(exc).__name__.encode()
                 + b'","type":"upstream_error"}}'
             )
+            await send_start(send, 502, b"application/json", len(data))
+            await send({"type": "http.response.body", "body": data})
+
+    async def forward_http1(
+        self, url: str, body: bytes, headers: dict[str, str], send: Send
+    ) -> None:
+        """forward's work with chungus.lib.http1 (POSTs only: all the benchmark sends)."""
+        try:
+            upstream = await self.pool.post(url, body, headers)
+            content_type = upstream.headers.get("content-type", "application/json").encode()
+            if content_type.startswith(b"text/event-stream"):
+                await send_start(send, upstream.status, content_type, None)
+                async for chunk in upstream.iter_any():
+                    await send({"type": "http.response.body", "body": chunk, "more_body": True})
+                await send({"type": "http.response.body", "body": b""})
+            else:
+                data = await upstream.read()
+                await send_start(send, upstream.status, content_type, len(data))
+                await send({"type": "http.response.body", "body": data})
+            upstream.release()
+        except http1.HTTPError as exc:
+            data = b'{"error":{"message":"upstream: ' + type(exc).__name__.encode() + b'"}}'
             await send_start(send, 502, b"application/json", len(data))
             await send({"type": "http.response.body", "body": data})
 
@@ -132,9 +165,13 @@ def main() -> None:
     parser.add_argument(
         "--upstream", required=True, help="upstream base URL, e.g. http://127.0.0.1:8001"
     )
+    parser.add_argument(
+        "--client", choices=("aiohttp", "http1"), default="aiohttp",
+        help="the upstream client: aiohttp (the floor) or CHUNGUS's own chungus.lib.http1",
+    )  # fmt: skip
     args = parser.parse_args()
     uvicorn.run(
-        FloorProxy(args.upstream),
+        FloorProxy(args.upstream, args.client),
         host=args.host,
         port=args.port,
         log_level="warning",

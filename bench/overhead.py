@@ -3,6 +3,8 @@
 Targets, measured one at a time in interleaved rounds so machine noise hits all alike:
   direct          the fake upstream itself (bench/fake_upstream.py)
   floor           a bare ASGI + aiohttp proxy (bench/floor_proxy.py), the lower bound
+  floor-http1     the same proxy with CHUNGUS's own engine client (chungus.lib.http1)
+                  instead of aiohttp: what of CHUNGUS's cost is the client, what the gateway
   chungus         `chungus serve` with a temporary CHUNGUS_HOME (SQLite)
   chungus-limits  the same, the client's key created with rpm/rph/tpm limits it never reaches
   chungus-mapped  the same, the model added with an --upstream-model other than its name
@@ -219,7 +221,7 @@ async def run_batch(h: Harness, target: Target, cell: Cell, mode: str, conc: int
 
 def wanted_targets(args: argparse.Namespace, database_url: str | None) -> list[str]:
     """The proxy targets this run will start, in order; say on stderr why any is left out."""
-    names = ["floor"]
+    names = ["floor", "floor-http1"]
     if args.skip_chungus:
         print("skipping CHUNGUS (--skip-chungus)", file=sys.stderr)
     elif not Path(args.chungus).exists():
@@ -249,7 +251,12 @@ async def start_targets(h: Harness, names: list[str], database_url: str | None) 
     floor_proc = h.procs.start("floor", h.pinning.target_argv("floor", argv))
     floor = Target("floor", f"http://127.0.0.1:{port}", {}, floor_proc.pid)
     await h.wait_until("floor", floor_proc, h.chat_ok(floor), 30)
-    targets = [direct, floor]
+    port = free_port()
+    argv = [*argv[:3], str(port), *argv[4:], "--client", "http1"]
+    lean_proc = h.procs.start("floor-http1", h.pinning.target_argv("floor-http1", argv))
+    lean = Target("floor-http1", f"http://127.0.0.1:{port}", {}, lean_proc.pid)
+    await h.wait_until("floor-http1", lean_proc, h.chat_ok(lean), 30)
+    targets = [direct, floor, lean]
     for name in (n for n in names if n in VARIANTS):
         url = database_url if VARIANTS[name].postgres else None
         targets.append(await start_chungus(h, VARIANTS[name], direct.base_url, url))

@@ -9,7 +9,6 @@ from collections.abc import AsyncGenerator, Awaitable, Callable
 from dataclasses import dataclass, replace
 from typing import Any
 
-import aiohttp
 import orjson
 from prometheus_client import CollectorRegistry
 from starlette.requests import Request
@@ -30,7 +29,7 @@ from chungus.gateway.routing.prefix import prefix_hashes
 from chungus.gateway.routing.strategies import RouteRequest
 from chungus.gateway.snapshot import SnapshotStore
 from chungus.gateway.unauthenticated import Unauthenticated
-from chungus.gateway.upstream import Upstream, transport_error
+from chungus.gateway.upstream import EngineResponse, Upstream, transport_error
 from chungus.lib.body_limit import drain, too_large
 from chungus.lib.openai_errors import (
     APIError,
@@ -47,8 +46,6 @@ from chungus.telemetry.entries import BOUNDS, UNKNOWN_MODEL, LogEntry, bounded_t
 from chungus.telemetry.requestlog import LogBuffer, LogBufferMetrics
 
 CLIENT_CLOSED = 499  # nginx's status for a client that went away; only ever logged
-# A User-Agent of our own: aiohttp then adds none, and asking it to skip one instead
-# (skip_auto_headers) costs about 12 µs a request.
 _UPSTREAM_HEADERS = {"Content-Type": "application/json", "User-Agent": "chungus"}
 
 
@@ -283,7 +280,7 @@ class Gateway:
         x: Exchange,
         backend: BackendInfo,
         adapter: EngineAdapter,
-        response: aiohttp.ClientResponse,
+        response: EngineResponse,
     ) -> Response:
         """Answer an engine's error in OpenAI's envelope; an engine fault may fail over."""
         try:
@@ -309,12 +306,12 @@ class Gateway:
         self,
         x: Exchange,
         completion: Completion,
-        response: aiohttp.ClientResponse,
+        response: EngineResponse,
         translator: StreamTranslator,
     ) -> AsyncGenerator[bytes, None]:
         status, error_type, clean, complete = 200, "", False, False
         try:
-            async for chunk in response.content.iter_any():
+            async for chunk in response.iter_any():
                 if x.entry.ttft_ms is not None and translator.passthrough(chunk):
                     x.streamed += chunk.count(b"data:")
                     yield chunk  # whole events, none to inspect: forward the bytes as they came
@@ -376,7 +373,7 @@ class Gateway:
             self.admission.release(x.model.name, x.backend)
         x.backend = None
 
-    def _abandoned(self, x: Exchange, response: aiohttp.ClientResponse) -> None:
+    def _abandoned(self, x: Exchange, response: EngineResponse) -> None:
         """A stream's cleanup when its relay never ran (the client left before the first
         byte, or sending the status line failed); nothing to do when the relay finished."""
         if x.finished:

@@ -9,7 +9,6 @@ from __future__ import annotations
 from collections.abc import Callable, Sequence
 from typing import Any
 
-import aiohttp
 import httpx
 from starlette.responses import Response
 from starlette.types import Receive, Scope, Send
@@ -23,7 +22,7 @@ from chungus.gateway.ratelimit import RateLimiter
 from chungus.gateway.routing.admission import Admission
 from chungus.gateway.service import Gateway, GatewayOptions
 from chungus.gateway.snapshot import Snapshot, SnapshotStore
-from chungus.gateway.upstream import Upstream
+from chungus.gateway.upstream import EngineResponse, Upstream
 from chungus.gateway.windows import LocalWindows
 from chungus.telemetry.requestlog import LogBuffer
 
@@ -33,9 +32,9 @@ class RecordingUpstream(Upstream):
 
     def __init__(self) -> None:
         super().__init__(connect_timeout=5, read_timeout=60)
-        self.responses: list[aiohttp.ClientResponse] = []
+        self.responses: list[EngineResponse] = []
 
-    async def post(self, url: str, body: bytes, headers: Any) -> aiohttp.ClientResponse:
+    async def post(self, url: str, body: bytes, headers: Any) -> EngineResponse:
         response = await super().post(url, body, headers)
         self.responses.append(response)
         return response

@@ -126,7 +126,7 @@ def test_the_rate_limit_is_a_429_with_retry_after_and_ratelimit_headers(chungus)
         )
     response = chat(chungus, {"model": "fake-ok", "messages": SAY}, key="slow-lane")
     assert error_of(response, 429)["code"] == "rate_limit_exceeded"
-    assert 1 <= int(response.headers["retry-after"]) <= 60
+    assert 1 <= int(response.headers["retry-after"]) <= 90  # a sliding minute
     assert response.headers["x-ratelimit-limit-requests"] == "2"
     assert response.headers["x-ratelimit-remaining-requests"] == "0"
 

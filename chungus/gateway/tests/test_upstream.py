@@ -1,8 +1,7 @@
 """The pooled upstream client against a real llama-server."""
 
-import aiohttp
-
 from chungus.gateway.upstream import Upstream, transport_error
+from chungus.lib import http1
 from chungus.lib.openai_errors import ServiceUnavailable
 
 CHAT = b'{"model": "gemma", "messages": [{"role": "user", "content": "hi"}], "max_tokens": 2'
@@ -44,6 +43,6 @@ async def test_a_backend_nobody_listens_on_is_unavailable():
 
 
 def test_a_backend_hanging_up_mid_answer_is_named_in_words_not_exception_names():
-    error = transport_error(aiohttp.ClientPayloadError("Response payload is not completed"))
+    error = transport_error(http1.Disconnected("the server closed the connection mid-answer"))
     assert error.status == 502 and error.code == "backend_disconnected"
     assert "closed the connection before finishing its answer" in str(error)
