@@ -26,13 +26,15 @@ class DisconnectGuard:
         assert task is not None
         self.task = task
         self.gone = False
+        self.closed = False
         self._watcher = asyncio.create_task(self._watch(receive))
 
     async def _watch(self, receive: Receive) -> None:
         while (await receive())["type"] != "http.disconnect":
             pass
-        self.gone = True
-        self.task.cancel()
+        if not self.closed:
+            self.gone = True
+            self.task.cancel()
 
     def watching(self) -> DisconnectGuard:
         """`with guard.watching():` turns the cancellation this guard caused into
@@ -54,4 +56,7 @@ class DisconnectGuard:
             raise ClientDisconnected from None
 
     def close(self) -> None:
-        self._watcher.cancel()
+        """Stop guarding. The watcher is not cancelled: the server's next answer to it, once
+        the response is complete, is a disconnect, and it ends then (a cancellation costs
+        its task an exception thrown through the server's frames, on every request)."""
+        self.closed = True
