@@ -30,6 +30,7 @@ INSTALLED_APPS = [
     "chungus.accounts",
     "chungus.fleet",
     "chungus.fleet.jobs",
+    "chungus.batches",
     "chungus.telemetry",
     "chungus.dashboard",
     "chungus.api",
@@ -158,6 +159,16 @@ REDIS_URL = envstr("REDIS_URL", "")
 # other page and API call by CHUNGUS_MAX_PAGE_BODY_BYTES (also Django's own limit).
 CHUNGUS_MAX_PAGE_BODY_BYTES = envint("CHUNGUS_MAX_PAGE_BODY_BYTES", 2_621_440, minimum=1024)
 CHUNGUS_MAX_UPLOAD_BYTES = envint("CHUNGUS_MAX_UPLOAD_BYTES", 65 * 1024 * 1024, minimum=1024)
+# A file uploaded to /v1/files (a batch's JSONL input), streamed to disk as it arrives.
+CHUNGUS_MAX_FILE_BYTES = envint("CHUNGUS_MAX_FILE_BYTES", 200 * 1024 * 1024, minimum=1024)
+
+# Batches (chungus.batches): lines per batch (OpenAI's limit), lines each process runs at
+# once, how long a claimed line stays its process's without a renewal, and how often an
+# idle process looks for lines.
+CHUNGUS_BATCH_MAX_LINES = envint("CHUNGUS_BATCH_MAX_LINES", 50_000, minimum=1)
+CHUNGUS_BATCH_CONCURRENCY = envint("CHUNGUS_BATCH_CONCURRENCY", 8, minimum=1)
+CHUNGUS_BATCH_LEASE_SECONDS = envfloat("CHUNGUS_BATCH_LEASE_SECONDS", 120.0, minimum=1.0)
+CHUNGUS_BATCH_INTERVAL = envfloat("CHUNGUS_BATCH_INTERVAL", 1.0, minimum=0.05)
 DATA_UPLOAD_MAX_MEMORY_SIZE = CHUNGUS_MAX_PAGE_BODY_BYTES
 # uvicorn: connections and requests at once before it answers 503 (streams hold theirs).
 CHUNGUS_LIMIT_CONCURRENCY = envint("CHUNGUS_LIMIT_CONCURRENCY", 1024, minimum=1)

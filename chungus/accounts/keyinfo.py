@@ -22,6 +22,7 @@ class KeyInfo:
     active: bool = True
     tier: str = "interactive"
     admin: bool = False  # an admin-scoped key of an active superuser: may read fleet status
+    owner_id: int | None = None  # the user who owns it; None: the operator's key
 
 
 def owner_active(key: ApiKey) -> bool:
@@ -52,6 +53,7 @@ def key_infos() -> dict[str, KeyInfo]:
             active=k.is_active and owner_active(k),
             tier=k.priority,
             admin=is_admin_key(k),
+            owner_id=k.owner_id,
         )
         for k in ApiKey.objects.select_related("owner")
     }

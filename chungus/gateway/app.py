@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Sequence
 from typing import Any
 
 import orjson
@@ -66,8 +66,10 @@ def data_plane_routes(
     readiness: Readiness,
     nodes: Nodes,
     operator_session: OperatorSession | None = None,
+    more: Sequence[BaseRoute] = (),
 ) -> list[BaseRoute]:
-    """Return the /v1 routes, the health, metrics and fleet routes, and OpenAI-style 404s."""
+    """Return the /v1 routes (`more` among them: the files and batches), the health, metrics
+    and fleet routes, and OpenAI-style 404s."""
 
     async def operator(request: Request) -> None:
         """An admin key; without an Authorization header, a superuser's session (a GET that
@@ -126,6 +128,7 @@ def data_plane_routes(
         Route("/metrics", metrics),
         Route("/api/fleet/status", status),
         Route("/api/fleet/nodes", fleet_nodes),
+        *more,
     ]
     for prefix in PREFIXES:
         routes += [
@@ -175,11 +178,12 @@ def build_asgi(
     django_app: ASGIApp,
     lifespan: Lifespan[Any],
     operator_session: OperatorSession | None = None,
+    more: Sequence[BaseRoute] = (),
 ) -> Front:
     """Return the process's ASGI app: completions at the front door, then the data plane's
     other routes, Django for the rest."""
     routes = [
-        *data_plane_routes(gateway, readiness, nodes, operator_session),
+        *data_plane_routes(gateway, readiness, nodes, operator_session, more),
         Mount("/static", app=static_files(), name="static"),
         Mount("/", app=django_app),
     ]

@@ -144,8 +144,15 @@ class Gateway:
         await self.limiter.admit(key)
         raw = await read_body(request, self.options.max_body_bytes)
         completion = parse_completion(raw, chat=chat)
+        await self._prepare(x, completion, chat)
+        return completion
+
+    async def _prepare(self, x: Exchange, completion: Completion, chat: bool) -> None:
+        """What follows the body: the model, the key's right to it, caps, tokens reserved."""
+        assert x.key is not None
+        key = x.key
         x.entry.stream = completion.stream
-        x.model = model = snapshot.models.get(completion.model)
+        x.model = model = self.store.current.models.get(completion.model)
         if model is None:
             x.entry.model = UNKNOWN_MODEL  # the client's text is never stored or rolled up
             raise NotFound(
@@ -166,7 +173,25 @@ class Gateway:
             x.model = model = await self._wake(x, model.name)
         if chat:
             x.model = chat_backends(model)
-        return completion
+
+    async def run(self, key: KeyInfo, endpoint: str, body: dict[str, Any]) -> tuple[int, Any]:
+        """One request made for a key without an HTTP client (a batch line): checked, limited,
+        queued at the key's tier, routed and logged as any other; never streamed. Returns
+        the status and the answer's JSON (OpenAI's error envelope when it failed)."""
+        chat = endpoint == "chat/completions"
+        x = Exchange(LogEntry(endpoint=endpoint, status=200), time.perf_counter())
+        x.key = key
+        x.entry.key_id, x.entry.key_name = key.id, key.name
+        try:
+            completion = parse_completion(orjson.dumps({**body, "stream": False}), chat=chat)
+            await self._prepare(x, completion, chat)
+            response = await self._attempts(x, completion, endpoint)
+        except APIError as error:
+            self._finish(x, error.status, error.code or error.type)
+            return error.status, error.envelope()
+        finally:
+            self._finish(x, 499, "cancelled")  # only if nothing above finished it
+        return response.status_code, orjson.loads(bytes(response.body))
 
     async def _wake(self, x: Exchange, name: str) -> ModelInfo:
         """The model was unloaded for idleness: start it, and wait (bounded) until it serves."""

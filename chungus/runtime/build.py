@@ -18,6 +18,9 @@ from starlette.types import ASGIApp
 
 from chungus.accounts.keyinfo import key_infos
 from chungus.accounts.sessions import operator_session
+from chungus.batches.batches_api import batch_routes
+from chungus.batches.files_api import file_routes
+from chungus.batches.runner import BatchRunner
 from chungus.engines import registry
 from chungus.engines.llamacpp.server import LlamaServerOptions
 from chungus.fleet.backends import record_health, remove_managed_backends, routing_table
@@ -26,7 +29,7 @@ from chungus.fleet.inventory.sampling import run_sampler
 from chungus.fleet.lifecycle import deployment_rows
 from chungus.fleet.lifecycle.reconciler import Reconciler
 from chungus.fleet.lifecycle.supervisor import Supervisor
-from chungus.gateway.app import build_asgi
+from chungus.gateway.app import PREFIXES, build_asgi
 from chungus.gateway.front import Front
 from chungus.gateway.limit_storage import limit_windows
 from chungus.gateway.ratelimit import RateLimiter
@@ -54,6 +57,7 @@ class Runtime:
     health: HealthMonitor
     reconciler: Reconciler | None = None
     default_model: Supervisor | None = None
+    batches: BatchRunner | None = None
     loops: Loops = field(default_factory=Loops)
     lag: LoopLag = field(default_factory=LoopLag)
     started: bool = False
@@ -91,6 +95,9 @@ class Runtime:
             Loop("retention", lambda: run_retention(settings.CHUNGUS_LOG_RETENTION_DAYS), 7800),
             Loop("event_loop_lag", self.lag.run),
         ]
+        if self.batches is not None:
+            runner = self.batches
+            loops.append(Loop("batches", runner.run, 10 * runner.lease + 60))
         if sample > 0:
             run = lambda: run_sampler(sample, settings.CHUNGUS_INVENTORY)  # noqa: E731
             loops.append(Loop("inventory_sampler", run, 10 * sample + 60))
@@ -176,6 +183,12 @@ def build_runtime(*, default_model: bool | None = None) -> tuple[Front, Runtime]
         reconciler(
             store.reload, gateway.warm_up, admission.in_flight_on, admission.last_request.get
         ),
+        batches=BatchRunner(
+            gateway,
+            concurrency=settings.CHUNGUS_BATCH_CONCURRENCY,
+            lease=settings.CHUNGUS_BATCH_LEASE_SECONDS,
+            interval=settings.CHUNGUS_BATCH_INTERVAL,
+        ),
     )
     if settings.CHUNGUS_DEFAULT_MODEL if default_model is None else default_model:
         options = LlamaServerOptions(
@@ -189,5 +202,11 @@ def build_runtime(*, default_model: bool | None = None) -> tuple[Front, Runtime]
         )
     django_app = cast(ASGIApp, get_asgi_application())
     session = sync_to_async(fresh_connection(operator_session), thread_sensitive=False)
-    app = build_asgi(gateway, runtime.readiness, read_nodes, django_app, runtime.lifespan, session)
+    more = [
+        *file_routes(gateway.store, settings.CHUNGUS_MAX_FILE_BYTES, PREFIXES),
+        *batch_routes(gateway.store, settings.CHUNGUS_BATCH_MAX_LINES, PREFIXES),
+    ]
+    app = build_asgi(
+        gateway, runtime.readiness, read_nodes, django_app, runtime.lifespan, session, more
+    )
     return app, runtime

@@ -1,0 +1,90 @@
+"""/v1/batches: create, list, retrieve and cancel a tenant's batches (OpenAI's Batch API).
+
+Thin handlers: the key is checked against the data plane's snapshot (as are the models each
+line names), the work is done by chungus.batches.batches off the event loop.
+"""
+
+from __future__ import annotations
+
+import time
+from typing import Any
+
+import orjson
+from asgiref.sync import sync_to_async
+from starlette.requests import Request
+from starlette.responses import Response
+from starlette.routing import BaseRoute, Route
+
+from chungus.accounts.keyinfo import KeyInfo
+from chungus.batches import batches
+from chungus.gateway.auth import authenticate
+from chungus.gateway.snapshot import Snapshot, SnapshotStore
+from chungus.lib.openai_errors import InvalidRequest
+from chungus.telemetry.entries import bounded_text
+
+MAX_CREATE_BODY = 64 * 1024
+
+
+def _json(data: Any, status: int = 200) -> Response:
+    return Response(orjson.dumps(data), status, media_type="application/json")
+
+
+def model_check(snapshot: Snapshot, key: KeyInfo) -> batches.ModelCheck:
+    """Why a line's model may not be used by the key, None when it may."""
+
+    def why(name: str) -> str | None:
+        if name not in snapshot.models:
+            return f"The model '{bounded_text(name, 200)}' does not exist."
+        if key.allowed_models and name not in key.allowed_models:
+            return f"This API key is not allowed to use the model '{name}'."
+        return None
+
+    return why
+
+
+def batch_routes(
+    store: SnapshotStore, max_lines: int, prefixes: tuple[str, ...]
+) -> list[BaseRoute]:
+    """The /v1/batches routes under every prefix."""
+
+    def caller(request: Request) -> KeyInfo:
+        return authenticate(store.current, request.headers.get("authorization"), time.time())
+
+    async def create(request: Request) -> Response:
+        key = caller(request)
+        raw = await request.body()
+        if len(raw) > MAX_CREATE_BODY:
+            raise InvalidRequest("The request body is too large for a batch's creation.")
+        try:
+            body = orjson.loads(raw)
+        except orjson.JSONDecodeError:
+            raise InvalidRequest("The body is not valid JSON.") from None
+        if not isinstance(body, dict):
+            raise InvalidRequest("The body must be a JSON object.")
+        work = sync_to_async(batches.create, thread_sensitive=False)
+        return _json(await work(key, body, model_check(store.current, key), max_lines))
+
+    async def listing(request: Request) -> Response:
+        limit = request.query_params.get("limit", "20")
+        if not limit.isdigit():
+            raise InvalidRequest("limit must be a whole number.", param="limit")
+        work = sync_to_async(batches.listing, thread_sensitive=False)
+        return _json(await work(caller(request), int(limit), request.query_params.get("after")))
+
+    async def retrieve(request: Request) -> Response:
+        work = sync_to_async(batches.retrieve, thread_sensitive=False)
+        return _json(await work(caller(request), request.path_params["batch_id"]))
+
+    async def cancel(request: Request) -> Response:
+        work = sync_to_async(batches.cancel, thread_sensitive=False)
+        return _json(await work(caller(request), request.path_params["batch_id"]))
+
+    routes: list[BaseRoute] = []
+    for prefix in prefixes:
+        routes += [
+            Route(f"{prefix}/batches", create, methods=["POST"]),
+            Route(f"{prefix}/batches", listing, methods=["GET"]),
+            Route(f"{prefix}/batches/{{batch_id}}", retrieve, methods=["GET"]),
+            Route(f"{prefix}/batches/{{batch_id}}/cancel", cancel, methods=["POST"]),
+        ]
+    return routes

@@ -1,0 +1,105 @@
+"""The loop that runs batch lines in every CHUNGUS process: claim a chunk, send each line
+through the gateway at the batch tier (below interactive traffic in every model's queue),
+record the answers, end the batches that are ready.
+
+A line refused for the key's token limit (429) or for want of room (503) goes back to the
+queue for a while instead of failing: a batch has 24 hours, and it is the work that waits.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import os
+import secrets
+import socket
+from dataclasses import replace
+from typing import Any
+
+from asgiref.sync import sync_to_async
+
+from chungus.accounts.keyinfo import KeyInfo
+from chungus.batches import claims, outputs
+from chungus.batches.claims import Claimed, Outcome
+from chungus.gateway.service import Gateway
+from chungus.lib.supervise import beat
+
+logger = logging.getLogger("chungus.batches")
+RETRY_STATUSES = (429, 503)
+
+
+def holder_name() -> str:
+    return f"{socket.gethostname()}:{os.getpid()}:{secrets.token_hex(3)}"
+
+
+class BatchRunner:
+    def __init__(
+        self,
+        gateway: Gateway,
+        concurrency: int = 8,
+        lease: float = 120.0,
+        interval: float = 1.0,
+        retry_seconds: float = 5.0,
+    ) -> None:
+        self.gateway = gateway
+        self.concurrency = concurrency
+        self.lease = lease
+        self.interval = interval
+        self.retry_seconds = retry_seconds
+        self.holder = holder_name()
+
+    async def run(self) -> None:
+        """Until cancelled: work while there are lines, look again every `interval` else."""
+        while True:
+            beat()
+            ran = await self.tick()
+            if not ran:
+                await asyncio.sleep(self.interval)
+
+    async def tick(self) -> int:
+        """One round: run a chunk of lines, end ready batches; how many lines ran."""
+        claimed = await _off_loop(claims.claim)(self.holder, self.concurrency, self.lease)
+        if claimed:
+            keys = {k.id: k for k in self.gateway.store.current.keys.values()}
+            renewing = asyncio.create_task(self._renew([c.line_id for c in claimed]))
+            try:
+                outcomes = await asyncio.gather(
+                    *(self._one(c, keys.get(c.api_key_id)) for c in claimed)
+                )
+            finally:
+                renewing.cancel()
+            retry = [c.line_id for c, o in zip(claimed, outcomes, strict=True) if o is None]
+            if retry:
+                await _off_loop(claims.requeue)(self.holder, retry, self.retry_seconds)
+            done = [o for o in outcomes if o is not None]
+            if done:
+                await _off_loop(claims.record)(self.holder, done)
+        for batch_id in await _off_loop(outputs.finish_ready)(self.holder):
+            logger.info("batch %s ended", batch_id)
+        return len(claimed)
+
+    async def _one(self, line: Claimed, key: KeyInfo | None) -> Outcome | None:
+        """Run one line; None when it should wait and be tried again."""
+        request_id = f"req_{secrets.token_hex(12)}"
+        if key is None or not key.active:
+            error = {"code": "invalid_api_key", "message": "The batch's API key was revoked."}
+            return Outcome(line.line_id, line.batch_id, None, None, error, request_id)
+        status, answer = await self.gateway.run(
+            replace(key, tier="batch"), line.endpoint, line.body
+        )
+        if status in RETRY_STATUSES:
+            return None
+        usage: dict[str, Any] = answer.get("usage") or {} if isinstance(answer, dict) else {}
+        return Outcome(
+            line.line_id, line.batch_id, status, answer, None, request_id,
+            int(usage.get("prompt_tokens") or 0), int(usage.get("completion_tokens") or 0),
+        )  # fmt: skip
+
+    async def _renew(self, line_ids: list[int]) -> None:
+        while True:
+            await asyncio.sleep(self.lease / 3)
+            await _off_loop(claims.renew)(self.holder, line_ids, self.lease)
+
+
+def _off_loop(function: Any) -> Any:
+    return sync_to_async(function, thread_sensitive=False)
