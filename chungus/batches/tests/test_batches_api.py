@@ -127,7 +127,7 @@ def test_bad_requests_name_the_field(site):
         ask: dict[str, Any] = {"input_file_id": uploaded.id, "endpoint": "/v1/chat/completions",
                "completion_window": "24h", **change}  # fmt: skip
         with pytest.raises(openai.BadRequestError) as error:
-            api.batches.create(**ask)  # type: ignore[arg-type]
+            api.batches.create(**ask)
         assert error.value.body["param"] == param  # type: ignore[index]
 
 
