@@ -159,7 +159,9 @@ REDIS_URL = envstr("REDIS_URL", "")
 # other page and API call by CHUNGUS_MAX_PAGE_BODY_BYTES (also Django's own limit).
 CHUNGUS_MAX_PAGE_BODY_BYTES = envint("CHUNGUS_MAX_PAGE_BODY_BYTES", 2_621_440, minimum=1024)
 CHUNGUS_MAX_UPLOAD_BYTES = envint("CHUNGUS_MAX_UPLOAD_BYTES", 65 * 1024 * 1024, minimum=1024)
-# A file uploaded to /v1/files (a batch's JSONL input), streamed to disk as it arrives.
+# Files of /v1/files (batch inputs and outputs): a directory every CHUNGUS process on one
+# database must share. A file uploaded there is streamed to disk as it arrives.
+CHUNGUS_FILES_DIR = envpath("CHUNGUS_FILES_DIR", str(CHUNGUS_HOME / "files"))
 CHUNGUS_MAX_FILE_BYTES = envint("CHUNGUS_MAX_FILE_BYTES", 200 * 1024 * 1024, minimum=1024)
 
 # Batches (chungus.batches): lines per batch (OpenAI's limit), lines each process runs at

@@ -8,7 +8,6 @@ from datetime import timedelta
 from typing import Any
 
 from django.db import transaction
-from django.db.models import Q
 from django.utils import timezone
 
 from chungus.accounts.keyinfo import KeyInfo
@@ -16,10 +15,11 @@ from chungus.batches import files
 from chungus.batches.lines import MAX_ERRORS, check_lines
 from chungus.batches.models import Batch, BatchLine, BatchStatus, Purpose
 from chungus.batches.objects import batch_object, page
+from chungus.batches.rows import owned, page_rows
 from chungus.batches.storage import file_path
 from chungus.batches.tenancy import tenant_fields, tenant_filter
 from chungus.lib.dbthreads import fresh_connection
-from chungus.lib.openai_errors import Conflict, InvalidRequest, NotFound
+from chungus.lib.openai_errors import Conflict, InvalidRequest
 
 ENDPOINTS = ("/v1/chat/completions", "/v1/completions")
 WINDOWS = {"24h": timedelta(hours=24)}
@@ -90,10 +90,7 @@ def _chunks(items: list[Any], size: int) -> Iterator[list[Any]]:
 
 
 def _one(key: KeyInfo, batch_id: str) -> Batch:
-    row = Batch.objects.filter(pk=batch_id, **tenant_filter(key)).first()
-    if row is None:
-        raise NotFound(f"No such batch: '{batch_id[:80]}'.", param="batch_id")
-    return row
+    return owned(Batch.objects.all(), key, batch_id, "batch")
 
 
 @fresh_connection
@@ -106,15 +103,9 @@ def listing(key: KeyInfo, limit: int, after: str | None) -> dict[str, Any]:
     """Newest first, as OpenAI lists batches."""
     if not 1 <= limit <= 100:
         raise InvalidRequest("limit must be between 1 and 100.", param="limit")
-    rows = Batch.objects.filter(**tenant_filter(key)).order_by("-created_at", "-id")
-    if after:
-        cursor = rows.filter(pk=after).first()
-        if cursor is None:
-            raise NotFound(f"No such batch: '{after[:80]}'.", param="after")
-        at, pk = cursor.created_at, cursor.pk
-        rows = rows.filter(Q(created_at__lt=at) | Q(created_at=at, id__lt=pk))
-    found = list(rows[: limit + 1])
-    return page([batch_object(r) for r in found[:limit]], has_more=len(found) > limit)
+    rows = Batch.objects.filter(**tenant_filter(key))
+    found, more = page_rows(rows, limit, False, after, "batch")
+    return page([batch_object(r) for r in found], has_more=more)
 
 
 @fresh_connection

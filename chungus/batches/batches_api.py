@@ -6,7 +6,6 @@ line names), the work is done by chungus.batches.batches off the event loop.
 
 from __future__ import annotations
 
-import time
 from typing import Any
 
 import orjson
@@ -17,8 +16,8 @@ from starlette.routing import BaseRoute, Route
 
 from chungus.accounts.keyinfo import KeyInfo
 from chungus.batches import batches
-from chungus.gateway.auth import authenticate
-from chungus.gateway.snapshot import Snapshot, SnapshotStore
+from chungus.batches.callers import Callers
+from chungus.gateway.snapshot import Snapshot
 from chungus.lib.openai_errors import InvalidRequest
 from chungus.telemetry.entries import bounded_text
 
@@ -42,16 +41,11 @@ def model_check(snapshot: Snapshot, key: KeyInfo) -> batches.ModelCheck:
     return why
 
 
-def batch_routes(
-    store: SnapshotStore, max_lines: int, prefixes: tuple[str, ...]
-) -> list[BaseRoute]:
+def batch_routes(callers: Callers, max_lines: int, prefixes: tuple[str, ...]) -> list[BaseRoute]:
     """The /v1/batches routes under every prefix."""
 
-    def caller(request: Request) -> KeyInfo:
-        return authenticate(store.current, request.headers.get("authorization"), time.time())
-
     async def create(request: Request) -> Response:
-        key = caller(request)
+        key = await callers.key(request)
         raw = await request.body()
         if len(raw) > MAX_CREATE_BODY:
             raise InvalidRequest("The request body is too large for a batch's creation.")
@@ -62,22 +56,24 @@ def batch_routes(
         if not isinstance(body, dict):
             raise InvalidRequest("The body must be a JSON object.")
         work = sync_to_async(batches.create, thread_sensitive=False)
-        return _json(await work(key, body, model_check(store.current, key), max_lines))
+        return _json(await work(key, body, model_check(callers.store.current, key), max_lines))
 
     async def listing(request: Request) -> Response:
         limit = request.query_params.get("limit", "20")
         if not limit.isdigit():
             raise InvalidRequest("limit must be a whole number.", param="limit")
         work = sync_to_async(batches.listing, thread_sensitive=False)
-        return _json(await work(caller(request), int(limit), request.query_params.get("after")))
+        return _json(
+            await work(await callers.key(request), int(limit), request.query_params.get("after"))
+        )
 
     async def retrieve(request: Request) -> Response:
         work = sync_to_async(batches.retrieve, thread_sensitive=False)
-        return _json(await work(caller(request), request.path_params["batch_id"]))
+        return _json(await work(await callers.key(request), request.path_params["batch_id"]))
 
     async def cancel(request: Request) -> Response:
         work = sync_to_async(batches.cancel, thread_sensitive=False)
-        return _json(await work(caller(request), request.path_params["batch_id"]))
+        return _json(await work(await callers.key(request), request.path_params["batch_id"]))
 
     routes: list[BaseRoute] = []
     for prefix in prefixes:

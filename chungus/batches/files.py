@@ -6,15 +6,15 @@ import shutil
 from typing import IO, Any
 
 from django.db import transaction
-from django.db.models import Q
 
 from chungus.accounts.keyinfo import KeyInfo
 from chungus.batches.models import File
 from chungus.batches.objects import file_object, page
+from chungus.batches.rows import owned, page_rows
 from chungus.batches.storage import file_path
 from chungus.batches.tenancy import tenant_fields, tenant_filter
 from chungus.lib.dbthreads import fresh_connection
-from chungus.lib.openai_errors import InvalidRequest, NotFound
+from chungus.lib.openai_errors import InvalidRequest
 
 MAX_LIST = 10_000
 
@@ -46,28 +46,13 @@ def listing(
     rows = File.objects.filter(**tenant_filter(key))
     if purpose:
         rows = rows.filter(purpose=purpose)
-    sort = ("created_at", "id") if order == "asc" else ("-created_at", "-id")
-    rows = rows.order_by(*sort)
-    if after:
-        cursor = rows.filter(pk=after).first()
-        if cursor is None:
-            raise NotFound(f"No such file: '{after[:80]}'.", param="after")
-        at, pk = cursor.created_at, cursor.pk
-        if order == "asc":
-            rows = rows.filter(Q(created_at__gt=at) | Q(created_at=at, id__gt=pk))
-        else:
-            rows = rows.filter(Q(created_at__lt=at) | Q(created_at=at, id__lt=pk))
-    found = list(rows[: limit + 1])
-    return page([file_object(r) for r in found[:limit]], has_more=len(found) > limit)
+    found, more = page_rows(rows, limit, order == "asc", after, "file")
+    return page([file_object(r) for r in found], has_more=more)
 
 
 @fresh_connection
 def one(key: KeyInfo, file_id: str) -> File:
-    """The tenant's file, or 404 (also for another tenant's: its existence is not told)."""
-    row = File.objects.filter(pk=file_id, **tenant_filter(key)).first()
-    if row is None:
-        raise NotFound(f"No such file: '{file_id[:80]}'.", param="file_id")
-    return row
+    return owned(File.objects.all(), key, file_id, "file")
 
 
 @fresh_connection

@@ -8,7 +8,6 @@ the whole body is counted as it arrives and refused past CHUNGUS_MAX_FILE_BYTES.
 
 from __future__ import annotations
 
-import time
 from collections.abc import Awaitable, Callable
 from typing import Any
 
@@ -20,14 +19,12 @@ from starlette.responses import FileResponse, Response
 from starlette.routing import BaseRoute, Route
 from starlette.types import Message, Receive
 
-from chungus.accounts.keyinfo import KeyInfo
 from chungus.batches import files
+from chungus.batches.callers import Callers
 from chungus.batches.models import Purpose
 from chungus.batches.storage import file_path
-from chungus.gateway.auth import authenticate
-from chungus.gateway.snapshot import SnapshotStore
 from chungus.lib.body_limit import drain, too_large
-from chungus.lib.openai_errors import InvalidRequest, PayloadTooLarge
+from chungus.lib.openai_errors import InvalidRequest, PayloadTooLarge, ServiceUnavailable
 
 FORM_OVERHEAD = 64 * 1024  # the multipart framing and the purpose field, beyond the file
 UPLOADABLE = (Purpose.BATCH.value,)
@@ -41,14 +38,11 @@ def _blocking(function: Callable[..., Any]) -> Callable[..., Awaitable[Any]]:
     return sync_to_async(function, thread_sensitive=False)
 
 
-def file_routes(store: SnapshotStore, max_bytes: int, prefixes: tuple[str, ...]) -> list[BaseRoute]:
+def file_routes(callers: Callers, max_bytes: int, prefixes: tuple[str, ...]) -> list[BaseRoute]:
     """The /v1/files routes under every prefix."""
 
-    def caller(request: Request) -> KeyInfo:
-        return authenticate(store.current, request.headers.get("authorization"), time.time())
-
     async def upload(request: Request) -> Response:
-        key = caller(request)
+        key = await callers.key(request)
         form = await read_form(request, max_bytes + FORM_OVERHEAD)
         try:
             purpose, upload = form.get("purpose"), form.get("file")
@@ -70,22 +64,33 @@ def file_routes(store: SnapshotStore, max_bytes: int, prefixes: tuple[str, ...])
         limit = query.get("limit", str(files.MAX_LIST))
         if not limit.isdigit():
             raise InvalidRequest("limit must be a whole number.", param="limit")
+        key = await callers.key(request)
         found = await _blocking(files.listing)(
-            caller(request), query.get("purpose"), int(limit), query.get("order", "desc"),
-            query.get("after"),
-        )  # fmt: skip
+            key, query.get("purpose"), int(limit), query.get("order", "desc"), query.get("after")
+        )
         return _json(found)
 
     async def retrieve(request: Request) -> Response:
-        row = await _blocking(files.one)(caller(request), request.path_params["file_id"])
+        row = await _blocking(files.one)(await callers.key(request), request.path_params["file_id"])
         return _json(files.file_object(row))
 
     async def content(request: Request) -> Response:
-        row = await _blocking(files.one)(caller(request), request.path_params["file_id"])
-        return FileResponse(file_path(row.id), media_type="application/octet-stream")
+        row = await _blocking(files.one)(await callers.key(request), request.path_params["file_id"])
+        path = file_path(row.id)
+        if not path.exists():
+            raise ServiceUnavailable(
+                "This file's content is not in this server's file storage: every CHUNGUS "
+                "process on one database must share CHUNGUS_FILES_DIR.",
+                code="file_storage_missing",
+            )
+        return FileResponse(path, media_type="application/octet-stream")
 
     async def delete(request: Request) -> Response:
-        return _json(await _blocking(files.delete)(caller(request), request.path_params["file_id"]))
+        return _json(
+            await _blocking(files.delete)(
+                await callers.key(request), request.path_params["file_id"]
+            )
+        )
 
     routes: list[BaseRoute] = []
     for prefix in prefixes:

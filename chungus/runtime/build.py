@@ -19,6 +19,7 @@ from starlette.types import ASGIApp
 from chungus.accounts.keyinfo import key_infos
 from chungus.accounts.sessions import operator_session
 from chungus.batches.batches_api import batch_routes
+from chungus.batches.callers import Callers
 from chungus.batches.files_api import file_routes
 from chungus.batches.runner import BatchRunner
 from chungus.engines import registry
@@ -202,9 +203,10 @@ def build_runtime(*, default_model: bool | None = None) -> tuple[Front, Runtime]
         )
     django_app = cast(ASGIApp, get_asgi_application())
     session = sync_to_async(fresh_connection(operator_session), thread_sensitive=False)
+    callers = Callers(gateway.store, gateway.limiter)
     more = [
-        *file_routes(gateway.store, settings.CHUNGUS_MAX_FILE_BYTES, PREFIXES),
-        *batch_routes(gateway.store, settings.CHUNGUS_BATCH_MAX_LINES, PREFIXES),
+        *file_routes(callers, settings.CHUNGUS_MAX_FILE_BYTES, PREFIXES),
+        *batch_routes(callers, settings.CHUNGUS_BATCH_MAX_LINES, PREFIXES),
     ]
     app = build_asgi(
         gateway, runtime.readiness, read_nodes, django_app, runtime.lifespan, session, more
