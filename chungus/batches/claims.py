@@ -43,6 +43,14 @@ class Outcome:
 
 
 @fresh_connection
+def any_running() -> bool:
+    """Whether any batch is running or being cancelled: an idle server asks only this."""
+    return Batch.objects.filter(
+        status__in=(BatchStatus.IN_PROGRESS, BatchStatus.CANCELLING)
+    ).exists()
+
+
+@fresh_connection
 def claim(holder: str, limit: int, lease: float) -> list[Claimed]:
     now = time.time()
     with transaction.atomic():

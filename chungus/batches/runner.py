@@ -58,6 +58,8 @@ class BatchRunner:
 
     async def tick(self) -> int:
         """One round: run a chunk of lines, end ready batches; how many lines ran."""
+        if not await _off_loop(claims.any_running)():
+            return 0
         claimed = await _off_loop(claims.claim)(self.holder, self.concurrency, self.lease)
         if claimed:
             keys = {k.id: k for k in self.gateway.store.current.keys.values()}
