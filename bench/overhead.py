@@ -62,6 +62,7 @@ BENCH = Path(__file__).resolve().parent
 ROOT = BENCH.parent
 MODES = ("nonstream", "stream", "stream-nousage")
 NEVER = "1000000000"  # a limit no bench reaches (the columns are 32-bit)
+IDLE_SECONDS = 10.0  # how long every target's idle CPU is measured before the cells
 
 
 @dataclass(frozen=True)
@@ -94,6 +95,7 @@ class Harness:
     session: aiohttp.ClientSession
     tmp: Path
     pinning: Pinning = field(default_factory=Pinning)
+    idle_cpu: dict[str, float] = field(default_factory=dict)  # target -> CPU s/s when idle
 
     async def wait_until(self, name: str, proc: Popen, check: Check, timeout: float) -> None:
         """Poll `check` until it passes; fail loudly if the process dies or time runs out."""
@@ -370,18 +372,31 @@ async def measure_once(h: Harness, targets: list[Target], run: str) -> Cells:
     for mode in h.args.modes:
         for conc in h.args.concurrency:
             row = {t.name: cells.setdefault((mode, conc, t.name), Cell()) for t in targets}
-            # CPU over the whole cell, so work a gateway defers past its own batches still counts.
+            # CPU over the whole cell, so work a gateway defers past its own batches still counts;
+            # less what the target spends idle anyway (its background loops) while the others
+            # are measured, which a slow target in the run (LiteLLM) would otherwise stretch.
             cpu_before = {t.name: cpu_seconds(t.pid) for t in targets}
+            cell_start = time.perf_counter()
             for rnd in range(h.args.rounds):
                 for target in targets:
                     await run_batch(h, target, row[target.name], mode, conc, per_round)
                 print(
                     f"  {run}{mode} c={conc} round {rnd + 1}/{h.args.rounds} done", file=sys.stderr
                 )
+            others = {t.name: time.perf_counter() - cell_start - row[t.name].wall for t in targets}
             for target in targets:
                 if not target.shared:
-                    row[target.name].cpu = cpu_seconds(target.pid) - cpu_before[target.name]
+                    spent = cpu_seconds(target.pid) - cpu_before[target.name]
+                    idle = h.idle_cpu.get(target.name, 0.0) * others[target.name]
+                    row[target.name].cpu = max(0.0, spent - idle)
     return cells
+
+
+async def idle_rates(targets: list[Target], seconds: float) -> dict[str, float]:
+    """CPU seconds per second each target spends with no request: its background loops."""
+    before = {t.name: cpu_seconds(t.pid) for t in targets}
+    await asyncio.sleep(seconds)
+    return {t.name: (cpu_seconds(t.pid) - before[t.name]) / seconds for t in targets}
 
 
 async def measure(h: Harness, targets: list[Target]) -> list[Cells]:
@@ -390,6 +405,10 @@ async def measure(h: Harness, targets: list[Target]) -> list[Cells]:
     for target in targets:  # warm-up: open connections, fill caches; not counted
         for mode in h.args.modes:
             await run_batch(h, target, Cell(), mode, top, 2 * top)
+    h.idle_cpu = await idle_rates([t for t in targets if not t.shared], IDLE_SECONDS)
+    rates = ", ".join(f"{name} {rate * 1e3:.1f}" for name, rate in h.idle_cpu.items())
+    print(f"idle CPU, ms per second (subtracted while others are measured): {rates}",
+          file=sys.stderr)  # fmt: skip
     n = h.args.repeat
     return [await measure_once(h, targets, f"run {i + 1}/{n} " if n > 1 else "") for i in range(n)]
 
