@@ -6,10 +6,7 @@ line names), the work is done by chungus.batches.batches off the event loop.
 
 from __future__ import annotations
 
-from typing import Any
-
 import orjson
-from asgiref.sync import sync_to_async
 from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import BaseRoute, Route
@@ -17,15 +14,13 @@ from starlette.routing import BaseRoute, Route
 from chungus.accounts.keyinfo import KeyInfo
 from chungus.batches import batches
 from chungus.batches.callers import Callers
+from chungus.gateway.responses import json_response
 from chungus.gateway.snapshot import Snapshot
+from chungus.lib.dbthreads import off_loop
 from chungus.lib.openai_errors import InvalidRequest
 from chungus.telemetry.entries import bounded_text
 
 MAX_CREATE_BODY = 64 * 1024
-
-
-def _json(data: Any, status: int = 200) -> Response:
-    return Response(orjson.dumps(data), status, media_type="application/json")
 
 
 def model_check(snapshot: Snapshot, key: KeyInfo) -> batches.ModelCheck:
@@ -55,25 +50,31 @@ def batch_routes(callers: Callers, max_lines: int, prefixes: tuple[str, ...]) ->
             raise InvalidRequest("The body is not valid JSON.") from None
         if not isinstance(body, dict):
             raise InvalidRequest("The body must be a JSON object.")
-        work = sync_to_async(batches.create, thread_sensitive=False)
-        return _json(await work(key, body, model_check(callers.store.current, key), max_lines))
+        work = off_loop(batches.create)
+        return json_response(
+            await work(key, body, model_check(callers.store.current, key), max_lines)
+        )
 
     async def listing(request: Request) -> Response:
         limit = request.query_params.get("limit", "20")
         if not limit.isdigit():
             raise InvalidRequest("limit must be a whole number.", param="limit")
-        work = sync_to_async(batches.listing, thread_sensitive=False)
-        return _json(
+        work = off_loop(batches.listing)
+        return json_response(
             await work(await callers.key(request), int(limit), request.query_params.get("after"))
         )
 
     async def retrieve(request: Request) -> Response:
-        work = sync_to_async(batches.retrieve, thread_sensitive=False)
-        return _json(await work(await callers.key(request), request.path_params["batch_id"]))
+        work = off_loop(batches.retrieve)
+        return json_response(
+            await work(await callers.key(request), request.path_params["batch_id"])
+        )
 
     async def cancel(request: Request) -> Response:
-        work = sync_to_async(batches.cancel, thread_sensitive=False)
-        return _json(await work(await callers.key(request), request.path_params["batch_id"]))
+        work = off_loop(batches.cancel)
+        return json_response(
+            await work(await callers.key(request), request.path_params["batch_id"])
+        )
 
     routes: list[BaseRoute] = []
     for prefix in prefixes:

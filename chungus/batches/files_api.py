@@ -8,11 +8,8 @@ the whole body is counted as it arrives and refused past CHUNGUS_MAX_FILE_BYTES.
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable
 from typing import Any
 
-import orjson
-from asgiref.sync import sync_to_async
 from starlette.datastructures import UploadFile
 from starlette.requests import Request
 from starlette.responses import FileResponse, Response
@@ -23,19 +20,13 @@ from chungus.batches import files
 from chungus.batches.callers import Callers
 from chungus.batches.models import Purpose
 from chungus.batches.storage import file_path
+from chungus.gateway.responses import json_response
 from chungus.lib.body_limit import drain, too_large
+from chungus.lib.dbthreads import off_loop
 from chungus.lib.openai_errors import InvalidRequest, PayloadTooLarge, ServiceUnavailable
 
 FORM_OVERHEAD = 64 * 1024  # the multipart framing and the purpose field, beyond the file
 UPLOADABLE = (Purpose.BATCH.value,)
-
-
-def _json(data: Any, status: int = 200) -> Response:
-    return Response(orjson.dumps(data), status, media_type="application/json")
-
-
-def _blocking(function: Callable[..., Any]) -> Callable[..., Awaitable[Any]]:
-    return sync_to_async(function, thread_sensitive=False)
 
 
 def file_routes(callers: Callers, max_bytes: int, prefixes: tuple[str, ...]) -> list[BaseRoute]:
@@ -55,7 +46,7 @@ def file_routes(callers: Callers, max_bytes: int, prefixes: tuple[str, ...]) -> 
             if (upload.size or 0) > max_bytes:
                 raise PayloadTooLarge(f"The file is larger than {max_bytes} bytes.")
             name = stored_name(upload.filename)
-            return _json(await _blocking(files.store)(key, name, purpose, upload.file))
+            return json_response(await off_loop(files.store)(key, name, purpose, upload.file))
         finally:
             await form.close()
 
@@ -65,17 +56,17 @@ def file_routes(callers: Callers, max_bytes: int, prefixes: tuple[str, ...]) -> 
         if not limit.isdigit():
             raise InvalidRequest("limit must be a whole number.", param="limit")
         key = await callers.key(request)
-        found = await _blocking(files.listing)(
+        found = await off_loop(files.listing)(
             key, query.get("purpose"), int(limit), query.get("order", "desc"), query.get("after")
         )
-        return _json(found)
+        return json_response(found)
 
     async def retrieve(request: Request) -> Response:
-        row = await _blocking(files.one)(await callers.key(request), request.path_params["file_id"])
-        return _json(files.file_object(row))
+        row = await off_loop(files.one)(await callers.key(request), request.path_params["file_id"])
+        return json_response(files.file_object(row))
 
     async def content(request: Request) -> Response:
-        row = await _blocking(files.one)(await callers.key(request), request.path_params["file_id"])
+        row = await off_loop(files.one)(await callers.key(request), request.path_params["file_id"])
         path = file_path(row.id)
         if not path.exists():
             raise ServiceUnavailable(
@@ -86,10 +77,8 @@ def file_routes(callers: Callers, max_bytes: int, prefixes: tuple[str, ...]) -> 
         return FileResponse(path, media_type="application/octet-stream")
 
     async def delete(request: Request) -> Response:
-        return _json(
-            await _blocking(files.delete)(
-                await callers.key(request), request.path_params["file_id"]
-            )
+        return json_response(
+            await off_loop(files.delete)(await callers.key(request), request.path_params["file_id"])
         )
 
     routes: list[BaseRoute] = []

@@ -12,7 +12,6 @@ import time
 from typing import IO, Any
 
 import orjson
-from django.db import transaction
 from django.db.models import Exists, F, OuterRef
 from django.utils import timezone
 
@@ -71,11 +70,9 @@ def _end(batch: Batch, final: BatchStatus) -> None:
         f"{final.value}_at": timezone.now(),
         "output_file_id": output or "",
         "error_file_id": errors or "",
+        "failed": F("failed") + unfinished,  # lines that never ran
     }
-    with transaction.atomic():
-        Batch.objects.filter(pk=batch.pk).update(**fields)
-        if unfinished:
-            Batch.objects.filter(pk=batch.pk).update(failed=F("failed") + unfinished)
+    Batch.objects.filter(pk=batch.pk).update(**fields)
 
 
 def _write_files(batch: Batch, final: BatchStatus) -> tuple[str | None, str | None, int]:

@@ -16,12 +16,11 @@ import socket
 from dataclasses import replace
 from typing import Any
 
-from asgiref.sync import sync_to_async
-
 from chungus.accounts.keyinfo import KeyInfo
 from chungus.batches import claims, outputs
 from chungus.batches.claims import Claimed, Outcome
 from chungus.gateway.service import Gateway
+from chungus.lib.dbthreads import off_loop
 from chungus.lib.supervise import beat
 
 logger = logging.getLogger("chungus.batches")
@@ -58,9 +57,9 @@ class BatchRunner:
 
     async def tick(self) -> int:
         """One round: run a chunk of lines, end ready batches; how many lines ran."""
-        if not await _off_loop(claims.any_running)():
+        if not await off_loop(claims.any_running)():
             return 0
-        claimed = await _off_loop(claims.claim)(self.holder, self.concurrency, self.lease)
+        claimed = await off_loop(claims.claim)(self.holder, self.concurrency, self.lease)
         if claimed:
             keys = {k.id: k for k in self.gateway.store.current.keys.values()}
             renewing = asyncio.create_task(self._renew([c.line_id for c in claimed]))
@@ -72,11 +71,11 @@ class BatchRunner:
                 renewing.cancel()
             retry = [c.line_id for c, o in zip(claimed, outcomes, strict=True) if o is None]
             if retry:
-                await _off_loop(claims.requeue)(self.holder, retry, self.retry_seconds)
+                await off_loop(claims.requeue)(self.holder, retry, self.retry_seconds)
             done = [o for o in outcomes if o is not None]
             if done:
-                await _off_loop(claims.record)(self.holder, done)
-        for batch_id in await _off_loop(outputs.finish_ready)(self.holder):
+                await off_loop(claims.record)(self.holder, done)
+        for batch_id in await off_loop(outputs.finish_ready)(self.holder):
             logger.info("batch %s ended", batch_id)
         return len(claimed)
 
@@ -100,8 +99,4 @@ class BatchRunner:
     async def _renew(self, line_ids: list[int]) -> None:
         while True:
             await asyncio.sleep(self.lease / 3)
-            await _off_loop(claims.renew)(self.holder, line_ids, self.lease)
-
-
-def _off_loop(function: Any) -> Any:
-    return sync_to_async(function, thread_sensitive=False)
+            await off_loop(claims.renew)(self.holder, line_ids, self.lease)

@@ -7,7 +7,6 @@ import logging
 from collections.abc import Awaitable, Callable, Sequence
 from typing import Any
 
-import orjson
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 from starlette.applications import Starlette
 from starlette.exceptions import HTTPException
@@ -19,7 +18,7 @@ from starlette.types import ASGIApp, Lifespan
 
 from chungus.gateway import catalog
 from chungus.gateway.front import Front, Handler
-from chungus.gateway.responses import error_response
+from chungus.gateway.responses import error_response, json_response
 from chungus.gateway.service import Gateway
 from chungus.gateway.status import fleet_status, require_admin
 from chungus.lib.openai_errors import (
@@ -34,10 +33,6 @@ from chungus.lib.openai_errors import (
 logger = logging.getLogger("chungus.gateway")
 PREFIXES = ("/v1", "/api/v1")
 _METHODS = {"chat/completions": "POST", "completions": "POST", "models": "GET"}
-
-
-def _json(data: Any, status: int = 200) -> Response:
-    return Response(orjson.dumps(data), status, media_type="application/json")
 
 
 Readiness = Callable[[], dict[str, Any]]
@@ -84,14 +79,14 @@ def data_plane_routes(
     chat, completions = handlers["/v1/chat/completions"], handlers["/v1/completions"]
 
     async def models(request: Request) -> Response:
-        return _json(
+        return json_response(
             catalog.list_models(gateway.store.current, request.headers.get("authorization"))
         )
 
     async def model(request: Request) -> Response:
         auth = request.headers.get("authorization")
         model_id = request.path_params["model_id"]
-        return _json(catalog.get_model(gateway.store.current, auth, model_id))
+        return json_response(catalog.get_model(gateway.store.current, auth, model_id))
 
     async def unknown(request: Request) -> Response:
         allowed = _METHODS.get(request.path_params["rest"])
@@ -104,19 +99,19 @@ def data_plane_routes(
 
     async def status(request: Request) -> Response:
         await operator(request)
-        return _json(fleet_status(gateway.store.current, gateway.admission))
+        return json_response(fleet_status(gateway.store.current, gateway.admission))
 
     async def fleet_nodes(request: Request) -> Response:
         await operator(request)
         hosts = await asyncio.to_thread(nodes)
-        return _json({"object": "fleet.nodes", "nodes": hosts})
+        return json_response({"object": "fleet.nodes", "nodes": hosts})
 
     async def healthz(request: Request) -> Response:
-        return _json({"status": "ok"})
+        return json_response({"status": "ok"})
 
     async def readyz(request: Request) -> Response:
         state = readiness()
-        return _json(state, 200 if state["ready"] else 503)
+        return json_response(state, 200 if state["ready"] else 503)
 
     async def metrics(request: Request) -> Response:
         """Prometheus exposition: counts only, never names or keys (so no key is needed)."""

@@ -3,12 +3,18 @@
 from __future__ import annotations
 
 from collections.abc import AsyncGenerator, Callable, Mapping
+from typing import Any
 
+import orjson
 from starlette.responses import Response
 from starlette.types import Receive, Scope, Send
 
 from chungus.gateway.disconnect import ClientDisconnected, DisconnectGuard
 from chungus.lib.openai_errors import APIError
+
+
+def json_response(data: Any, status: int = 200) -> Response:
+    return Response(orjson.dumps(data), status, media_type="application/json")
 
 
 def error_response(error: APIError) -> Response:

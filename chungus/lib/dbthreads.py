@@ -9,10 +9,11 @@ one before its first query) makes each unit start on a working connection.
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from functools import wraps
 from typing import ParamSpec, TypeVar
 
+from asgiref.sync import sync_to_async
 from django.db import close_old_connections, connections
 
 P = ParamSpec("P")
@@ -35,3 +36,8 @@ def fresh_connection(function: Callable[P, R]) -> Callable[P, R]:
         return function(*args, **kwargs)
 
     return call
+
+
+def off_loop(function: Callable[P, R]) -> Callable[P, Awaitable[R]]:
+    """`function` made awaitable: run in a pool thread, never on the event loop's."""
+    return sync_to_async(function, thread_sensitive=False)

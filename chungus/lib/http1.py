@@ -265,10 +265,10 @@ class Connection(asyncio.Protocol):
         silent = self.loop.time() - self.last_read
         if self.response is None or self.response.complete or self.closed:
             return
-        if silent >= self.pool.read_timeout or self.paused:
-            if self.paused:  # the caller is not reading: its own business, not a timeout
-                self.timer = self.loop.call_later(self.pool.read_timeout, self._check)
-                return
+        if self.paused:  # the caller is not reading: its own business, not a timeout
+            self.timer = self.loop.call_later(self.pool.read_timeout, self._check)
+            return
+        if silent >= self.pool.read_timeout:
             self._fail(ReadTimeout(f"no answer for {self.pool.read_timeout:g} s"))
             return
         self.timer = self.loop.call_at(self.last_read + self.pool.read_timeout, self._check)
