@@ -15,6 +15,7 @@ class VllmOptions:
     gpu_memory_utilization: float = 0.9
     host: str = "127.0.0.1"  # 0.0.0.0 where CHUNGUS reaches it from another node
     distributed_backend: str = ""  # "ray" for multi-node tensor/pipeline parallelism
+    middleware: tuple[str, ...] = ()  # import paths of ASGI middleware vLLM wraps its app in
     extra: tuple[str, ...] = ()
 
 
@@ -35,6 +36,8 @@ def vllm_command(
         command += ["--max-model-len", str(options.max_model_len)]
     if options.distributed_backend:
         command += ["--distributed-executor-backend", options.distributed_backend]
+    for middleware in options.middleware:
+        command += ["--middleware", middleware]
     return (*command, *options.extra)
 
 

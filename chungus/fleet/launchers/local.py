@@ -115,7 +115,7 @@ class LocalLauncher(Launcher):
 
     async def launch(self, spec: LaunchSpec) -> LocalHandle:
         log_path = log_file_path(self.log_dir, spec)
-        log_file = open_log(log_path)
+        log_file = await asyncio.to_thread(open_log, log_path)  # a slow disk may block
         process = await asyncio.create_subprocess_exec(
             *spec.command,
             stdin=asyncio.subprocess.DEVNULL,

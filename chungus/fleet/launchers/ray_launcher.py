@@ -1,7 +1,11 @@
 """The Ray launcher: each replica is a Ray actor that runs the engine on its node.
 
-Actors and placement groups belong to this process's Ray job: if CHUNGUS dies, Ray
-ends its engines and frees their GPUs (the CHUNGUS that takes over starts its own).
+An engine's actor is detached, named after the deployment's replica: it outlives the
+CHUNGUS that started it, so when that one is killed the next leader adopts the engine
+still serving instead of restarting it (a CHUNGUS that stops cleanly ends it first). A
+leftover actor of the same name that nobody adopted is killed before a launch. vLLM over
+several GPUs (below) still belongs to this process's Ray job: its placement group and
+driver end with it, and the next leader starts them again.
 
 One GPU or none: the actor asks Ray for `num_gpus` = the spec's GPU count, so Ray
 picks the node and the cards (and sets CUDA_VISIBLE_DEVICES); the engine is the
@@ -123,12 +127,14 @@ class RayLauncher(Launcher):
                              deadline=deadline)  # fmt: skip
         from chungus.fleet.launchers.ray_actor import EngineActor
 
+        await self._clear_ended(ray, name, running_too=True)
         remote = ray.remote(EngineActor).options(
             name=name,
             namespace=self.options.namespace,
             num_gpus=len(spec.gpus),
             num_cpus=self.options.num_cpus,
             max_restarts=0,
+            lifetime="detached",  # the next leader adopts it if this CHUNGUS is killed
         )
         args: tuple[Any, ...] = (
             list(spec.command),
@@ -166,9 +172,11 @@ class RayLauncher(Launcher):
         # Resolves once Ray has placed the actor and it has started the job.
         return RayHandle(spec, actor, name, started=actor.status.remote())
 
-    async def _clear_ended(self, ray: Any, name: str) -> None:
+    async def _clear_ended(self, ray: Any, name: str, *, running_too: bool = False) -> None:
         """Kill the actor left by an earlier attempt whose job has ended (it still holds the
-        name and its GPUs); refuse to start a second copy of one that still runs."""
+        name and its GPUs); refuse to start a second copy of a job that still runs. An
+        engine nobody adopted (`running_too`) is killed even while it runs: it holds no
+        work, and a replica of the same name is about to start."""
         try:
             actor = await asyncio.to_thread(ray.get_actor, name, namespace=self.options.namespace)
         except ValueError:
@@ -177,7 +185,7 @@ class RayLauncher(Launcher):
             running = (await asyncio.wait_for(actor.status.remote(), 5))["exit_code"] is None
         except Exception:  # a dead actor, or one never placed: it runs nothing
             running = False
-        if running:
+        if running and not running_too:
             raise RuntimeError(f"{name} still runs in the Ray cluster")
         with contextlib.suppress(Exception):
             await asyncio.to_thread(ray.kill, actor, no_restart=True)

@@ -245,7 +245,7 @@ class SlurmLauncher(Launcher):
         state = job.get("JobState", "UNKNOWN")
         if state in ENDED:
             code = ended_code(state, job.get("ExitCode", ""))
-            handle.ended = self._exited(handle, state, code)
+            handle.ended = await self._exited(handle, state, code)
             return handle.ended
         if state in QUEUED:
             return LaunchStatus(LaunchState.PLACING, detail=queued(handle.job_id, job))
@@ -261,16 +261,15 @@ class SlurmLauncher(Launcher):
                                 handle.job_id)
             )  # fmt: skip
             if found is not None:
-                return self._exited(handle, *found)
-        return self._exited(handle, "gone from the controller (exit code unknown)", None)
+                return await self._exited(handle, *found)
+        return await self._exited(handle, "gone from the controller (exit code unknown)", None)
 
-    def _exited(self, handle: SlurmHandle, state: str, code: int | None) -> LaunchStatus:
+    async def _exited(self, handle: SlurmHandle, state: str, code: int | None) -> LaunchStatus:
         detail = f"job {handle.job_id} {state}"
         if code is not None:
             detail += f", exit code {code}"
-        return LaunchStatus(
-            LaunchState.EXITED, detail=f"{detail}\n{tail(handle.log_path)}", exit_code=code
-        )
+        said = await asyncio.to_thread(tail, handle.log_path)  # a network disk may block
+        return LaunchStatus(LaunchState.EXITED, detail=f"{detail}\n{said}", exit_code=code)
 
     async def terminate(self, handle: SlurmHandle, grace: float | None = None) -> None:
         if handle.stopped:

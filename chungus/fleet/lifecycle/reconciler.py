@@ -186,14 +186,15 @@ class Reconciler:
             # Another process reconciles now: it adopts the engines, so they are left running.
             logger.warning("this process lost the reconciler lease; leaving its engines running")
             await self._hand_over()
-        first = leader and not self.leader
+        if leader and not self.leader:
+            # What the last leader recorded as holding GPUs is recorded again as found. Only
+            # then is this process the leader: if this fails, the next tick tries again.
+            await sync_to_async(job_rows.release_all)()
         self.leader = leader
         # Drains that ended are forgotten before reading: their final state is written.
         ended = [n for n, r in self.ctx.draining.items() if r.drain and r.drain.done()]
         for name in ended:
             del self.ctx.draining[name]
-        if first:  # what the last leader recorded as holding GPUs is recorded again as found
-            await sync_to_async(job_rows.release_all)()
         if leader:
             self.nodes = await asyncio.to_thread(self.read_nodes)
             deployments = await sync_to_async(store.deployments)()

@@ -71,13 +71,18 @@ class HealthMonitor:
             return
         result = await probe(session, backend.root + engine.health_path, backend.auth_headers)
         breaker = self.admission.breaker(backend.id)
+        back = False
         if result.ok:
-            breaker.success()
+            back = breaker.success()
             if self.read_load and engine.load_paths:
                 await self._read_load(session, backend, engine)
         else:
             breaker.failure(time.monotonic(), result.reason, fatal=result.fatal)
         self.checked[backend.id] = time.time()
+        if result.ok and (back or self.admission.queues):
+            # Back in rotation (the data plane had tripped it while the record still said
+            # healthy) or reporting free slots again: waiters need not wait for a release.
+            self.admission.dispatch_all()
         state = breaker.state
         if (
             state is not self.recorded.get(backend.id, Health.UNKNOWN)

@@ -1,20 +1,25 @@
 """Redis stopped: limits are counted per process, with one warning, and shared again once
 Redis is back (a private redis-server of this test's own, stopped and started by it)."""
 
+import contextlib
 import logging
 import subprocess
 import uuid
+from collections.abc import AsyncIterator
 
 import pytest
 import redis
+from aiohttp import web
 
 from chungus.accounts.keyinfo import KeyInfo
+from chungus.core.routes import BackendInfo, ModelInfo
 from chungus.fleet.launchers.local import free_port
 from chungus.gateway.limit_storage import FallbackStorage, limit_windows
 from chungus.gateway.ratelimit import RateLimiter, make_storage
 from chungus.gateway.windows import LocalWindows, SharedWindows
 from chungus.lib.openai_errors import RateLimited
 from chungus.testing.inprocess import asgi_client, in_process_gateway
+from chungus.testing.recording_engine import make_app
 from chungus.testing.waiting import wait_for
 
 
@@ -52,6 +57,19 @@ class PrivateRedis:
             self.process.wait(10)
 
 
+@contextlib.asynccontextmanager
+async def recording_engine() -> AsyncIterator[str]:
+    """chungus.testing.recording_engine on a free port: an engine that answers every chat."""
+    runner = web.AppRunner(make_app("engine-secret"))
+    await runner.setup()
+    port = free_port()
+    await web.TCPSite(runner, "127.0.0.1", port).start()
+    try:
+        yield f"http://127.0.0.1:{port}/v1"
+    finally:
+        await runner.cleanup()
+
+
 @pytest.fixture
 def own_redis(tmp_path):
     server = PrivateRedis(tmp_path)
@@ -79,19 +97,28 @@ async def test_with_redis_stopped_limits_are_per_process_and_shared_again_when_i
     clock = Clock()
     storage = FallbackStorage(make_storage(own_redis.url), probe_seconds=5, clock=clock)
     limiter = RateLimiter(SharedWindows(storage, namespace=f"test-{uuid.uuid4()}"))
-    gateway = in_process_gateway([], {"sk-redis-test": KeyInfo(id=4, name="k4", rpm=100)})
-    gateway.limiter = limiter
     await limiter.admit(KeyInfo(id=1, name="k", rpm=100))
     assert own_redis.keys(), "the count is shared through Redis"
 
     own_redis.stop()
     for _ in range(5):
         await limiter.admit(KeyInfo(id=1, name="k", rpm=100))
-    async with asgi_client(gateway) as client:
-        body = {"model": "nobody", "messages": [{"role": "user", "content": "hi"}]}
-        headers = {"Authorization": "Bearer sk-redis-test"}
-        answer = await client.post("/v1/chat/completions", json=body, headers=headers)
-    assert answer.status_code == 404, "requests are still served"
+    async with recording_engine() as url:
+        engine = ModelInfo("recorded", (BackendInfo(1, url, api_key="engine-secret"),))
+        gateway = in_process_gateway([engine], {"sk-redis-test": KeyInfo(id=4, name="k4", rpm=3)})
+        gateway.limiter = limiter
+        await gateway.upstream.start()
+        try:
+            async with asgi_client(gateway) as client:
+                body = {"model": "recorded", "messages": [{"role": "user", "content": "hi"}]}
+                headers = {"Authorization": "Bearer sk-redis-test"}
+                answers = [
+                    (await client.post("/v1/chat/completions", json=body, headers=headers))
+                    for _ in range(4)
+                ]
+        finally:
+            await gateway.upstream.close()
+    assert [a.status_code for a in answers] == [200, 200, 200, 429], "served, and still limited"
     assert storage.down
     assert len(warnings_about_redis(caplog)) == 1, "one warning, not one per request"
     limited = KeyInfo(id=2, name="limited", rpm=3)

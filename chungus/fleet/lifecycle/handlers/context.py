@@ -84,6 +84,8 @@ class Context:
     running: dict[str, Running] = field(default_factory=dict)
     draining: dict[str, Running] = field(default_factory=dict)  # leaving routing, finishing
     warming: dict[str, asyncio.Task[None]] = field(default_factory=dict)  # warm-ups answering
+    # A warm-up that failed is tried again sooner than warmup_seconds: (failures, when).
+    warm_retry: dict[str, tuple[int, float]] = field(default_factory=dict)
     jobs: dict[int, JobRun] = field(default_factory=dict)  # jobs this process runs
     # When this process last answered a request for a model (Unix time; None: not since it
     # started): idle detection asks it before the database.

@@ -18,6 +18,7 @@ from chungus.fleet.lifecycle import deployment_rows as store
 from chungus.fleet.lifecycle.handlers import draining
 from chungus.fleet.lifecycle.handlers.context import Context, Row, Running
 from chungus.fleet.states import DeploymentState as S
+from chungus.lib.supervise import backoff_delay
 
 logger = logging.getLogger("chungus.fleet")
 
@@ -39,8 +40,9 @@ async def handle(ctx: Context, d: Row) -> None:
 async def _warm_or_unload(ctx: Context, d: Row, running: Running, now: float) -> None:
     name = d["name"]
     if running.always_warm:
-        warmed = d["warmed_at"]
+        warmed, retry = d["warmed_at"], ctx.warm_retry.get(name)
         due = warmed is None or time.time() - warmed.timestamp() >= ctx.warmup_seconds
+        due = due or (retry is not None and now >= retry[1])
         if due and name not in ctx.warming:
             # Marked first and sent beside the tick: a slow answer delays no other work.
             await sync_to_async(store.mark_warmed)(name)
@@ -56,10 +58,26 @@ async def _warm_or_unload(ctx: Context, d: Row, running: Running, now: float) ->
 
 
 async def _warm(ctx: Context, name: str) -> None:
+    ok = False
     try:
         status = await ctx.warm(name)
+        ok = status < 500
         logger.info("warm-up request to %s answered %s", name, status)
     except Exception:
         logger.exception("warm-up request to %s failed", name)
     finally:
         ctx.warming.pop(name, None)
+        _after_warm(ctx, name, ok)
+
+
+def _after_warm(ctx: Context, name: str, ok: bool) -> None:
+    """A failed warm-up is tried again after 5, 10, 20 … s (at most warmup_seconds), not
+    only a whole warmup_seconds later: the model may be cold exactly when it is asked for."""
+    if ok:
+        ctx.warm_retry.pop(name, None)
+        return
+    failures = ctx.warm_retry.get(name, (0, 0.0))[0] + 1
+    delay = backoff_delay(failures, base=5.0, cap=ctx.warmup_seconds)
+    ctx.warm_retry[name] = (failures, time.monotonic() + delay)
+    logger.warning("warm-up of %s failed %d time(s) in a row; trying again in %.0f s",
+                   name, failures, delay)  # fmt: skip

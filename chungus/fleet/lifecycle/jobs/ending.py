@@ -88,13 +88,14 @@ async def finish(ctx: Context, run: JobRun, status: LaunchStatus) -> None:
 async def _record_end(run: JobRun, status: LaunchStatus) -> None:
     run.freed_at = run.freed_at or time.monotonic()
     seconds = run.freed_at - run.started
-    fraction, summary, detail = progress(run)
+    fraction, summary, detail = await asyncio.to_thread(progress, run)  # reads its files
+    said = await asyncio.to_thread(read_json, run.workdir / ERROR_FILE)
     await sync_to_async(rows.save_progress)(run.id, fraction, summary, detail)
     await sync_to_async(rows.release)("job", str(run.id))
     await sync_to_async(rows.add_gpu_seconds)(
         run.id, seconds * len(run.gpus), exit_code=status.exit_code
     )
-    state, reason, event = _outcome(run, status, fraction, detail)
+    state, reason, event = _outcome(run, status, detail, str(said.get("message") or ""))
     extra: dict[str, object] = {"exit_code": status.exit_code, "seconds": round(seconds, 1)}
     if run.preempted_by and state == JobState.QUEUED:
         extra["handover_seconds"] = round(run.freed_at - run.preempt_at, 3)
@@ -111,9 +112,10 @@ async def _record_end(run: JobRun, status: LaunchStatus) -> None:
 
 
 def _outcome(
-    run: JobRun, status: LaunchStatus, fraction: float, detail: dict[str, object]
+    run: JobRun, status: LaunchStatus, detail: dict[str, object], said: str
 ) -> tuple[JobState, str, str]:
-    """The job's next state, the reason in words, and the event to record (pure)."""
+    """The job's next state, the reason in words, and the event to record (pure); `said`
+    is the job's own error message, if it wrote one."""
     code = status.exit_code
     done = code == 0 or (code is None and detail.get("phase") == "done")
     took = f"after {run.freed_at - run.started:.0f} s"
@@ -133,9 +135,8 @@ def _outcome(
     if code is None:
         reason = f"the process that ran it ended; resumes from its checkpoint{at}"
         return JobState.QUEUED, reason, "requeued"
-    said = read_json(run.workdir / ERROR_FILE).get("message")
     if said:
-        return JobState.FAILED, str(said), "failed"
+        return JobState.FAILED, said, "failed"
     return JobState.FAILED, f"exit code {code}: {_last_lines(status.detail)}", "failed"
 
 

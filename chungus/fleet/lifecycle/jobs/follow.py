@@ -7,6 +7,7 @@ resume from its checkpoint.
 
 from __future__ import annotations
 
+import asyncio
 import logging
 from typing import Any
 
@@ -58,7 +59,7 @@ async def follow(ctx: Context, run: JobRun, row: Row) -> None:
         )  # fmt: skip
     elif status.state is LaunchState.PLACING and status.detail != row["reason"]:
         await sync_to_async(rows.set_reason)(run.id, status.detail)
-    shown = ending.progress(run)
+    shown = await asyncio.to_thread(ending.progress, run)  # reads files in its directory
     if shown != run.shown:
         run.shown = shown
         await sync_to_async(rows.save_progress)(run.id, *shown)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import logging
 from typing import Any
 
@@ -56,7 +57,7 @@ async def launch(ctx: Context, row: Row, node: str, gpus: tuple[int, ...], memor
         await sync_to_async(rows.move)(job_id, JobState.FAILED, reason)
         return
     try:
-        spec = launch_spec(row, gpus)
+        spec = await asyncio.to_thread(launch_spec, row, gpus)  # makes its directory
         handle = await launcher.launch(spec)
     except Exception as exc:
         logger.exception("job %s: launch failed", job_id)
@@ -87,7 +88,7 @@ async def adopt(ctx: Context, row: Row) -> bool:
         return False
     gpus = tuple(row["gpu_indices"] or ())
     try:
-        spec = launch_spec(row, gpus)
+        spec = await asyncio.to_thread(launch_spec, row, gpus)  # makes its directory
         handle = await launcher.adopt(spec, row["handle"])
     except Exception:
         logger.exception("job %s: adopting failed", row["id"])

@@ -10,6 +10,7 @@ from django.utils import timezone
 
 from chungus.fleet.jobs.models import GpuHold, Job
 from chungus.fleet.states import JOB_ACTIVE, JobState
+from chungus.lib.dbthreads import fresh_connection
 
 FIELDS = (
     "id", "owner_id", "kind", "spec", "tier", "priority", "gpus", "memory_mb", "cpu_cores",
@@ -93,6 +94,7 @@ def release(holder: str, name: str) -> None:
     GpuHold.objects.filter(holder=holder, name=name, ended=None).update(ended=int(time.time()))
 
 
+@fresh_connection  # the first query of a new leader's first tick
 def release_all() -> None:
     """A new scheduler takes over: what the last one recorded as held is re-recorded as found."""
     GpuHold.objects.filter(ended=None).update(ended=int(time.time()))

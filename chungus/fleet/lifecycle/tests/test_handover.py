@@ -198,6 +198,39 @@ def test_the_next_leader_adopts_the_engines_of_a_killed_one(tmp_path, postgres_u
         second.stop()
 
 
+def test_the_next_leader_adopts_the_ray_engine_of_a_killed_one(tmp_path, postgres_url, ray_cluster):
+    env = {
+        "DATABASE_URL": postgres_url,
+        "CHUNGUS_LEASE_SECONDS": "3",
+        "CHUNGUS_RECONCILE_SECONDS": "0.3",
+        "CHUNGUS_RAY_ADDRESS": "auto",
+        "RAY_ENABLE_WINDOWS_OR_OSX_CLUSTER": "0",
+    }
+    first, second = chungus_instance(tmp_path / "a", **env), chungus_instance(tmp_path / "b", **env)
+    first.cli("deploy", "kept", "--source", "packaged", "--launcher", "ray", "--gpus", "1")
+    key = first.create_key("k")
+    try:
+        first.start("--no-default-model")
+        wait_ready(postgres_url, "kept", 120)
+        second.start("--no-default-model")
+        assert first.process is not None and second.process is not None
+        assert lease_holder(postgres_url).endswith(f":{first.process.pid}")
+        actor = ray_cluster.get_actor("chungus-kept-0", namespace="chungus")
+        port = engine_port(postgres_url)
+        engine = listening_pid(port)
+        statuses = kill_the_leader_under_traffic(first, second, key, postgres_url)
+        still = ray_cluster.get_actor("chungus-kept-0", namespace="chungus")
+        assert still._actor_id == actor._actor_id, "the engine's Ray actor was replaced"
+        assert engine is not None and listening_pid(port) == engine, "the engine restarted"
+        assert engine_port(postgres_url) == port
+        assert statuses and set(statuses) == {200}, statuses
+    finally:
+        first.stop()
+        second.stop()
+    names = {a["name"] for a in ray_cluster.util.list_named_actors(all_namespaces=True)}
+    assert "chungus-kept-0" not in names, "a CHUNGUS that stops cleanly ends its engines"
+
+
 def kill_the_leader_under_traffic(
     first: ChungusProcess, second: ChungusProcess, key: str, url: str
 ) -> list[int]:

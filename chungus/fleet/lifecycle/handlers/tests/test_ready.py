@@ -51,3 +51,23 @@ async def test_past_its_timeout_here_the_rollups_say_whether_another_process_ser
     ctx = context({"shared": time.time() - 600}.get)
     assert await ctx.last_used("shared", within=60) == minute.timestamp()
     assert await context(lambda name: None).last_used("unused", within=60) is None
+
+
+async def test_a_failed_warm_up_is_tried_again_soon_with_backoff_and_forgotten_once_it_works():
+    from chungus.fleet.lifecycle.handlers import ready
+
+    answers = [503, 200]
+
+    async def flaky(name: str) -> int:
+        return answers.pop(0)
+
+    ctx = Context(
+        {}, Path("."), list, nothing, flaky, lambda ids: 0, DrainPolicy(), lambda: 1024, {},
+        warmup_seconds=180,
+    )  # fmt: skip
+    before = time.monotonic()
+    await ready._warm(ctx, "cold")
+    failures, when = ctx.warm_retry["cold"]
+    assert failures == 1 and before + 4 <= when <= time.monotonic() + 5, "in 5 s, not 180"
+    await ready._warm(ctx, "cold")
+    assert "cold" not in ctx.warm_retry and not ctx.warming
