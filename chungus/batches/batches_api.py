@@ -15,6 +15,7 @@ from chungus.accounts.keyinfo import KeyInfo
 from chungus.batches import batches
 from chungus.batches.callers import Callers
 from chungus.gateway.responses import json_response
+from chungus.gateway.service import read_body
 from chungus.gateway.snapshot import Snapshot
 from chungus.lib.dbthreads import off_loop
 from chungus.lib.openai_errors import InvalidRequest
@@ -41,9 +42,7 @@ def batch_routes(callers: Callers, max_lines: int, prefixes: tuple[str, ...]) ->
 
     async def create(request: Request) -> Response:
         key = await callers.key(request)
-        raw = await request.body()
-        if len(raw) > MAX_CREATE_BODY:
-            raise InvalidRequest("The request body is too large for a batch's creation.")
+        raw = await read_body(request, MAX_CREATE_BODY)  # 413 past it, never read whole
         try:
             body = orjson.loads(raw)
         except orjson.JSONDecodeError:

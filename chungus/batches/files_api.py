@@ -8,6 +8,7 @@ the whole body is counted as it arrives and refused past CHUNGUS_MAX_FILE_BYTES.
 
 from __future__ import annotations
 
+import unicodedata
 from typing import Any
 
 from starlette.datastructures import UploadFile
@@ -27,6 +28,7 @@ from chungus.lib.openai_errors import InvalidRequest, PayloadTooLarge, ServiceUn
 
 FORM_OVERHEAD = 64 * 1024  # the multipart framing and the purpose field, beyond the file
 UPLOADABLE = (Purpose.BATCH.value,)
+_UNSTORABLE = ("Cc", "Cs")  # control characters, surrogates
 
 
 def file_routes(callers: Callers, max_bytes: int, prefixes: tuple[str, ...]) -> list[BaseRoute]:
@@ -125,6 +127,9 @@ def _refused(limit: int, drained: bool) -> PayloadTooLarge:
 
 
 def stored_name(filename: str | None) -> str:
-    """The client's file name as data: its last path part, bounded (pure)."""
-    name = (filename or "").replace("\\", "/").rsplit("/", 1)[-1].strip()
-    return (name or "upload.jsonl")[:255]
+    """The client's file name as data: its last path part, bounded, with control characters
+    and lone surrogates (which PostgreSQL cannot store, NUL above all) replaced by U+FFFD,
+    as the request log does (pure)."""
+    name = (filename or "").replace("\\", "/").rsplit("/", 1)[-1].strip()[:255]
+    name = "".join("\ufffd" if unicodedata.category(c) in _UNSTORABLE else c for c in name)
+    return name or "upload.jsonl"

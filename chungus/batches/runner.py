@@ -13,6 +13,7 @@ import logging
 import os
 import secrets
 import socket
+import time
 from dataclasses import replace
 from typing import Any
 
@@ -25,6 +26,21 @@ from chungus.lib.supervise import beat
 
 logger = logging.getLogger("chungus.batches")
 RETRY_STATUSES = (429, 503)
+
+
+def key_refusal(key: KeyInfo | None, now: float) -> dict[str, str] | None:
+    """Why a batch's lines may no longer run for its key (its error line's `error`), None
+    while they may: the key must still be usable on /v1, as gateway.auth checks it (pure)."""
+    if key is None:
+        return {"code": "invalid_api_key", "message": "The batch's API key no longer exists."}
+    if not key.active:
+        return {
+            "code": "revoked_api_key",
+            "message": "The batch's API key was revoked, or its owner deactivated.",
+        }
+    if key.expires_at is not None and key.expires_at <= now:
+        return {"code": "expired_api_key", "message": "The batch's API key has expired."}
+    return None
 
 
 def holder_name() -> str:
@@ -82,8 +98,8 @@ class BatchRunner:
     async def _one(self, line: Claimed, key: KeyInfo | None) -> Outcome | None:
         """Run one line; None when it should wait and be tried again."""
         request_id = f"req_{secrets.token_hex(12)}"
-        if key is None or not key.active:
-            error = {"code": "invalid_api_key", "message": "The batch's API key was revoked."}
+        error = key_refusal(key, time.time())
+        if error is not None or key is None:
             return Outcome(line.line_id, line.batch_id, None, None, error, request_id)
         status, answer = await self.gateway.run(
             replace(key, tier="batch"), line.endpoint, line.body

@@ -17,13 +17,15 @@ from starlette.staticfiles import StaticFiles
 from starlette.types import ASGIApp, Lifespan
 
 from chungus.gateway import catalog
-from chungus.gateway.front import Front, Handler
+from chungus.gateway.front import ErrorHandler, Front, Handler
 from chungus.gateway.responses import error_response, json_response
 from chungus.gateway.service import Gateway
 from chungus.gateway.status import fleet_status, require_admin
+from chungus.gateway.unauthenticated import Unauthenticated
 from chungus.lib.openai_errors import (
     INVALID_REQUEST,
     APIError,
+    AuthenticationFailed,
     InternalError,
     MethodNotAllowed,
     NotFound,
@@ -79,14 +81,13 @@ def data_plane_routes(
     chat, completions = handlers["/v1/chat/completions"], handlers["/v1/completions"]
 
     async def models(request: Request) -> Response:
-        return json_response(
-            catalog.list_models(gateway.store.current, request.headers.get("authorization"))
-        )
+        key = await gateway.caller(request.headers.get("authorization"))
+        return json_response(catalog.list_models(gateway.store.current, key))
 
     async def model(request: Request) -> Response:
-        auth = request.headers.get("authorization")
+        key = await gateway.caller(request.headers.get("authorization"))
         model_id = request.path_params["model_id"]
-        return json_response(catalog.get_model(gateway.store.current, auth, model_id))
+        return json_response(catalog.get_model(gateway.store.current, key, model_id))
 
     async def unknown(request: Request) -> Response:
         allowed = _METHODS.get(request.path_params["rest"])
@@ -149,6 +150,19 @@ async def _error(request: Request, exc: Exception) -> Response:
     return error_response(InternalError())
 
 
+def counting_refusals(unauthenticated: Unauthenticated) -> ErrorHandler:
+    """`_error`, counting every 401 below the /v1 prefixes (models, files, batches) as the
+    completions count theirs: on /metrics, never one request-log row each."""
+    below = tuple(prefix + "/" for prefix in PREFIXES)
+
+    async def handle(request: Request, exc: Exception) -> Response:
+        if isinstance(exc, AuthenticationFailed) and request.scope["path"].startswith(below):
+            unauthenticated.record(exc.code or exc.type)
+        return await _error(request, exc)
+
+    return handle
+
+
 async def _http_error(request: Request, exc: Exception) -> Response:
     assert isinstance(exc, HTTPException)
     body = error_body(str(exc.detail), INVALID_REQUEST)
@@ -182,13 +196,14 @@ def build_asgi(
         Mount("/static", app=static_files(), name="static"),
         Mount("/", app=django_app),
     ]
+    errors = counting_refusals(gateway.unauthenticated)
     stack = Starlette(
         routes=routes,
         lifespan=lifespan,
         exception_handlers={
-            APIError: _error,
+            APIError: errors,
             HTTPException: _http_error,
-            Exception: _error,
+            Exception: errors,
         },
     )
-    return Front(completion_handlers(gateway), stack, _error)
+    return Front(completion_handlers(gateway), stack, errors)

@@ -12,6 +12,7 @@ from chungus.gateway.payload import Completion, prompt_estimate
 from chungus.lib.openai_errors import InvalidRequest
 
 _OUTPUT_FIELDS = ("max_completion_tokens", "max_tokens")
+UNBOUNDED_OUTPUT_TOKENS = 4096  # reserved per choice where neither request nor model bounds it
 
 
 def apply_caps(request: Completion, caps: RequestCaps) -> None:
@@ -40,12 +41,23 @@ def given_output(request: Completion, caps: RequestCaps) -> int:
     return max(1, min(caps.max_output_tokens, room))
 
 
-def output_tokens(request: Completion) -> int:
-    """The most tokens the request may generate, as far as the request says (0: unknown)."""
+def output_tokens(request: Completion, caps: RequestCaps) -> int:
+    """The most tokens the request may generate: its output limit for every choice (`n`, or
+    `best_of` where larger: the engine generates that many and returns `n`) of every prompt."""
     body = request.body
     limits = [body[name] for name in _OUTPUT_FIELDS if isinstance(body.get(name), int)]
-    n = body.get("n")
-    return min(limits) * (n if isinstance(n, int) and n > 1 else 1) if limits else 0
+    # A request with no output limit, to a model without a cap, may generate until the
+    # context is full: that bounds it, so it is what is reserved. Where the context is not
+    # known either, UNBOUNDED_OUTPUT_TOKENS is; it is only a reservation, settled with the
+    # real usage after (and never more than the key's whole limit: RateLimiter.reserve).
+    each = min(limits) if limits else caps.context or UNBOUNDED_OUTPUT_TOKENS
+    choices = max(_count(body.get("n")), _count(body.get("best_of")))
+    prompts = prompt_count(body["prompt"]) if "prompt" in body else 1
+    return each * choices * prompts
+
+
+def _count(value: Any) -> int:
+    return value if isinstance(value, int) and value > 1 else 1
 
 
 def prompt_count(prompt: Any) -> int:

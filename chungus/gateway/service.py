@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import functools
+import logging
 import time
 from collections.abc import AsyncGenerator, Awaitable, Callable
 from dataclasses import dataclass, replace
@@ -11,7 +12,7 @@ from typing import Any
 
 import orjson
 from prometheus_client import CollectorRegistry
-from starlette.requests import Request
+from starlette.requests import ClientDisconnect, Request
 from starlette.responses import Response
 
 from chungus.accounts.keyinfo import KeyInfo
@@ -30,12 +31,14 @@ from chungus.gateway.routing.strategies import RouteRequest
 from chungus.gateway.snapshot import SnapshotStore
 from chungus.gateway.unauthenticated import Unauthenticated
 from chungus.gateway.upstream import EngineResponse, Upstream, transport_error
+from chungus.lib import http1
 from chungus.lib.body_limit import drain, too_large
 from chungus.lib.openai_errors import (
     APIError,
     AuthenticationFailed,
     BadGateway,
     GatewayTimeout,
+    InternalError,
     InvalidRequest,
     NotFound,
     PayloadTooLarge,
@@ -45,6 +48,7 @@ from chungus.lib.sse import error_event, event_json, has_content, is_usage_only
 from chungus.telemetry.entries import BOUNDS, UNKNOWN_MODEL, LogEntry, bounded_text
 from chungus.telemetry.requestlog import LogBuffer, LogBufferMetrics
 
+logger = logging.getLogger("chungus.gateway")
 CLIENT_CLOSED = 499  # nginx's status for a client that went away; only ever logged
 _UPSTREAM_HEADERS = {"Content-Type": "application/json", "User-Agent": "chungus"}
 
@@ -129,12 +133,23 @@ class Gateway:
             else:
                 self._finish(x, error.status, error.code or error.type)
             return error_response(error)
-        except ClientDisconnected:
+        except (ClientDisconnected, ClientDisconnect):
             self._finish(x, CLIENT_CLOSED, "client_disconnected")
             return Response(status_code=CLIENT_CLOSED)
+        except Exception as exc:
+            return error_response(self._unexpected(x, exc))
+        except BaseException:  # cancelled (the server stopping): still release and log
+            self._finish(x, CLIENT_CLOSED, "cancelled")
+            raise
         finally:
             if guard is not None:
                 guard.close()
+
+    async def caller(self, authorization: str | None) -> KeyInfo:
+        """The calling key (else 401), counted against its request limits (else 429)."""
+        key = authenticate(self.store.current, authorization, time.time())
+        await self.limiter.admit(key)
+        return key
 
     async def _admit(self, request: Request, x: Exchange, chat: bool) -> Completion:
         snapshot = self.store.current
@@ -167,7 +182,7 @@ class Gateway:
         apply_caps(completion, model.caps)
         x.prompt_estimate = prompt_estimate(completion)
         x.reservation = await self.limiter.reserve(
-            key, x.prompt_estimate + output_tokens(completion)
+            key, x.prompt_estimate + output_tokens(completion, model.caps)
         )
         if not model.backends and model.deployed:
             x.model = model = await self._wake(x, model.name)
@@ -189,6 +204,9 @@ class Gateway:
         except APIError as error:
             self._finish(x, error.status, error.code or error.type)
             return error.status, error.envelope()
+        except Exception as exc:
+            internal = self._unexpected(x, exc)
+            return internal.status, internal.envelope()
         finally:
             self._finish(x, 499, "cancelled")  # only if nothing above finished it
         return response.status_code, orjson.loads(bytes(response.body))
@@ -234,6 +252,10 @@ class Gateway:
         except APIError as error:
             self._finish(x, error.status, error.code or error.type)
             return error.status
+        except Exception as exc:
+            return self._unexpected(x, exc).status
+        finally:
+            self._finish(x, CLIENT_CLOSED, "cancelled")  # only if nothing above finished it
         return response.status_code
 
     async def _attempts(self, x: Exchange, completion: Completion, endpoint: str) -> Response:
@@ -279,7 +301,11 @@ class Gateway:
             return await self._engine_error(x, backend, adapter, response)
         if completion.stream:
             self.admission.breaker(backend.id).success()
-            translator = adapter.stream(endpoint, completion.model)
+            try:
+                translator = adapter.stream(endpoint, completion.model)
+            except BaseException:
+                response.close()  # nobody will read it: do not leave the engine generating
+                raise
             relay = self._relay(x, completion, response, translator)
             return EventStream(relay, on_close=functools.partial(self._abandoned, x, response))
         try:
@@ -360,10 +386,14 @@ class Gateway:
         except Exception as exc:
             # Bytes already reached the client, so the status line is sent:
             # end the stream with an error event rather than hang or cut it.
-            error = transport_error(exc)
+            if from_engine(exc):
+                error = transport_error(exc)
+                if x.backend is not None:
+                    self.admission.breaker(x.backend.id).failure(time.monotonic(), error.message)
+            else:  # a translator's bug, not the backend's fault
+                logger.error("unexpected error relaying %s", x.entry.endpoint, exc_info=exc)
+                error = InternalError()
             status, error_type = error.status, error.code or error.type
-            if x.backend is not None:
-                self.admission.breaker(x.backend.id).failure(time.monotonic(), error.message)
             yield error_event(error.envelope())
         finally:
             if clean:
@@ -392,6 +422,15 @@ class Gateway:
         if isinstance(usage, dict):
             x.entry.prompt_tokens = int(usage.get("prompt_tokens") or 0)
             x.entry.completion_tokens = int(usage.get("completion_tokens") or 0)
+
+    def _unexpected(self, x: Exchange, exc: Exception) -> InternalError:
+        """A bug of ours (an adapter's, say): its traceback goes to the process log, never
+        to the row or the client; the request is released and logged as a 500."""
+        logger.error("unexpected error serving %s", x.entry.endpoint, exc_info=exc)
+        internal = InternalError()
+        if x.key is not None:  # without a key nothing was taken, and no row is owed
+            self._finish(x, internal.status, internal.code or internal.type)
+        return internal
 
     def _release(self, x: Exchange) -> None:
         if x.backend is not None and x.model is not None:
@@ -423,6 +462,11 @@ class Gateway:
             self.limiter.settle_later(x.reservation, tokens)
             x.reservation = None
         self.logs.append(entry)
+
+
+def from_engine(exc: Exception) -> bool:
+    """Whether an error met while relaying came from the engine's connection (not from us)."""
+    return isinstance(exc, APIError | http1.HTTPError | OSError | TimeoutError)
 
 
 def chat_backends(model: ModelInfo) -> ModelInfo:

@@ -11,6 +11,10 @@ import openai
 import orjson
 import pytest
 
+from chungus.accounts.keyinfo import KeyInfo
+from chungus.batches.batches_api import MAX_CREATE_BODY
+from chungus.batches.tests.inprocess import batches_client
+from chungus.testing.inprocess import in_process_gateway
 from chungus.testing.openai_schema import validate
 from chungus.testing.processes import ChungusProcess, LlamaServer, chungus_instance
 
@@ -151,3 +155,39 @@ def test_a_cancelled_batch_ends_with_every_line_accounted_for(site):
     with pytest.raises(openai.APIStatusError) as error:
         api.batches.cancel(created.id)
     assert error.value.status_code == 409
+
+
+SECRET = "sk-test-batches-api"
+
+
+def in_process():
+    return in_process_gateway([], {SECRET: KeyInfo(id=9, name="batches")})
+
+
+async def test_a_creation_body_over_the_limit_is_a_413_and_is_not_read_whole():
+    huge = b'{"metadata": "' + b"x" * (MAX_CREATE_BODY + 1) + b'"}'
+    auth = {"Authorization": f"Bearer {SECRET}"}
+    async with batches_client(in_process()) as client:
+        declared = await client.post("/v1/batches", content=huge, headers=auth)
+
+        async def chunks():
+            for start in range(0, len(huge), 8192):
+                yield huge[start : start + 8192]
+
+        streamed = await client.post("/v1/batches", content=chunks(), headers=auth)
+    for answer in (declared, streamed):
+        assert answer.status_code == 413, answer.text
+        error = answer.json()["error"]
+        assert (error["type"], error["code"]) == ("invalid_request_error", "request_too_large")
+
+
+async def test_a_401_on_batches_is_counted_as_the_completions_count_theirs():
+    gateway, wrong = in_process(), {"Authorization": "Bearer no"}
+    async with batches_client(gateway) as client:
+        assert (await client.get("/v1/batches")).status_code == 401
+        assert (await client.post("/v1/batches", json={}, headers=wrong)).status_code == 401
+        assert (await client.get("/v1/batches/batch_x", headers=wrong)).status_code == 401
+    count = gateway.metrics.get_sample_value
+    assert count("chungus_unauthenticated_requests_total", {"reason": "missing_api_key"}) == 1
+    assert count("chungus_unauthenticated_requests_total", {"reason": "invalid_api_key"}) == 2
+    assert not gateway.logs.pending

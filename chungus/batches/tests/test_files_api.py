@@ -11,8 +11,13 @@ from pathlib import Path
 import httpx
 import openai
 import pytest
+from asgiref.sync import sync_to_async
 
+from chungus.accounts.keyinfo import KeyInfo
 from chungus.batches.files_api import stored_name
+from chungus.batches.models import File
+from chungus.batches.tests.inprocess import batches_client
+from chungus.testing.inprocess import in_process_gateway
 from chungus.testing.openai_schema import validate
 from chungus.testing.processes import ChungusProcess, chungus_instance
 
@@ -127,3 +132,53 @@ def test_a_name_with_a_path_in_it_is_only_data(site):
     assert (Path(site.home) / "files" / made.id).exists()
     assert stored_name("") == "upload.jsonl" and stored_name("a\\b\\c.jsonl") == "c.jsonl"
     assert len(stored_name("n" * 1000)) == 255
+
+
+SECRET = "sk-test-files-api"
+
+
+def in_process():
+    return in_process_gateway([], {SECRET: KeyInfo(id=8, name="files")})
+
+
+def multipart(filename: bytes, data: bytes = LINES) -> tuple[bytes, dict[str, str]]:
+    """An upload's body made by hand: httpx would percent-encode a NUL in the name."""
+    boundary = b"chungus-test-boundary"
+    body = (
+        b'--%b\r\nContent-Disposition: form-data; name="purpose"\r\n\r\nbatch\r\n'
+        b'--%b\r\nContent-Disposition: form-data; name="file"; filename="%b"\r\n'
+        b"Content-Type: application/jsonl\r\n\r\n%b\r\n--%b--\r\n"
+    ) % (boundary, boundary, filename, data, boundary)
+    headers = {"Authorization": f"Bearer {SECRET}",
+               "Content-Type": f"multipart/form-data; boundary={boundary.decode()}"}  # fmt: skip
+    return body, headers
+
+
+@pytest.mark.django_db(transaction=True)
+async def test_a_name_with_a_nul_in_it_is_stored_with_a_replacement_character():
+    body, headers = multipart(b"in\x00put\x07.jsonl")
+    async with batches_client(in_process()) as client:
+        answer = await client.post("/v1/files", content=body, headers=headers)
+    assert answer.status_code == 200, answer.text
+    made = answer.json()
+    assert made["filename"] == "in\ufffdput\ufffd.jsonl"
+    row = await sync_to_async(File.objects.get)(pk=made["id"])
+    assert row.filename == "in\ufffdput\ufffd.jsonl" and row.bytes == len(LINES)
+
+
+def test_a_name_with_control_characters_or_a_lone_surrogate_is_made_storable():
+    assert stored_name("a\x00b\ud800c\x7f.jsonl") == "a\ufffdb\ufffdc\ufffd.jsonl"
+    assert stored_name("ümlaut ✓.jsonl") == "ümlaut ✓.jsonl", "printable text is left alone"
+
+
+async def test_a_401_on_files_is_counted_as_the_completions_count_theirs():
+    gateway = in_process()
+    wrong = {"Authorization": "Bearer no"}
+    async with batches_client(gateway) as client:
+        assert (await client.get("/v1/files")).status_code == 401
+        assert (await client.post("/v1/files", files={"file": ("a", b"x")})).status_code == 401
+        assert (await client.get("/v1/files/file-x/content", headers=wrong)).status_code == 401
+    count = gateway.metrics.get_sample_value
+    assert count("chungus_unauthenticated_requests_total", {"reason": "missing_api_key"}) == 2
+    assert count("chungus_unauthenticated_requests_total", {"reason": "invalid_api_key"}) == 1
+    assert not gateway.logs.pending

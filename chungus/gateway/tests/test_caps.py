@@ -4,7 +4,7 @@ import orjson
 import pytest
 
 from chungus.core.routes import RequestCaps
-from chungus.gateway.caps import apply_caps, output_tokens
+from chungus.gateway.caps import UNBOUNDED_OUTPUT_TOKENS, apply_caps, output_tokens
 from chungus.gateway.payload import parse_completion
 from chungus.lib.openai_errors import InvalidRequest
 
@@ -65,8 +65,32 @@ def test_no_caps_bound_nothing():
 
 
 def test_the_output_a_request_may_ask_for_counts_every_choice():
-    assert output_tokens(capped({**CHAT, "n": 3})) == 3 * 512
-    assert output_tokens(capped({**CHAT, "max_tokens": 9, "max_completion_tokens": 7})) == 7
+    assert output_tokens(capped({**CHAT, "n": 3}), CAPS) == 3 * 512
+    assert output_tokens(capped({**CHAT, "max_tokens": 9, "max_completion_tokens": 7}), CAPS) == 7
+
+
+@pytest.mark.parametrize(
+    ("change", "reserved"),
+    [
+        ({"prompt": ["a", "b", "c"]}, 10 * 3),
+        ({"prompt": ["a", "b", "c"], "n": 2}, 10 * 3 * 2),
+        ({"prompt": ["a", "b", "c"], "n": 2, "best_of": 4}, 10 * 3 * 4),
+        ({"prompt": "a", "n": 3, "best_of": 2}, 10 * 3),
+        ({"prompt": [[1, 2], [3, 4]], "best_of": 5}, 10 * 2 * 5),
+        ({"prompt": [1, 2, 3], "n": 2}, 10 * 2),  # one token array is one prompt
+    ],
+)
+def test_the_output_of_completions_counts_every_prompt_and_the_best_of_choices(change, reserved):
+    request = capped({"model": "m", "max_tokens": 10, **change}, chat=False, caps=RequestCaps())
+    assert output_tokens(request, RequestCaps()) == reserved
+
+
+def test_a_request_bounded_by_nothing_reserves_the_context_or_the_documented_default():
+    unbounded = capped({**CHAT, "n": 2}, caps=RequestCaps())
+    assert output_tokens(unbounded, RequestCaps(context=8192)) == 2 * 8192
+    assert output_tokens(unbounded, RequestCaps()) == 2 * UNBOUNDED_OUTPUT_TOKENS
+    prompts = capped({"model": "m", "prompt": ["a", "b"]}, chat=False, caps=RequestCaps())
+    assert output_tokens(prompts, RequestCaps()) == 2 * UNBOUNDED_OUTPUT_TOKENS
 
 
 def test_the_output_given_leaves_the_prompt_room_in_a_known_context():

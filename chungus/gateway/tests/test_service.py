@@ -1,13 +1,18 @@
 """What the data plane stores and counts for input it does not know: bounded, and never
 one row per unauthenticated request (a Gateway in this process, so its buffer can be seen)."""
 
+import asyncio
 import logging
+from typing import Any
 
+import orjson
 import pytest
 from asgiref.sync import sync_to_async
 
 from chungus.accounts.keyinfo import KeyInfo
 from chungus.core.routes import BackendInfo, ModelInfo
+from chungus.engines.adapter import EngineRequest, StreamTranslator
+from chungus.engines.llamacpp.adapter import LlamaCppAdapter
 from chungus.gateway.service import GatewayOptions
 from chungus.telemetry.entries import UNKNOWN_MODEL
 from chungus.telemetry.models import KeyRollup, RequestLog, RequestRollup
@@ -93,3 +98,144 @@ async def test_a_401_flood_larger_than_the_buffer_leaves_the_real_rows_alone(cap
     assert await gw.logs.flush() == 2
     rows, _, _ = await sync_to_async(stored)()
     assert rows == [(UNKNOWN_MODEL, 404), (UNKNOWN_MODEL, 404)]
+
+
+BUG = "a bug that mentions sk-secret-of-the-bug"
+INTERNAL = {"message": "The server had an error processing your request.",
+            "type": "api_error", "param": None, "code": "internal_error"}  # fmt: skip
+
+
+class FakeBrokenTranslator(StreamTranslator):
+    """A fake: a stream translator that fails on the first chunk (no real one does on cue)."""
+
+    def feed(self, chunk: bytes) -> list[bytes]:
+        raise KeyError(BUG)
+
+    def end(self) -> list[bytes]:
+        return []
+
+
+class FakeBrokenAdapter(LlamaCppAdapter):
+    """A fake: llama.cpp's real adapter with a bug in one step (`broken`), as a new engine
+    adapter might have; the real adapters have none to show on cue."""
+
+    def __init__(self, broken: str) -> None:
+        super().__init__()
+        self.broken = broken
+
+    def request(
+        self, endpoint: str, body: dict[str, Any], raw: bytes, upstream_model: str, stream: bool
+    ) -> EngineRequest:
+        if self.broken == "request":
+            raise KeyError(BUG)
+        return super().request(endpoint, body, raw, upstream_model, stream)
+
+    def response(self, endpoint: str, data: dict[str, Any], model: str) -> dict[str, Any]:
+        if self.broken == "response":
+            raise KeyError(BUG)
+        return super().response(endpoint, data, model)
+
+    def stream(self, endpoint: str, model: str) -> StreamTranslator:
+        if self.broken == "stream":
+            raise KeyError(BUG)
+        if self.broken == "feed":
+            return FakeBrokenTranslator()
+        return super().stream(endpoint, model)
+
+
+def broken_gateway(llama, broken, **key):
+    backend = BackendInfo(1, f"{llama.url}/v1", engine="llamacpp")
+    model = ModelInfo("gemma", (backend,))
+    gw = in_process_gateway([model], {SECRET: KeyInfo(id=7, name="main", **key)})
+    gw.adapters["llamacpp"] = FakeBrokenAdapter(broken)
+    return gw
+
+
+async def tokens_used(gw):
+    return await gw.limiter.tokens_used(KeyInfo(id=7, name="main", tpm=100_000))
+
+
+def logged(gw):
+    return [(e.status, e.error_type, e.key_name) for e in gw.logs.pending]
+
+
+@pytest.mark.parametrize("broken", ["request", "response", "stream"])
+async def test_an_adapter_that_raises_frees_the_slot_returns_the_tokens_and_logs_a_500(
+    llama, broken
+):
+    gw = broken_gateway(llama, broken, tpm=100_000)
+    body = {"model": "gemma", "messages": SAY, "max_tokens": 200, "stream": broken == "stream"}
+    await gw.upstream.start()
+    try:
+        async with asgi_client(gw) as client:
+            answer = await client.post("/v1/chat/completions", json=body, headers=auth())
+    finally:
+        await gw.upstream.close()
+    assert answer.status_code == 500 and answer.json() == {"error": INTERNAL}
+    assert "sk-secret" not in answer.text and "KeyError" not in answer.text
+    assert gw.admission.in_flight_on([1]) == 0, "the backend's slot is free"
+    assert await tokens_used(gw) < 100, "the ~200 tokens reserved were given back"
+    assert logged(gw) == [(500, "internal_error", "main")]
+    assert "sk-secret" not in repr(gw.logs.pending[0])
+
+
+async def test_a_translator_that_raises_mid_stream_ends_it_with_an_internal_error(llama):
+    gw = broken_gateway(llama, "feed")
+    body = {"model": "gemma", "messages": SAY, "max_tokens": 4, "stream": True}
+    await gw.upstream.start()
+    try:
+        async with asgi_client(gw) as client:
+            answer = await client.post("/v1/chat/completions", json=body, headers=auth())
+    finally:
+        await gw.upstream.close()
+    assert answer.status_code == 200  # the status line went before the first chunk
+    last = answer.text.strip().split("\n\n")[-1]
+    assert orjson.loads(last.removeprefix("data: ")) == {"error": INTERNAL}
+    assert gw.admission.in_flight_on([1]) == 0
+    assert gw.admission.breaker(1).failures == 0, "our bug is not the backend's failure"
+    assert logged(gw) == [(500, "internal_error", "main")]
+
+
+async def test_a_batch_line_through_a_broken_adapter_is_a_500_and_its_slot_is_freed(llama):
+    gw = broken_gateway(llama, "response", tpm=100_000)
+    key = KeyInfo(id=7, name="main", tpm=100_000, tier="batch")
+    await gw.upstream.start()
+    try:
+        body = {"model": "gemma", "messages": SAY, "max_tokens": 200}
+        status, answer = await gw.run(key, "chat/completions", body)
+    finally:
+        await gw.upstream.close()
+    assert (status, answer) == (500, {"error": INTERNAL})
+    assert gw.admission.in_flight_on([1]) == 0
+    assert await tokens_used(gw) < 100
+    assert logged(gw) == [(500, "internal_error", "main")]
+
+
+async def test_a_warm_up_through_a_broken_adapter_is_a_500_and_its_slot_is_freed(llama):
+    gw = broken_gateway(llama, "request")
+    await gw.upstream.start()
+    try:
+        assert await gw.warm_up("gemma") == 500
+    finally:
+        await gw.upstream.close()
+    assert gw.admission.in_flight_on([1]) == 0
+    assert logged(gw) == [(500, "internal_error", "warm-up")]
+
+
+async def test_a_warm_up_cancelled_while_the_engine_works_frees_the_slot_and_logs_it(
+    fake_engine,
+):
+    hanging = BackendInfo(1, fake_engine, upstream_model="hang")
+    gw = in_process_gateway([ModelInfo("hang", (hanging,))], {})
+    await gw.upstream.start()
+    try:
+        warming = asyncio.ensure_future(gw.warm_up("hang"))
+        while not gw.admission.in_flight_on([1]):
+            await asyncio.sleep(0.01)
+        warming.cancel()
+        with pytest.raises(asyncio.CancelledError):
+            await warming
+    finally:
+        await gw.upstream.close()
+    assert gw.admission.in_flight_on([1]) == 0
+    assert logged(gw) == [(499, "cancelled", "warm-up")]
