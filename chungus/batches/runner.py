@@ -113,6 +113,12 @@ class BatchRunner:
         )  # fmt: skip
 
     async def _renew(self, line_ids: list[int]) -> None:
+        """Extend the chunk's lease every third of it; a failed renewal (the database
+        away for a moment) is said and tried again, never the end of renewing."""
         while True:
             await asyncio.sleep(self.lease / 3)
-            await off_loop(claims.renew)(self.holder, line_ids, self.lease)
+            try:
+                await off_loop(claims.renew)(self.holder, line_ids, self.lease)
+            except Exception:
+                logger.warning("renewing the lease of %d batch lines failed; trying again",
+                               len(line_ids), exc_info=True)  # fmt: skip

@@ -81,3 +81,24 @@ def test_a_key_is_refused_for_batch_lines_as_it_would_be_on_v1():
     }  # fmt: skip
     assert key_refusal(None, now)["code"] == "invalid_api_key"  # type: ignore[index]
     assert key_refusal(KeyInfo(id=1, name="k", active=False), now)["code"] == "revoked_api_key"  # type: ignore[index]
+
+
+async def test_a_failed_lease_renewal_is_tried_again_not_the_end_of_renewing(monkeypatch):
+    import asyncio
+
+    from chungus.batches import claims
+
+    calls: list[list[int]] = []
+
+    def flaky_renew(holder: str, line_ids: list[int], lease: float) -> None:
+        calls.append(line_ids)
+        if len(calls) == 1:
+            raise ConnectionError("the database went away for a moment")
+
+    monkeypatch.setattr(claims, "renew", flaky_renew)
+    runner = BatchRunner(in_process_gateway([GEMMA], {}), lease=0.03)
+    renewing = asyncio.create_task(runner._renew([1, 2]))
+    await asyncio.sleep(0.1)
+    assert not renewing.done(), "the failure did not end it"
+    renewing.cancel()
+    assert len(calls) >= 2, "renewing went on after the failure"
