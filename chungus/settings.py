@@ -174,9 +174,12 @@ CHUNGUS_BATCH_INTERVAL = envfloat("CHUNGUS_BATCH_INTERVAL", 1.0, minimum=0.05)
 DATA_UPLOAD_MAX_MEMORY_SIZE = CHUNGUS_MAX_PAGE_BODY_BYTES
 # uvicorn: connections and requests at once before it answers 503 (streams hold theirs).
 CHUNGUS_LIMIT_CONCURRENCY = envint("CHUNGUS_LIMIT_CONCURRENCY", 1024, minimum=1)
-# uvicorn: seconds an idle kept-alive connection stays open, and the largest incomplete
-# request head (uvicorn applies it with --http h11; httptools' parser has its own cap).
+# uvicorn: seconds an idle kept-alive connection stays open. Request heads (request line and
+# headers): the most seconds one may take to arrive after the connection or the last
+# response before the connection is closed, and the largest (431 past it); see
+# chungus.lib.request_heads.
 CHUNGUS_KEEP_ALIVE_SECONDS = envint("CHUNGUS_KEEP_ALIVE_SECONDS", 5, minimum=1)
+CHUNGUS_HEADER_TIMEOUT_SECONDS = envfloat("CHUNGUS_HEADER_TIMEOUT_SECONDS", 10.0, minimum=0.1)
 CHUNGUS_MAX_HEADER_BYTES = envint("CHUNGUS_MAX_HEADER_BYTES", 16 * 1024, minimum=1024)
 
 # Fleet routing: health checks, failover, admission queues.
@@ -188,6 +191,8 @@ CHUNGUS_QUEUE_MAX = envint("CHUNGUS_QUEUE_MAX", 256, minimum=0)
 CHUNGUS_QUEUE_TIMEOUT = envfloat("CHUNGUS_QUEUE_TIMEOUT", 30.0, minimum=0.0)
 # The most of a model's queue (CHUNGUS_QUEUE_MAX places) one key may hold; 1: all of it.
 CHUNGUS_QUEUE_KEY_SHARE = envfloat("CHUNGUS_QUEUE_KEY_SHARE", 0.5, minimum=0.0)
+# Slots of each backend that batch and background work leaves free for interactive traffic.
+CHUNGUS_BATCH_HEADROOM = envint("CHUNGUS_BATCH_HEADROOM", 1, minimum=0)
 
 # GPU inventory: this host through NVML, plus a declared (simulated) inventory file.
 CHUNGUS_INVENTORY = envstr("CHUNGUS_INVENTORY", "")

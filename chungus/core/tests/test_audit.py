@@ -5,7 +5,7 @@ from io import StringIO
 import pytest
 from django.core.management import call_command
 
-from chungus.core.audit import MAX_TEXT, Actor, audit, clean_detail
+from chungus.core.audit import CODE, MAX_TEXT, Actor, audit, clean_detail, process_actor
 from chungus.core.models import AuditEntry
 
 pytestmark = pytest.mark.django_db
@@ -56,3 +56,9 @@ def test_models_added_and_removed_at_the_command_line_are_audited():
         ("cli", "model.delete", "extra"),
     ]
     assert entries[0].actor.startswith("cli:")
+
+
+def test_outside_a_request_the_actor_is_the_operator_in_a_command_else_code():
+    assert process_actor(["/opt/chungus/bin/chungus", "createsuperuser"]).via == "cli"
+    assert process_actor(["/opt/chungus/bin/chungus", "serve"]) == CODE  # requests act there
+    assert process_actor(["/opt/chungus/bin/pytest", "-q"]) == CODE

@@ -179,3 +179,64 @@ def test_the_server_bounds_connections_and_idle_keep_alive(tmp_path):
     finally:
         instance.stop()
     assert crowded.status_code == 503
+
+
+def closed_by_the_server(connection: socket.socket, deadline: float) -> bool:
+    """Whether the server closes `connection` before `deadline` (time.monotonic)."""
+    connection.settimeout(max(0.01, deadline - time.monotonic()))
+    try:
+        while connection.recv(4096):
+            pass
+    except TimeoutError:
+        return False
+    except ConnectionResetError:
+        pass
+    return True
+
+
+def test_connections_that_never_finish_their_head_are_closed_so_others_are_answered(tmp_path):
+    """Slow-loris: CHUNGUS_LIMIT_CONCURRENCY connections that never finish their request head
+    would hold every place and every other client would get 503, were they not closed after
+    CHUNGUS_HEADER_TIMEOUT_SECONDS (kept-alive connections would stay for 30 s here)."""
+    instance = chungus_instance(
+        tmp_path / "home", CHUNGUS_LIMIT_CONCURRENCY="4", CHUNGUS_HEADER_TIMEOUT_SECONDS="1",
+        CHUNGUS_KEEP_ALIVE_SECONDS="30",
+    )  # fmt: skip
+    instance.start("--no-default-model")
+    partial = b"GET /healthz HTTP/1.1\r\nHost: x\r\n"
+    try:
+        slow = [socket.create_connection(("127.0.0.1", instance.port)) for _ in range(2)]
+        slow[0].sendall(partial)  # slow[1] sends nothing at all
+        meanwhile = httpx.get(f"{instance.url}/healthz")
+        kept = socket.create_connection(("127.0.0.1", instance.port))
+        kept.sendall(partial + b"\r\n")
+        assert b"200 OK" in kept.recv(4096)
+        kept.sendall(partial)  # the next request's head, never finished
+        dribbling = socket.create_connection(("127.0.0.1", instance.port))
+        slow += [dribbling, kept]  # as many as CHUNGUS_LIMIT_CONCURRENCY
+        started = time.monotonic()
+        with contextlib.suppress(OSError):  # closed under it: a byte at a time keeps it not
+            for byte in partial * 3:  # five seconds' worth
+                dribbling.sendall(bytes([byte]))
+                time.sleep(0.05)
+        closed = [closed_by_the_server(c, started + 5) for c in slow]
+        waited = time.monotonic() - started
+        afterwards = httpx.get(f"{instance.url}/healthz")
+        for connection in slow:
+            connection.close()
+    finally:
+        instance.stop()
+    assert meanwhile.status_code == 200
+    assert closed == [True] * 4 and waited < 5
+    assert afterwards.status_code == 200
+
+
+def test_a_request_head_over_the_limit_gets_431(tmp_path):
+    instance = chungus_instance(tmp_path / "home", CHUNGUS_MAX_HEADER_BYTES="4096")
+    instance.start("--no-default-model")
+    try:
+        refused = httpx.get(f"{instance.url}/healthz", headers={"X-Big": "a" * 8192})
+        answered = httpx.get(f"{instance.url}/healthz", headers={"X-Fine": "a" * 2048})
+    finally:
+        instance.stop()
+    assert refused.status_code == 431 and answered.status_code == 200

@@ -21,6 +21,7 @@ from starlette.types import ASGIApp
 from chungus.accounts.firstkey import ensure_first_key
 from chungus.core.commandline import ChungusCommand, positive_int
 from chungus.lib.body_limit import BodyLimit, path_limits
+from chungus.lib.request_heads import bounded_head_protocol
 
 JOB_SUBMISSIONS = "/api/jobs/"  # the one path that takes a large body: a structure file
 
@@ -54,8 +55,7 @@ class Command(ChungusCommand):
             raise CommandError(f"{exc} (or run with --no-default-model)") from None
         config = uvicorn.Config(
             with_body_limits(app), host=options["host"], port=options["port"],
-            log_level="warning", lifespan="on", http="httptools",
-            access_log=False, **server_limits(),
+            log_level="warning", lifespan="on", access_log=False, **server_limits(),
         )  # fmt: skip
         server = uvicorn.Server(config)
         base = f"http://{options['host']}:{options['port']}"
@@ -113,13 +113,16 @@ def with_body_limits(app: ASGIApp) -> ASGIApp:
 
 
 def server_limits() -> dict[str, Any]:
-    """uvicorn's bounds on connections, idle keep-alive and request heads, from settings."""
+    """uvicorn's bounds on connections and idle keep-alive, and the protocol (httptools) with
+    ours on request heads (how long they take, how large they are), from settings."""
     from django.conf import settings
 
     return {
         "limit_concurrency": settings.CHUNGUS_LIMIT_CONCURRENCY,
         "timeout_keep_alive": settings.CHUNGUS_KEEP_ALIVE_SECONDS,
-        "h11_max_incomplete_event_size": settings.CHUNGUS_MAX_HEADER_BYTES,
+        "http": bounded_head_protocol(
+            settings.CHUNGUS_HEADER_TIMEOUT_SECONDS, settings.CHUNGUS_MAX_HEADER_BYTES
+        ),
     }
 
 
