@@ -147,6 +147,7 @@ def build_runtime(*, default_model: bool | None = None) -> tuple[Front, Runtime]
         max_queue=settings.CHUNGUS_QUEUE_MAX,
         queue_timeout=settings.CHUNGUS_QUEUE_TIMEOUT,
         key_share=settings.CHUNGUS_QUEUE_KEY_SHARE,
+        headroom=settings.CHUNGUS_BATCH_HEADROOM,
     )
     store = SnapshotStore(
         key_infos, routing_table, on_reload=lambda snapshot: admission.follow(snapshot.models)

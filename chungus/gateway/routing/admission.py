@@ -10,6 +10,13 @@ share of the queue (a 429 beyond it), so it cannot fill it for everyone.
 A waiter is served the moment a backend has room: when a request ends, when a
 newcomer finds room the queue's earlier waiters cannot use, when a backend comes
 back, and when the routing table adds a backend or raises a backend's concurrency.
+
+Batch and background work soaks up idle capacity only: it takes a backend while at
+least `headroom` of the backend's slots stay free after it (the engine's own slot count
+where it reports one, e.g. llama.cpp's /slots, else the backend's max concurrency), and
+on a backend with no more slots than that, only while nothing else runs there. So an
+interactive request arriving finds a free slot at once instead of queueing behind batch
+lines; it never waits for more than the lines already running, which are bounded.
 """
 
 from __future__ import annotations
@@ -27,6 +34,7 @@ from chungus.gateway.routing.strategies import Candidate, RouteRequest, Strategy
 from chungus.lib.openai_errors import RateLimited, ServiceUnavailable
 
 TIERS = ("interactive", "batch", "background", "warmup")
+IDLE_ONLY = frozenset({1, 2})  # the ranks of batch and background: idle capacity only
 
 
 @dataclass(slots=True)
@@ -90,12 +98,14 @@ class Admission:
         max_queue: int = 256,
         queue_timeout: float = 30.0,
         key_share: float = 0.5,
+        headroom: int = 1,
         breaker: Callable[[], Breaker] = Breaker,
         clock: Callable[[], float] = time.monotonic,
     ) -> None:
         self.max_queue = max_queue
         self.queue_timeout = queue_timeout
         self.key_share = key_share
+        self.headroom = headroom
         self.clock = clock
         self.make_breaker = breaker
         self.in_flight: dict[int, int] = {}
@@ -131,9 +141,10 @@ class Admission:
             raise ServiceUnavailable(
                 f"The model '{model.name}' has no backend right now.", headers={"Retry-After": "5"}
             )
+        rank = TIERS.index(tier) if tier in TIERS else 0
         queue = self.queues.get(model.name)
         if queue is None or not queue.depth:
-            chosen = self._choose(model, request, exclude)
+            chosen = self._choose(model, request, exclude, rank)
             if chosen is not None:
                 return chosen
         now = self.clock()
@@ -161,7 +172,6 @@ class Admission:
                 code="queue_share_exceeded",
                 headers={"Retry-After": "2"},
             )
-        rank = TIERS.index(tier) if tier in TIERS else 0
         future = asyncio.get_running_loop().create_future()
         waiter = Waiter(key_id, request, exclude, future, model)
         queue.push(rank, waiter)
@@ -203,7 +213,7 @@ class Admission:
         queue = self.queues.get(model_name)
         while queue is not None and queue.depth:
             for rank, waiter in queue.waiting():
-                chosen = self._choose(waiter.model, waiter.request, waiter.exclude)
+                chosen = self._choose(waiter.model, waiter.request, waiter.exclude, rank)
                 if chosen is None:
                     continue
                 queue.remove(rank, waiter)
@@ -233,7 +243,7 @@ class Admission:
         return queue.depth if queue else 0
 
     def _choose(
-        self, model: ModelInfo, request: RouteRequest, exclude: frozenset[int]
+        self, model: ModelInfo, request: RouteRequest, exclude: frozenset[int], rank: int = 0
     ) -> BackendInfo | None:
         now = self.clock()
         room = {
@@ -241,6 +251,7 @@ class Admission:
             for b in model.backends
             if b.id not in exclude
             and self.in_flight.get(b.id, 0) < b.max_concurrency
+            and (rank not in IDLE_ONLY or self._idle_room(b))
             and self.breaker(b.id).available(now)
         }
         if not room:
@@ -255,6 +266,17 @@ class Admission:
         self.breaker(backend.id).taken()
         strategy.served(backend.id, request)
         return backend
+
+    def _idle_room(self, backend: BackendInfo) -> bool:
+        """Whether batch work may take a slot of `backend`: `headroom` slots stay free
+        after it, or, where the backend has no more than that, nothing runs there."""
+        slots = backend.max_concurrency
+        load = self.engine_load.get(backend.id)
+        if load is not None and load.slots_total:
+            slots = min(slots, load.slots_total)  # the engine runs no more at once
+        # Our own count only: the engine's idle slots are a scrape seconds old, and would
+        # keep a line off a slot that the line before it has just freed.
+        return self.in_flight.get(backend.id, 0) < max(1, slots - self.headroom)
 
     def _full(self, backend_id: int) -> bool:
         """Every slot the engine reports is taken by our requests or in its own last count."""

@@ -219,3 +219,53 @@ async def test_a_backend_added_in_the_database_serves_a_waiter_when_the_snapshot
     await store.reload()
     assert await settled(waiter), "it waited for a release though the new backend had room"
     assert waiter.result().id == added.id
+
+
+TWO = BackendInfo(id=7, url="http://b/v1", max_concurrency=2)
+PAIR = ModelInfo("p", (TWO,))
+
+
+async def test_batch_work_leaves_a_slot_free_that_an_interactive_request_takes_at_once():
+    admission = Admission()
+    line = await admission.acquire(PAIR, RouteRequest("p"), 1, "batch")
+    waiting = asyncio.create_task(admission.acquire(PAIR, RouteRequest("p"), 1, "batch"))
+    await asyncio.sleep(0)
+    assert not waiting.done(), "a second batch line would take the last free slot"
+    assert await admission.acquire(PAIR, RouteRequest("p"), 2) is TWO, "no wait for the user"
+    admission.release("p", TWO)
+    await asyncio.sleep(0)
+    assert not waiting.done(), "with one batch line running, the other slot stays free"
+    admission.release("p", line)
+    assert await waiting is TWO
+
+
+async def test_the_engines_own_slot_count_bounds_batch_work_below_the_backends_concurrency():
+    admission = Admission()
+    wide = BackendInfo(id=8, url="http://c/v1", max_concurrency=64)
+    model = ModelInfo("w", (wide,))
+    admission.engine_load[8] = EngineLoad(slots_total=2, slots_idle=2)
+    await admission.acquire(model, RouteRequest("w"), 1, "batch")
+    waiting = asyncio.create_task(admission.acquire(model, RouteRequest("w"), 1, "batch"))
+    await asyncio.sleep(0)
+    assert not waiting.done(), "llama-server has two slots: one stays free"
+    waiting.cancel()
+
+
+async def test_a_single_slot_backend_runs_batch_work_only_while_it_serves_nothing_else():
+    admission = Admission()
+    first = await admission.acquire(MODEL, REQ, 1, "batch")
+    assert first is ONE
+    admission.release("m", first)
+    user = await admission.acquire(MODEL, REQ, 2)
+    waiting = asyncio.create_task(admission.acquire(MODEL, REQ, 1, "batch"))
+    await asyncio.sleep(0)
+    assert not waiting.done()
+    admission.release("m", user)
+    assert await waiting is ONE
+
+
+async def test_warm_ups_and_a_zero_headroom_are_not_held_back():
+    admission = Admission(headroom=0)
+    await admission.acquire(PAIR, RouteRequest("p"), 1, "batch")
+    assert await admission.acquire(PAIR, RouteRequest("p"), 1, "batch") is TWO
+    assert await Admission().acquire(MODEL, REQ, 0, "warmup") is ONE
