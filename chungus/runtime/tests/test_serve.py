@@ -97,7 +97,16 @@ def test_a_second_start_does_not_make_another_first_key(tmp_path):
 
 
 @pytest.mark.parametrize(
-    "command", [["serve"], ["keys"], ["keys", "create"], ["models"], ["models", "add"]]
+    "command",
+    [
+        ["serve"],
+        ["keys"],
+        ["keys", "create"],
+        ["models"],
+        ["models", "add"],
+        ["batches"],
+        ["batches", "cancel"],
+    ],
 )
 def test_every_command_has_help(command):
     result = subprocess.run([str(CHUNGUS), *command, "--help"], capture_output=True, text=True)
