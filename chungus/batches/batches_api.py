@@ -51,7 +51,7 @@ def batch_routes(callers: Callers, max_lines: int, prefixes: tuple[str, ...]) ->
             raise InvalidRequest("The body must be a JSON object.")
         work = off_loop(batches.create)
         return json_response(
-            await work(key, body, model_check(callers.store.current, key), max_lines)
+            await work(key, body, model_check(callers.gateway.store.current, key), max_lines)
         )
 
     async def listing(request: Request) -> Response:

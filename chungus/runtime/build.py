@@ -204,7 +204,7 @@ def build_runtime(*, default_model: bool | None = None) -> tuple[Front, Runtime]
         )
     django_app = cast(ASGIApp, get_asgi_application())
     session = sync_to_async(fresh_connection(operator_session), thread_sensitive=False)
-    callers = Callers(gateway.store, gateway.limiter)
+    callers = Callers(gateway)
     more = [
         *file_routes(callers, settings.CHUNGUS_MAX_FILE_BYTES, PREFIXES),
         *batch_routes(callers, settings.CHUNGUS_BATCH_MAX_LINES, PREFIXES),

@@ -10,10 +10,14 @@ chat, health checks, load scrapes. Run: python -m chungus.testing.recording_engi
 from __future__ import annotations
 
 import argparse
+import contextlib
 import time
+from collections.abc import AsyncIterator
 
 from aiohttp import web
 from aiohttp.typedefs import Handler
+
+from chungus.fleet.launchers.local import free_port
 
 
 def make_app(key: str) -> web.Application:
@@ -67,6 +71,19 @@ def make_app(key: str) -> web.Application:
     app.router.add_get("/slots", slots)
     app.router.add_get("/_seen", recorded)
     return app
+
+
+@contextlib.asynccontextmanager
+async def serving(key: str) -> AsyncIterator[str]:
+    """The engine in this process, on a free loopback port; yields its /v1 URL."""
+    runner = web.AppRunner(make_app(key))
+    await runner.setup()
+    port = free_port()
+    await web.TCPSite(runner, "127.0.0.1", port).start()
+    try:
+        yield f"http://127.0.0.1:{port}/v1"
+    finally:
+        await runner.cleanup()
 
 
 def main() -> None:

@@ -22,7 +22,7 @@ def batches_client(
     gateway: Gateway, max_file_bytes: int = 1024 * 1024, max_lines: int = 100
 ) -> httpx.AsyncClient:
     """An httpx client calling the app directly (no socket)."""
-    callers = Callers(gateway.store, gateway.limiter)
+    callers = Callers(gateway)
     more = [
         *file_routes(callers, max_file_bytes, PREFIXES),
         *batch_routes(callers, max_lines, PREFIXES),

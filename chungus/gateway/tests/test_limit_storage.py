@@ -1,15 +1,12 @@
 """Redis stopped: limits are counted per process, with one warning, and shared again once
 Redis is back (a private redis-server of this test's own, stopped and started by it)."""
 
-import contextlib
 import logging
 import subprocess
 import uuid
-from collections.abc import AsyncIterator
 
 import pytest
 import redis
-from aiohttp import web
 
 from chungus.accounts.keyinfo import KeyInfo
 from chungus.core.routes import BackendInfo, ModelInfo
@@ -19,7 +16,7 @@ from chungus.gateway.ratelimit import RateLimiter, make_storage
 from chungus.gateway.windows import LocalWindows, SharedWindows
 from chungus.lib.openai_errors import RateLimited
 from chungus.testing.inprocess import asgi_client, in_process_gateway
-from chungus.testing.recording_engine import make_app
+from chungus.testing.recording_engine import serving
 from chungus.testing.waiting import wait_for
 
 
@@ -57,19 +54,6 @@ class PrivateRedis:
             self.process.wait(10)
 
 
-@contextlib.asynccontextmanager
-async def recording_engine() -> AsyncIterator[str]:
-    """chungus.testing.recording_engine on a free port: an engine that answers every chat."""
-    runner = web.AppRunner(make_app("engine-secret"))
-    await runner.setup()
-    port = free_port()
-    await web.TCPSite(runner, "127.0.0.1", port).start()
-    try:
-        yield f"http://127.0.0.1:{port}/v1"
-    finally:
-        await runner.cleanup()
-
-
 @pytest.fixture
 def own_redis(tmp_path):
     server = PrivateRedis(tmp_path)
@@ -103,7 +87,7 @@ async def test_with_redis_stopped_limits_are_per_process_and_shared_again_when_i
     own_redis.stop()
     for _ in range(5):
         await limiter.admit(KeyInfo(id=1, name="k", rpm=100))
-    async with recording_engine() as url:
+    async with serving("engine-secret") as url:
         engine = ModelInfo("recorded", (BackendInfo(1, url, api_key="engine-secret"),))
         gateway = in_process_gateway([engine], {"sk-redis-test": KeyInfo(id=4, name="k4", rpm=3)})
         gateway.limiter = limiter

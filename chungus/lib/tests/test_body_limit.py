@@ -1,8 +1,6 @@
 """Bodies over the limit get a 413 the client can read, before the app reads them, and
 refusing one costs a bounded amount of reading (a real uvicorn, a real HTTP client)."""
 
-import threading
-import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 
@@ -12,6 +10,7 @@ import uvicorn
 
 from chungus.fleet.launchers.local import free_port
 from chungus.lib.body_limit import BodyLimit, path_limits
+from chungus.testing.uvicorn_thread import in_a_thread
 
 LIMIT = 64 * 1024
 MB = 1024 * 1024
@@ -48,16 +47,8 @@ def serving(app, **options) -> Iterator[str]:
         BodyLimit(app, limits, **options), host="127.0.0.1", port=port, log_level="warning",
         http="httptools", loop="uvloop", lifespan="off",
     )  # fmt: skip
-    server = uvicorn.Server(config)
-    thread = threading.Thread(target=server.run, daemon=True)
-    thread.start()
-    while not server.started:
-        time.sleep(0.01)
-    try:
+    with in_a_thread(config):
         yield f"http://127.0.0.1:{port}"
-    finally:
-        server.should_exit = True
-        thread.join(10)
 
 
 def chunks(total: int, sent: list[int], size: int = MB) -> Iterator[bytes]:

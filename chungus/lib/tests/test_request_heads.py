@@ -2,7 +2,6 @@
 timer no longer applies (a real uvicorn with the protocol, raw sockets as the clients)."""
 
 import socket
-import threading
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -12,6 +11,7 @@ import uvicorn
 
 from chungus.fleet.launchers.local import free_port
 from chungus.lib.request_heads import bounded_head_protocol
+from chungus.testing.uvicorn_thread import in_a_thread
 
 TIMEOUT = 0.5
 MAX_HEAD = 4096
@@ -40,16 +40,8 @@ def serving() -> Iterator[int]:
         hello, host="127.0.0.1", port=port, log_level="error", loop="uvloop",
         lifespan="off", timeout_keep_alive=30, http=bounded_head_protocol(TIMEOUT, MAX_HEAD),
     )  # fmt: skip
-    server = uvicorn.Server(config)
-    thread = threading.Thread(target=server.run, daemon=True)
-    thread.start()
-    while not server.started:
-        time.sleep(0.01)
-    try:
+    with in_a_thread(config):
         yield port
-    finally:
-        server.should_exit = True
-        thread.join(10)
 
 
 def connect(port: int) -> socket.socket:

@@ -4,13 +4,16 @@ that loses it leaves its engines running, and the next leader adopts them."""
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import os
 import signal
 import subprocess
 import sys
 import threading
 import time
+from collections.abc import Iterator
 from datetime import timedelta
+from pathlib import Path
 
 import psutil
 import psycopg
@@ -169,64 +172,56 @@ def engine_port(url: str) -> int:
     return int(str(row[0]).rsplit(":", 1)[1].split("/")[0])
 
 
-def test_the_next_leader_adopts_the_engines_of_a_killed_one(tmp_path, postgres_url, slurm):
-    env = {
-        "DATABASE_URL": postgres_url,
-        "CHUNGUS_LEASE_SECONDS": "3",
-        "CHUNGUS_RECONCILE_SECONDS": "0.3",
-        **slurm.env,
-    }
+@contextlib.contextmanager
+def a_leader_and_a_follower(
+    tmp_path: Path, url: str, launcher: str, **env: str
+) -> Iterator[tuple[ChungusProcess, ChungusProcess, str]]:
+    """Two CHUNGUS processes on one database: the first leads and runs deployment `kept`
+    on `launcher`, ready; yields both and a key."""
+    env = {"DATABASE_URL": url, "CHUNGUS_LEASE_SECONDS": "3",
+           "CHUNGUS_RECONCILE_SECONDS": "0.3", **env}  # fmt: skip
     first, second = chungus_instance(tmp_path / "a", **env), chungus_instance(tmp_path / "b", **env)
-    first.cli("deploy", "kept", "--source", "packaged", "--launcher", "slurm", "--gpus", "1")
+    first.cli("deploy", "kept", "--source", "packaged", "--launcher", launcher, "--gpus", "1")
     key = first.create_key("k")
     try:
         first.start("--no-default-model")
-        wait_ready(postgres_url, "kept", 120)
+        wait_ready(url, "kept", 120)
         second.start("--no-default-model")
         assert first.process is not None and second.process is not None
-        assert lease_holder(postgres_url).endswith(f":{first.process.pid}")
-        [job] = slurm_jobs(slurm.env)
-        port = engine_port(postgres_url)
-        engine = listening_pid(port)
-        statuses = kill_the_leader_under_traffic(first, second, key, postgres_url)
-        assert slurm_jobs(slurm.env) == [job], "the engine's Slurm job was replaced"
-        assert engine is not None and listening_pid(port) == engine, "the engine restarted"
-        assert engine_port(postgres_url) == port
-        assert statuses and set(statuses) == {200}, statuses
+        assert lease_holder(url).endswith(f":{first.process.pid}")
+        yield first, second, key
     finally:
         first.stop()
         second.stop()
+
+
+def kill_the_leader_and_see_its_engine_kept(
+    first: ChungusProcess, second: ChungusProcess, key: str, url: str
+) -> None:
+    """The engine listening before the kill is the one listening after, on the same port,
+    and no request failed meanwhile."""
+    port = engine_port(url)
+    engine = listening_pid(port)
+    statuses = kill_the_leader_under_traffic(first, second, key, url)
+    assert engine is not None and listening_pid(port) == engine, "the engine restarted"
+    assert engine_port(url) == port
+    assert statuses and set(statuses) == {200}, statuses
+
+
+def test_the_next_leader_adopts_the_engines_of_a_killed_one(tmp_path, postgres_url, slurm):
+    with a_leader_and_a_follower(tmp_path, postgres_url, "slurm", **slurm.env) as running:
+        [job] = slurm_jobs(slurm.env)
+        kill_the_leader_and_see_its_engine_kept(*running, postgres_url)
+        assert slurm_jobs(slurm.env) == [job], "the engine's Slurm job was replaced"
 
 
 def test_the_next_leader_adopts_the_ray_engine_of_a_killed_one(tmp_path, postgres_url, ray_cluster):
-    env = {
-        "DATABASE_URL": postgres_url,
-        "CHUNGUS_LEASE_SECONDS": "3",
-        "CHUNGUS_RECONCILE_SECONDS": "0.3",
-        "CHUNGUS_RAY_ADDRESS": "auto",
-        "RAY_ENABLE_WINDOWS_OR_OSX_CLUSTER": "0",
-    }
-    first, second = chungus_instance(tmp_path / "a", **env), chungus_instance(tmp_path / "b", **env)
-    first.cli("deploy", "kept", "--source", "packaged", "--launcher", "ray", "--gpus", "1")
-    key = first.create_key("k")
-    try:
-        first.start("--no-default-model")
-        wait_ready(postgres_url, "kept", 120)
-        second.start("--no-default-model")
-        assert first.process is not None and second.process is not None
-        assert lease_holder(postgres_url).endswith(f":{first.process.pid}")
+    ray_env = {"CHUNGUS_RAY_ADDRESS": "auto", "RAY_ENABLE_WINDOWS_OR_OSX_CLUSTER": "0"}
+    with a_leader_and_a_follower(tmp_path, postgres_url, "ray", **ray_env) as running:
         actor = ray_cluster.get_actor("chungus-kept-0", namespace="chungus")
-        port = engine_port(postgres_url)
-        engine = listening_pid(port)
-        statuses = kill_the_leader_under_traffic(first, second, key, postgres_url)
+        kill_the_leader_and_see_its_engine_kept(*running, postgres_url)
         still = ray_cluster.get_actor("chungus-kept-0", namespace="chungus")
         assert still._actor_id == actor._actor_id, "the engine's Ray actor was replaced"
-        assert engine is not None and listening_pid(port) == engine, "the engine restarted"
-        assert engine_port(postgres_url) == port
-        assert statuses and set(statuses) == {200}, statuses
-    finally:
-        first.stop()
-        second.stop()
     names = {a["name"] for a in ray_cluster.util.list_named_actors(all_namespaces=True)}
     assert "chungus-kept-0" not in names, "a CHUNGUS that stops cleanly ends its engines"
 

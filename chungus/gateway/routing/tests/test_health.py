@@ -4,17 +4,15 @@ import asyncio
 import time
 
 import aiohttp
-from aiohttp import web
 
 from chungus.core.routes import BackendInfo, ModelInfo
 from chungus.engines import registry
-from chungus.fleet.launchers.local import free_port
 from chungus.gateway.routing.admission import Admission
 from chungus.gateway.routing.breaker import Health
 from chungus.gateway.routing.health import HealthMonitor
 from chungus.gateway.routing.strategies import RouteRequest
 from chungus.gateway.snapshot import SnapshotStore
-from chungus.testing.recording_engine import make_app
+from chungus.testing.recording_engine import serving
 
 DOWN = BackendInfo(id=1, url="http://127.0.0.1:9/v1", engine="llamacpp")
 
@@ -37,21 +35,14 @@ async def test_a_breaker_tripped_by_traffic_is_still_recorded_as_unhealthy():
 
 async def test_a_backend_with_a_key_is_probed_and_scraped_with_it():
     """The engine is chungus.testing.recording_engine: it wants the key and records it."""
-    runner = web.AppRunner(make_app("engine-secret"))
-    await runner.setup()
-    port = free_port()
-    await web.TCPSite(runner, "127.0.0.1", port).start()
-    try:
-        guarded = BackendInfo(id=2, url=f"http://127.0.0.1:{port}/v1", engine="llamacpp",
-                              api_key="engine-secret")  # fmt: skip
+    async with serving("engine-secret") as url:
+        guarded = BackendInfo(id=2, url=url, engine="llamacpp", api_key="engine-secret")
         admission = Admission()
         monitor = HealthMonitor(SnapshotStore(keys=dict, routes=dict), admission,
                                 registry.by_name())  # fmt: skip
         async with aiohttp.ClientSession() as session:
             await monitor.check(session, guarded)
-            seen = await (await session.get(f"http://127.0.0.1:{port}/_seen")).json()
-    finally:
-        await runner.cleanup()
+            seen = await (await session.get(url.removesuffix("/v1") + "/_seen")).json()
     assert [s["path"] for s in seen] == ["/health", "/metrics", "/slots"]
     assert {s["authorization"] for s in seen} == {"Bearer engine-secret"}
     assert admission.breaker(2).state.value == "healthy"
@@ -61,13 +52,9 @@ async def test_a_backend_the_traffic_tripped_serves_the_queue_as_soon_as_a_probe
     """The engine is chungus.testing.recording_engine. The health record still says healthy
     (only the data plane saw the failure), so no state change wakes the queue: the probe's
     success itself must."""
-    runner = web.AppRunner(make_app("engine-secret"))
-    await runner.setup()
-    port = free_port()
-    await web.TCPSite(runner, "127.0.0.1", port).start()
-    try:
-        tripped = BackendInfo(id=3, url=f"http://127.0.0.1:{port}/v1", engine="llamacpp",
-                              api_key="engine-secret", max_concurrency=1)  # fmt: skip
+    async with serving("engine-secret") as url:
+        tripped = BackendInfo(id=3, url=url, engine="llamacpp", api_key="engine-secret",
+                              max_concurrency=1)  # fmt: skip
         busy = BackendInfo(id=4, url="http://127.0.0.1:9/v1", engine="llamacpp",
                            max_concurrency=1)  # fmt: skip
         model = ModelInfo("m", (tripped, busy))
@@ -85,5 +72,3 @@ async def test_a_backend_the_traffic_tripped_serves_the_queue_as_soon_as_a_probe
         await asyncio.sleep(0)
         assert waiter.done(), "served without waiting for the busy backend to finish"
         assert waiter.result() is tripped
-    finally:
-        await runner.cleanup()
