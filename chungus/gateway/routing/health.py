@@ -71,26 +71,23 @@ class HealthMonitor:
             return
         result = await probe(session, backend.root + engine.health_path, backend.auth_headers)
         breaker = self.admission.breaker(backend.id)
-        back = False
         if result.ok:
-            back = breaker.success()
+            breaker.success()
             if self.read_load and engine.load_paths:
                 await self._read_load(session, backend, engine)
         else:
             breaker.failure(time.monotonic(), result.reason, fatal=result.fatal)
         self.checked[backend.id] = time.time()
-        if result.ok and (back or self.admission.queues):
-            # Back in rotation (the data plane had tripped it while the record still said
-            # healthy) or reporting free slots again: waiters need not wait for a release.
-            self.admission.dispatch_all()
         state = breaker.state
-        if (
-            state is not self.recorded.get(backend.id, Health.UNKNOWN)
-            and state is not Health.PROBING
-        ):
+        changed = state is not self.recorded.get(backend.id, Health.UNKNOWN)
+        changed = changed and state is not Health.PROBING
+        if result.ok or changed:
+            # Up (perhaps back in rotation after the data plane tripped it, while the record
+            # still said healthy) or changed: waiters need not wait for the next release.
+            self.admission.dispatch_all()  # nothing to do where nobody waits
+        if changed:
             self.recorded[backend.id] = state
             logger.info("backend %s is %s %s", backend.url, breaker.state, breaker.reason)
-            self.admission.dispatch_all()
             if self.on_change is not None:
                 await self.on_change(backend.id, breaker.state.value, breaker.reason)
 
