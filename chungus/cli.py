@@ -13,9 +13,16 @@ def main() -> None:
     from django.core.management import execute_from_command_line
 
     try:
-        execute_from_command_line(["chungus", *sys.argv[1:]])
+        execute_from_command_line(["chungus", *command_words(sys.argv[1:])])
     except SettingError as exc:
         sys.exit(f"chungus: bad setting: {exc}")
+
+
+def command_words(words: list[str]) -> list[str]:
+    """`chungus protollm-worker` is the command module protollm_worker (pure)."""
+    if words and not words[0].startswith("-"):
+        return [words[0].replace("-", "_"), *words[1:]]
+    return words
 
 
 if __name__ == "__main__":

@@ -134,3 +134,34 @@ class BatchLine(models.Model):
             models.UniqueConstraint(fields=["batch", "number"], name="one_row_per_batch_line")
         ]
         indexes = [models.Index(fields=["state", "lease_until"])]
+
+
+class ProtollmJob(models.Model):
+    """A job of protollm's API (/generate, /chat_completion): run once per tenant and job id;
+    a repeated id answers what is stored. A process runs it while it holds the lease; one that
+    died leaves a lease that runs out, and the next call for the id runs it again."""
+
+    tenant = models.CharField(max_length=40, help_text="user:<id>, or key:<id> for an operator's")
+    job_id = models.CharField(max_length=200)
+    owner = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.CASCADE,
+        related_name="+",
+    )  # fmt: skip
+    api_key_id = models.BigIntegerField(help_text="the key that asked for it")
+    kind = models.CharField(max_length=20, help_text="single_generation or chat_completion")
+    model = models.CharField(max_length=200)
+    status = models.CharField(max_length=20, default="in_progress")
+    result = models.TextField(null=True, blank=True)
+    error = models.JSONField(null=True, blank=True, help_text="protollm's {type, msg}")
+    claimed_by = models.CharField(max_length=100, blank=True)
+    lease_until = models.FloatField(default=0.0, help_text="epoch seconds")
+    created_at = models.DateTimeField(default=timezone.now)
+    updated_at = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["tenant", "job_id"], name="one_protollm_job_per_id")
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.job_id} ({self.status})"

@@ -21,6 +21,7 @@ from chungus.accounts.sessions import operator_session
 from chungus.batches.batches_api import batch_routes
 from chungus.batches.callers import Callers
 from chungus.batches.files_api import file_routes
+from chungus.batches.prompt_jobs_api import JobRuns, job_routes
 from chungus.batches.runner import BatchRunner
 from chungus.engines import registry
 from chungus.engines.llamacpp.server import LlamaServerOptions
@@ -59,6 +60,8 @@ class Runtime:
     reconciler: Reconciler | None = None
     default_model: Supervisor | None = None
     batches: BatchRunner | None = None
+    serving: bool = True  # False: a worker, which leaves retention and sampling to the servers
+    work: list[Loop] = field(default_factory=list)  # a worker's own loops
     loops: Loops = field(default_factory=Loops)
     lag: LoopLag = field(default_factory=LoopLag)
     started: bool = False
@@ -93,9 +96,13 @@ class Runtime:
             Loop("configuration", lambda: gateway.store.follow(settings.CHUNGUS_REFRESH_SECONDS)),
             Loop("request_log", lambda: gateway.logs.run(flush), max(30.0, 10 * flush)),
             Loop("health", health.run, 5 * health.interval + 30),
-            Loop("retention", lambda: run_retention(settings.CHUNGUS_LOG_RETENTION_DAYS), 7800),
             Loop("event_loop_lag", self.lag.run),
+            *self.work,
         ]
+        if not self.serving:
+            return loops
+        run = lambda: run_retention(settings.CHUNGUS_LOG_RETENTION_DAYS)  # noqa: E731
+        loops.append(Loop("retention", run, 7800))
         if self.batches is not None:
             runner = self.batches
             loops.append(Loop("batches", runner.run, 10 * runner.lease + 60))
@@ -141,8 +148,8 @@ def read_nodes() -> list[dict[str, Any]]:
     return [asdict(host) for host in inventory(Path(declared) if declared else None)]
 
 
-def build_runtime(*, default_model: bool | None = None) -> tuple[Front, Runtime]:
-    """Build the process's collaborators and its ASGI app."""
+def build_gateway() -> tuple[Gateway, HealthMonitor]:
+    """The data plane and its health checks, as every CHUNGUS process runs them."""
     admission = Admission(
         max_queue=settings.CHUNGUS_QUEUE_MAX,
         queue_timeout=settings.CHUNGUS_QUEUE_TIMEOUT,
@@ -179,6 +186,20 @@ def build_runtime(*, default_model: bool | None = None) -> tuple[Front, Runtime]
         timeout=settings.CHUNGUS_HEALTH_TIMEOUT,
         on_change=sync_to_async(fresh_connection(record_health), thread_sensitive=False),
     )
+    return gateway, health
+
+
+def worker_runtime(work: Loop) -> Runtime:
+    """A worker process's collaborators: the data plane, its health checks and `work`; no
+    HTTP server, control loops or batch runner (`chungus serve` runs those)."""
+    gateway, health = build_gateway()
+    return Runtime(gateway, health, serving=False, work=[work])
+
+
+def build_runtime(*, default_model: bool | None = None) -> tuple[Front, Runtime]:
+    """Build the process's collaborators and its ASGI app."""
+    gateway, health = build_gateway()
+    store, admission = gateway.store, gateway.admission
     runtime = Runtime(
         gateway,
         health,
@@ -208,6 +229,7 @@ def build_runtime(*, default_model: bool | None = None) -> tuple[Front, Runtime]
     more = [
         *file_routes(callers, settings.CHUNGUS_MAX_FILE_BYTES, PREFIXES),
         *batch_routes(callers, settings.CHUNGUS_BATCH_MAX_LINES, PREFIXES),
+        *job_routes(JobRuns(callers)),
     ]
     app = build_asgi(
         gateway, runtime.readiness, read_nodes, django_app, runtime.lifespan, session, more

@@ -99,15 +99,17 @@ class Command(ChungusCommand):
 
 
 def with_body_limits(app: ASGIApp) -> ASGIApp:
-    """The app behind the body limits of settings.py (/v1 checks its own: see read_body)."""
+    """The app behind the body limits of settings.py (/v1 and protollm's job API check their
+    own: see read_body)."""
     from django.conf import settings
 
+    from chungus.batches.prompt_jobs_api import PATHS
     from chungus.gateway.app import PREFIXES
 
     limits = path_limits(
         settings.CHUNGUS_MAX_PAGE_BODY_BYTES,
         {JOB_SUBMISSIONS: settings.CHUNGUS_MAX_UPLOAD_BYTES},
-        unchecked=PREFIXES,
+        unchecked=PREFIXES + PATHS,
     )
     return BodyLimit(app, limits)
 
