@@ -25,7 +25,8 @@ class ChungusCommand(BaseCommand):
         return super().execute(*args, **options)
 
     def create_parser(self, prog_name: str, subcommand: str, **kwargs: Any) -> CommandParser:
-        parser = super().create_parser(prog_name, subcommand, **kwargs)
+        # `chungus protollm-worker` is the module protollm_worker: show the name typed
+        parser = super().create_parser(prog_name, subcommand.replace("_", "-"), **kwargs)
         parser.__class__ = OneLineParser  # same state, only `error` differs (subparsers inherit it)
         return parser
 

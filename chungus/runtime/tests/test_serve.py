@@ -106,6 +106,7 @@ def test_a_second_start_does_not_make_another_first_key(tmp_path):
         ["models", "add"],
         ["batches"],
         ["batches", "cancel"],
+        ["protollm-worker"],
     ],
 )
 def test_every_command_has_help(command):
