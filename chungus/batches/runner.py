@@ -14,6 +14,7 @@ import os
 import secrets
 import socket
 import time
+from collections.abc import Callable
 from dataclasses import replace
 from typing import Any
 
@@ -62,38 +63,87 @@ class BatchRunner:
         self.interval = interval
         self.retry_seconds = retry_seconds
         self.holder = holder_name()
+        self.running: dict[asyncio.Task[Outcome | None], Claimed] = {}
+        self._finished_at = 0.0
 
     async def run(self) -> None:
-        """Until cancelled: work while there are lines, look again every `interval` else."""
-        while True:
-            beat()
-            ran = await self.tick()
-            if not ran:
-                await asyncio.sleep(self.interval)
+        """Until cancelled: keep `concurrency` lines running, claiming more as each ends (no
+        line waits for the slowest of a chunk); look again every `interval` while idle."""
+        renewing = asyncio.create_task(self._renew(self._running_ids))
+        try:
+            while True:
+                beat()
+                await self.fill()
+                if not self.running:
+                    await self._finish_ready(force=True)
+                    await asyncio.sleep(self.interval)
+                    continue
+                done, _ = await asyncio.wait(
+                    self.running, timeout=self.interval, return_when=asyncio.FIRST_COMPLETED
+                )
+                await self._settle(done)
+        finally:
+            renewing.cancel()
+            for task in self.running:  # their leases run out: the lines run again
+                task.cancel()
+            self.running.clear()
 
     async def tick(self) -> int:
-        """One round: run a chunk of lines, end ready batches; how many lines ran."""
-        if not await off_loop(claims.any_running)():
+        """One round (for tests and tools): claim what there is room for, run it to the end,
+        end ready batches; how many lines ran."""
+        ran = await self.fill()
+        while self.running:
+            done, _ = await asyncio.wait(self.running, return_when=asyncio.FIRST_COMPLETED)
+            await self._settle(done)
+        await self._finish_ready(force=True)
+        return ran
+
+    async def fill(self) -> int:
+        """Claim lines for the free room and start them; how many started."""
+        room = self.concurrency - len(self.running)
+        if room <= 0 or not await off_loop(claims.any_running)():
             return 0
-        claimed = await off_loop(claims.claim)(self.holder, self.concurrency, self.lease)
+        claimed = await off_loop(claims.claim)(self.holder, room, self.lease)
         if claimed:
             keys = {k.id: k for k in self.gateway.store.current.keys.values()}
-            renewing = asyncio.create_task(self._renew([c.line_id for c in claimed]))
-            try:
-                outcomes = await asyncio.gather(
-                    *(self._one(c, keys.get(c.api_key_id)) for c in claimed)
-                )
-            finally:
-                renewing.cancel()
-            retry = [c.line_id for c, o in zip(claimed, outcomes, strict=True) if o is None]
-            if retry:
-                await off_loop(claims.requeue)(self.holder, retry, self.retry_seconds)
-            done = [o for o in outcomes if o is not None]
-            if done:
-                await off_loop(claims.record)(self.holder, done)
+            for line in claimed:
+                task = asyncio.create_task(self._one(line, keys.get(line.api_key_id)))
+                self.running[task] = line
+        return len(claimed)
+
+    def _running_ids(self) -> list[int]:
+        return [line.line_id for line in self.running.values()]
+
+    async def _settle(self, done: set[asyncio.Task[Outcome | None]]) -> None:
+        """Record the lines that ended (one write for all of them), requeue those to wait."""
+        outcomes: list[Outcome] = []
+        retry: list[int] = []
+        for task in done:
+            line = self.running.pop(task)
+            failure = None if task.cancelled() else task.exception()
+            if failure is not None:
+                logger.warning("batch line %d failed; it is tried again", line.line_id,
+                               exc_info=failure)  # fmt: skip
+            outcome = None if task.cancelled() or failure is not None else task.result()
+            if outcome is None:
+                retry.append(line.line_id)
+            else:
+                outcomes.append(outcome)
+        if retry:
+            await off_loop(claims.requeue)(self.holder, retry, self.retry_seconds)
+        if outcomes:
+            await off_loop(claims.record)(self.holder, outcomes)
+            await self._finish_ready()
+
+    async def _finish_ready(self, force: bool = False) -> None:
+        """End the batches whose lines are all done: at most every `interval` while lines
+        run (one query), at once when asked."""
+        now = time.monotonic()
+        if not force and now - self._finished_at < self.interval:
+            return
+        self._finished_at = now
         for batch_id in await off_loop(outputs.finish_ready)(self.holder):
             logger.info("batch %s ended", batch_id)
-        return len(claimed)
 
     async def _one(self, line: Claimed, key: KeyInfo | None) -> Outcome | None:
         """Run one line; None when it should wait and be tried again."""
@@ -112,13 +162,16 @@ class BatchRunner:
             int(usage.get("prompt_tokens") or 0), int(usage.get("completion_tokens") or 0),
         )  # fmt: skip
 
-    async def _renew(self, line_ids: list[int]) -> None:
-        """Extend the chunk's lease every third of it; a failed renewal (the database
-        away for a moment) is said and tried again, never the end of renewing."""
+    async def _renew(self, line_ids: Callable[[], list[int]]) -> None:
+        """Extend the lease of the running lines every third of it; a failed renewal (the
+        database away for a moment) is said and tried again, never the end of renewing."""
         while True:
             await asyncio.sleep(self.lease / 3)
+            running = line_ids()
+            if not running:
+                continue
             try:
-                await off_loop(claims.renew)(self.holder, line_ids, self.lease)
+                await off_loop(claims.renew)(self.holder, running, self.lease)
             except Exception:
                 logger.warning("renewing the lease of %d batch lines failed; trying again",
-                               len(line_ids), exc_info=True)  # fmt: skip
+                               len(running), exc_info=True)  # fmt: skip

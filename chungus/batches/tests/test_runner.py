@@ -97,7 +97,7 @@ async def test_a_failed_lease_renewal_is_tried_again_not_the_end_of_renewing(mon
 
     monkeypatch.setattr(claims, "renew", flaky_renew)
     runner = BatchRunner(in_process_gateway([GEMMA], {}), lease=0.03)
-    renewing = asyncio.create_task(runner._renew([1, 2]))
+    renewing = asyncio.create_task(runner._renew(lambda: [1, 2]))
     await asyncio.sleep(0.1)
     assert not renewing.done(), "the failure did not end it"
     renewing.cancel()
