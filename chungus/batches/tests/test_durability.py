@@ -13,6 +13,7 @@ import orjson
 import psycopg
 import pytest
 
+from chungus.testing.openai_schema import validate
 from chungus.testing.processes import ChungusProcess, LlamaServer, chungus_instance
 
 LINES = 500
@@ -68,11 +69,19 @@ def wait_until(site: ChungusProcess, batch_id: str, done: int, seconds: float = 
 
 
 def output_ids(site: ChungusProcess, batch_id: str) -> list[str]:
-    batch = client(site).batches.retrieve(batch_id)
-    assert batch.status == "completed" and batch.error_file_id is None, batch
-    assert batch.output_file_id is not None
+    """The custom_ids of the output file, once the batch is completed (its last lines may
+    be counted a moment before it is); every line's answer valid by OpenAI's spec."""
+    deadline = time.monotonic() + 60
+    while (batch := client(site).batches.retrieve(batch_id)).status != "completed":
+        assert batch.status in ("in_progress", "finalizing") and time.monotonic() < deadline, batch
+        time.sleep(0.2)
+    assert batch.error_file_id is None and batch.output_file_id is not None, batch
     content = client(site).files.content(batch.output_file_id).read()
-    return [orjson.loads(text)["custom_id"] for text in content.splitlines()]
+    rows = [orjson.loads(text) for text in content.splitlines()]
+    for row in rows:
+        assert row["error"] is None and row["response"]["status_code"] == 200, row
+        validate("CreateChatCompletionResponse", row["response"]["body"])
+    return [row["custom_id"] for row in rows]
 
 
 @pytest.fixture(params=["sqlite", "postgresql"])
