@@ -1,8 +1,9 @@
-"""The home page, the operator dashboard and its live tables, the jobs pages, the playground."""
+"""The home page, the operator dashboard and its live tables, the jobs and batches pages,
+the playground."""
 
 from django.urls import URLPattern, URLResolver, path
 
-from chungus.dashboard import jobs_views, views
+from chungus.dashboard import batches_views, jobs_views, views
 
 urlpatterns: list[URLPattern | URLResolver] = [
     path("", views.home, name="home"),
@@ -23,5 +24,8 @@ urlpatterns: list[URLPattern | URLResolver] = [
     path("jobs/<int:job_id>/energies.json", jobs_views.job_energies, name="job-energies"),
     path("jobs/<int:job_id>/trajectory.pdb", jobs_views.job_trajectory, name="job-trajectory"),
     path("jobs/<int:job_id>/cancel/", jobs_views.job_cancel, name="job-cancel"),
+    path("batches/", batches_views.batches, name="batches"),
+    path("batches/partials/table/", batches_views.batches_table, name="batches-table"),
+    path("batches/<str:batch_id>/cancel/", batches_views.batch_cancel, name="batch-cancel"),
     path("playground/", views.playground, name="playground"),
 ]

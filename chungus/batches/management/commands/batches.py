@@ -8,17 +8,12 @@ from typing import Any
 
 from django.core.management.base import CommandError
 
-from chungus.accounts.keyinfo import KeyInfo
-from chungus.batches import batches
+from chungus.batches import batches, on_behalf
 from chungus.batches.models import Batch
-from chungus.core.audit import audit, cli_actor
+from chungus.batches.on_behalf import as_its_key
+from chungus.core.audit import cli_actor
 from chungus.core.commandline import ChungusCommand, OneLineParser, positive_int, table
 from chungus.lib.openai_errors import APIError
-
-
-def as_its_key(row: Batch) -> KeyInfo:
-    """The batch's own tenant, so the operator acts through the same checks a caller meets."""
-    return KeyInfo(id=row.api_key_id, name="cli", owner_id=row.owner_id)
 
 
 class Command(ChungusCommand):
@@ -48,10 +43,9 @@ class Command(ChungusCommand):
             if action == "show":
                 self.stdout.write(json.dumps(batches.retrieve(as_its_key(row), row.pk), indent=2))
                 return
-            answer = batches.cancel(as_its_key(row), row.pk)
+            answer = on_behalf.cancel(row, cli_actor())
         except APIError as error:
             raise CommandError(error.message) from None
-        audit(cli_actor(), "batch.cancel", row.pk, {"status": answer["status"]})
         self.stdout.write(f"Batch {row.pk} is {answer['status']}.")
 
     def _list(self, limit: int, status: str | None) -> None:

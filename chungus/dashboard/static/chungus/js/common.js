@@ -1,5 +1,6 @@
 // Helpers shared by every page: JSON calls with the CSRF token, DOM building, copy buttons,
-// and the API key this browser keeps for the signed-in user.
+// forms that ask first (data-confirm), and the API key this browser keeps for the signed-in
+// user.
 "use strict";
 
 const Chungus = (() => {
@@ -88,6 +89,13 @@ const Chungus = (() => {
       button.textContent = "Select and copy";
     }
     setTimeout(() => (button.textContent = label), 1500);
+  });
+
+  // A form with data-confirm (cancel a job, a batch) is sent only once the question is answered
+  // yes; listened for on the document, so forms that htmx swaps in ask too.
+  document.addEventListener("submit", (event) => {
+    const message = event.target.dataset?.confirm;
+    if (message && !confirm(message)) event.preventDefault();
   });
 
   return { api, el, setStatus, storedKey, storeKey, forgetKey, user };

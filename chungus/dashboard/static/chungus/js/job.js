@@ -1,4 +1,4 @@
-// One job's page. Every job: the cancel form asks first. An MD job also gets its energy,
+// One job's page (its cancel form asks first: common.js). An MD job gets its energy,
 // temperature and speed charts (GET energies.json every 5 s until the job ends, drawn with
 // Chart.js; speed is the job's ns/day as each poll saw it) and a 3Dmol.js viewer of its trajectory (a multi-model PDB) with play/pause and a
 // frame slider. The state, events, outputs and log refresh through htmx (_job_live.html).
@@ -19,11 +19,6 @@
     temperature: /temp/i,
     speed: /speed|ns.?day/i,
   };
-
-  document.addEventListener("submit", (event) => {
-    const message = event.target.dataset?.confirm;
-    if (message && !confirm(message)) event.preventDefault();
-  });
 
   function column(columns, meaning) {
     const name = Object.keys(columns).find((key) => COLUMNS[meaning].test(key));
