@@ -106,8 +106,10 @@ def test_a_chat_completion_is_answered_by_the_real_engine(site):
     assert checked.json() == {
         "job_id": "job-chat", "job_status": "completed", "content": content, "error": None,
     }  # fmt: skip
-    logged = [r for r in site.request_log() if r["model"] == "gemma"]
-    assert logged, "the job is in the request log as any request"
+    deadline = time.monotonic() + 30  # the log is flushed in batches: wait for the row
+    while not [r for r in site.request_log() if r["model"] == "gemma"]:
+        assert time.monotonic() < deadline, "the job is in the request log as any request"
+        time.sleep(0.1)
 
 
 def test_a_caller_that_does_not_wait_finds_the_result_later(site):
