@@ -151,9 +151,8 @@ def task_job_id(raw: bytes) -> str | None:
         return None
     if not isinstance(task, dict):
         return None
-    prompt = (
-        (task.get("kwargs") or {}).get("prompt") if isinstance(task.get("kwargs"), dict) else {}
-    )
+    kwargs = task.get("kwargs")
+    prompt = kwargs.get("prompt") if isinstance(kwargs, dict) else None
     job_id = prompt.get("job_id") if isinstance(prompt, dict) else None
     if not isinstance(job_id, str):
         job_id = task.get("id")

@@ -75,7 +75,6 @@ class BatchRunner:
                 beat()
                 await self.fill()
                 if not self.running:
-                    await self._finish_ready(force=True)
                     await asyncio.sleep(self.interval)
                     continue
                 done, _ = await asyncio.wait(
@@ -104,6 +103,8 @@ class BatchRunner:
         if room <= 0 or not await off_loop(claims.any_running)():
             return 0
         claimed = await off_loop(claims.claim)(self.holder, room, self.lease)
+        if not claimed and not self.running:  # none left to run: batches may be ready to end
+            await self._finish_ready(force=True)
         if claimed:
             keys = {k.id: k for k in self.gateway.store.current.keys.values()}
             for line in claimed:
@@ -120,11 +121,12 @@ class BatchRunner:
         retry: list[int] = []
         for task in done:
             line = self.running.pop(task)
-            failure = None if task.cancelled() else task.exception()
-            if failure is not None:
+            outcome = None
+            if not task.cancelled() and (failure := task.exception()) is not None:
                 logger.warning("batch line %d failed; it is tried again", line.line_id,
                                exc_info=failure)  # fmt: skip
-            outcome = None if task.cancelled() or failure is not None else task.result()
+            elif not task.cancelled():
+                outcome = task.result()
             if outcome is None:
                 retry.append(line.line_id)
             else:

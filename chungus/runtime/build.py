@@ -118,7 +118,7 @@ class Runtime:
         return loops
 
     @contextlib.asynccontextmanager
-    async def lifespan(self, app: Starlette) -> AsyncIterator[None]:
+    async def lifespan(self, app: Starlette | None = None) -> AsyncIterator[None]:
         gateway = self.gateway
         await gateway.upstream.start()
         await gateway.store.reload()
@@ -189,11 +189,12 @@ def build_gateway() -> tuple[Gateway, HealthMonitor]:
     return gateway, health
 
 
-def worker_runtime(work: Loop) -> Runtime:
-    """A worker process's collaborators: the data plane, its health checks and `work`; no
-    HTTP server, control loops or batch runner (`chungus serve` runs those)."""
+def worker_runtime() -> Runtime:
+    """A worker process's collaborators: the data plane and its health checks, its own
+    loops to add to `work`; no HTTP server, control loops or batch runner (`chungus serve`
+    runs those)."""
     gateway, health = build_gateway()
-    return Runtime(gateway, health, serving=False, work=[work])
+    return Runtime(gateway, health, serving=False)
 
 
 def build_runtime(*, default_model: bool | None = None) -> tuple[Front, Runtime]:

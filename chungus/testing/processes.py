@@ -92,6 +92,14 @@ class ChungusProcess:
             env={"DJANGO_SUPERUSER_PASSWORD": password},
         )  # fmt: skip
 
+    def create_users(self, *names: str) -> None:
+        """Create ordinary users (no superusers), each with the password pw-NAME-long-enough."""
+        made = "; ".join(
+            f"User.objects.create_user({name!r}, password='pw-{name}-long-enough')"
+            for name in names
+        )
+        self.cli("shell", "-c", f"from django.contrib.auth.models import User; {made}")
+
     def create_key(self, name: str, *options: str) -> str:
         secret = (
             self.cli("keys", "create", "--name", name, *options).stdout.strip().splitlines()[-1]

@@ -18,11 +18,6 @@ from chungus.testing.inprocess import in_process_gateway
 from chungus.testing.openai_schema import validate
 from chungus.testing.processes import ChungusProcess, LlamaServer, chungus_instance
 
-USERS = "from django.contrib.auth.models import User; " + "; ".join(
-    f"User.objects.create_user('{name}', password='pw-{name}-long-enough')"
-    for name in ("alice", "bob")
-)
-
 
 def line(n: int, model: str = "gemma", **extra: object) -> bytes:
     body = {"model": model, "messages": [{"role": "user", "content": f"Say {n}"}],
@@ -36,7 +31,7 @@ def line(n: int, model: str = "gemma", **extra: object) -> bytes:
 def site(tmp_path_factory: pytest.TempPathFactory, llama: LlamaServer) -> Iterator[ChungusProcess]:
     instance = chungus_instance(tmp_path_factory.mktemp("batches"), CHUNGUS_BATCH_INTERVAL="0.2")
     instance.cli("models", "add", "gemma", "--url", f"{llama.url}/v1", "--engine", "llamacpp")
-    instance.cli("shell", "-c", USERS)
+    instance.create_users("alice", "bob")
     instance.create_key("alice", "--owner", "alice")
     instance.create_key("bob", "--owner", "bob")
     instance.start("--no-default-model")

@@ -27,10 +27,6 @@ LINES = b"".join(
     b'"body": {"model": "m", "messages": [{"role": "user", "content": "hi"}]}}\n' % i
     for i in range(20)
 )
-USERS = "from django.contrib.auth.models import User; " + "; ".join(
-    f"User.objects.create_user('{name}', password='pw-{name}-long-enough')"
-    for name in ("alice", "bob")
-)
 
 
 @pytest.fixture(scope="module")
@@ -38,7 +34,7 @@ def site(tmp_path_factory: pytest.TempPathFactory) -> Iterator[ChungusProcess]:
     instance = chungus_instance(
         tmp_path_factory.mktemp("files"), CHUNGUS_MAX_FILE_BYTES=str(MAX_FILE)
     )
-    instance.cli("shell", "-c", USERS)
+    instance.create_users("alice", "bob")
     instance.create_key("alice", "--owner", "alice")
     instance.create_key("alice-2", "--owner", "alice")
     instance.create_key("bob", "--owner", "bob")

@@ -24,10 +24,6 @@ from chungus.testing.processes import (
 )
 
 ENGINE_KEY = "sk-recording-engine"
-USERS = "from django.contrib.auth.models import User; " + "; ".join(
-    f"User.objects.create_user('{name}', password='pw-{name}-long-enough')"
-    for name in ("alice", "bob")
-)
 
 
 @pytest.fixture(scope="module")
@@ -52,7 +48,7 @@ def site(
         "models", "add", "recorded", "--url", f"{engine}/v1", "--engine", "llamacpp",
         "--api-key-env", "ENGINE_KEY", env={"ENGINE_KEY": ENGINE_KEY},
     )  # fmt: skip
-    instance.cli("shell", "-c", USERS)
+    instance.create_users("alice", "bob")
     instance.create_key("alice", "--owner", "alice")
     instance.create_key("bob", "--owner", "bob")
     instance.start("--no-default-model")

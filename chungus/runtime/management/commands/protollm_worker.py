@@ -70,30 +70,25 @@ class Command(ChungusCommand):
             answer_prefix=options["answer_prefix"], key_name=options["key_name"],
             model=options["model"], tier=options["tier"], concurrency=options["concurrency"],
         )  # fmt: skip
-        holder: dict[str, ProtollmWorker] = {}
-        runtime = worker_runtime(Loop("protollm", lambda: holder["worker"].consume(amqp)))
-        worker = holder["worker"] = ProtollmWorker(runtime.gateway, redis, worker_options)
+        runtime = worker_runtime()
+        worker = ProtollmWorker(runtime.gateway, redis, worker_options)
+        runtime.work.append(Loop("protollm", lambda: worker.consume(amqp)))
 
         async def main() -> None:
-            gateway = runtime.gateway
-            await gateway.upstream.start()
-            await gateway.store.reload()
-            if worker.key() is None:
-                raise CommandError(f"no API key named {options['key_name']!r}")
             stop = asyncio.Event()
             loop = asyncio.get_running_loop()
             for signum in (signal.SIGINT, signal.SIGTERM):
                 loop.add_signal_handler(signum, stop.set)
-            runtime.loops.start(runtime.background())
-            runtime.started = True
-            self.stdout.write(
-                f"answering queue {options['queue']!r} as key {options['key_name']!r}"
-            )
-            self.stdout.flush()
             try:
-                await stop.wait()
+                async with runtime.lifespan():  # the configuration read, the loops started
+                    if worker.key() is None:
+                        raise CommandError(f"no API key named {options['key_name']!r}")
+                    self.stdout.write(
+                        f"answering queue {options['queue']!r} as key {options['key_name']!r}"
+                    )
+                    self.stdout.flush()
+                    await stop.wait()
             finally:
-                await runtime.shutdown()
                 await redis.aclose()
             self.stdout.write(f"stopped after {worker.answered} jobs")
 
