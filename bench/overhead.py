@@ -63,6 +63,9 @@ ROOT = BENCH.parent
 MODES = ("nonstream", "stream", "stream-nousage")
 NEVER = "1000000000"  # a limit no bench reaches (the columns are 32-bit)
 IDLE_SECONDS = 10.0  # how long every target's idle CPU is measured before the cells
+# After a group's last round, so the work it deferred (CHUNGUS flushes its request log every
+# second) is counted in its cell, not in the next group's time.
+SETTLE_SECONDS = 1.5
 
 
 @dataclass(frozen=True)
@@ -359,37 +362,52 @@ async def start_litellm(h: Harness, venv: Path, upstream: str) -> Target:
     started = time.monotonic()
     argv = [str(litellm), "--config", str(config), "--host", "127.0.0.1", "--port", str(port)]
     proc = h.procs.start("litellm", h.pinning.target_argv("litellm", argv), env)
-    target = Target("litellm", f"http://127.0.0.1:{port}", {}, proc.pid)
+    target = Target("litellm", f"http://127.0.0.1:{port}", {}, proc.pid, slow=True)
     await h.wait_until("litellm", proc, h.chat_ok(target), 180)
     print(f"LiteLLM ready in {time.monotonic() - started:.1f} s", file=sys.stderr)
     return target
 
 
 async def measure_once(h: Harness, targets: list[Target], run: str) -> Cells:
-    """Run every (mode, concurrency) cell in interleaved rounds across the targets."""
+    """Run every (mode, concurrency) cell in interleaved rounds across the targets; slow
+    targets (LiteLLM) in rounds of their own after the others', so that their minutes do
+    not stretch the cells whose idle CPU is subtracted (see measure_group)."""
     cells: Cells = {}
-    per_round = math.ceil(h.args.requests / h.args.rounds)
+    groups = [[t for t in targets if not t.slow], [t for t in targets if t.slow]]
     for mode in h.args.modes:
         for conc in h.args.concurrency:
             row = {t.name: cells.setdefault((mode, conc, t.name), Cell()) for t in targets}
-            # CPU over the whole cell, so work a gateway defers past its own batches still counts;
-            # less what the target spends idle anyway (its background loops) while the others
-            # are measured, which a slow target in the run (LiteLLM) would otherwise stretch.
-            cpu_before = {t.name: cpu_seconds(t.pid) for t in targets}
-            cell_start = time.perf_counter()
-            for rnd in range(h.args.rounds):
-                for target in targets:
-                    await run_batch(h, target, row[target.name], mode, conc, per_round)
-                print(
-                    f"  {run}{mode} c={conc} round {rnd + 1}/{h.args.rounds} done", file=sys.stderr
-                )
-            others = {t.name: time.perf_counter() - cell_start - row[t.name].wall for t in targets}
-            for target in targets:
-                if not target.shared:
-                    spent = cpu_seconds(target.pid) - cpu_before[target.name]
-                    idle = h.idle_cpu.get(target.name, 0.0) * others[target.name]
-                    row[target.name].cpu = max(0.0, spent - idle)
+            for group in filter(None, groups):
+                await measure_group(h, group, row, (mode, conc), run)
     return cells
+
+
+async def measure_group(
+    h: Harness, group: list[Target], row: dict[str, Cell], cell: tuple[str, int], run: str
+) -> None:
+    """One cell's rounds for a group of targets, interleaved so machine noise hits all alike.
+
+    CPU is counted over the whole group's rounds, so work a gateway defers past its own
+    batches still counts, less what the target spends idle anyway (its background loops)
+    while the others are measured.
+    """
+    per_round = math.ceil(h.args.requests / h.args.rounds)
+    (mode, conc), slow = cell, ", ".join(t.name for t in group if t.slow)
+    cpu_before = {t.name: cpu_seconds(t.pid) for t in group}
+    start = time.perf_counter()
+    for rnd in range(h.args.rounds):
+        for target in group:
+            await run_batch(h, target, row[target.name], mode, conc, per_round)
+        done = f"  {run}{mode} c={conc} round {rnd + 1}/{h.args.rounds} done"
+        print(f"{done} ({slow})" if slow else done, file=sys.stderr)
+    await asyncio.sleep(SETTLE_SECONDS)
+    elapsed = time.perf_counter() - start
+    for target in group:
+        if not target.shared:
+            spent = cpu_seconds(target.pid) - cpu_before[target.name]
+            others = elapsed - row[target.name].wall
+            idle = h.idle_cpu.get(target.name, 0.0) * others
+            row[target.name].cpu = max(0.0, spent - idle)
 
 
 async def idle_rates(targets: list[Target], seconds: float) -> dict[str, float]:

@@ -49,6 +49,7 @@ class Target:
     headers: dict[str, str]
     pid: int
     shared: bool = False  # the process also serves other targets: count CPU in its own batches
+    slow: bool = False  # its rounds would stretch the others' cells: measured after them
 
 
 @dataclass

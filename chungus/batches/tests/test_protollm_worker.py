@@ -10,6 +10,7 @@ import os
 import secrets
 import signal
 import subprocess
+import threading
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -42,7 +43,7 @@ class Deployment:
         self.site, self.queue = site, f"llm-api-queue-{tag}"
         self.status, self.answer = f"job-status-{tag}", f"job-answer-{tag}"
         self.redis = redis.Redis.from_url(REDIS)
-        self.watching: dict[str, Any] = {}  # job id: its status key's subscription
+        self.watching: dict[str, Watch] = {}  # job id: the statuses its record went through
 
     def worker(self, log: Path) -> subprocess.Popen[bytes]:
         args = ["protollm-worker", "--queue", self.queue, "--redis-prefix", self.status,
@@ -65,8 +66,7 @@ class Deployment:
                    "status_message": "Job is created", "is_completed": False}  # fmt: skip
         self.redis.set(f"{self.status}:{job_id}", json.dumps(pending))
         self.redis.set(f"prompt:{job_id}", json.dumps(prompt))
-        self.watching[job_id] = pubsub = self.redis.pubsub()  # as a caller that waits
-        pubsub.subscribe(f"{self.status}:{job_id}")
+        self.watch(job_id)  # as a caller that waits, subscribed before the task is sent
         task = {"type": "task", "task": "generate", "args": [],
                 "kwargs": {"prompt": prompt, "prompt_type": prompt_type}, "id": job_id,
                 "retries": 0, "eta": None}  # fmt: skip
@@ -108,24 +108,17 @@ class Deployment:
         assert raw is not None
         return orjson.loads(raw)
 
+    def watch(self, job_id: str) -> None:
+        self.watching[job_id] = Watch(self, job_id)
+
     def wait_completed(self, job_id: str, seconds: float = 120) -> list[str]:
-        """As protollm's RedisResultStorage.wait_completeness: on the status key's
-        subscription (made when the job was sent), read the record at each "set"; the
-        statuses seen since the job was sent, in order."""
-        pubsub = self.watching.pop(job_id)
-        seen, deadline = [], time.monotonic() + seconds
-        try:
-            record = self.record(job_id)
-            while not record["is_completed"]:
-                assert time.monotonic() < deadline, record
-                message = pubsub.get_message(ignore_subscribe_messages=True, timeout=1.0)
-                if message is not None:
-                    assert message["data"] == b"set"
-                    record = self.record(job_id)
-                    seen.append(record["status"])
-        finally:
-            pubsub.close()
-        return seen
+        """The statuses the job's record went through since it was watched, up to the one
+        that completes it."""
+        watch = self.watching.pop(job_id)
+        watch.join(seconds)
+        assert not watch.is_alive(), watch.seen
+        assert watch.seen and self.record(job_id)["is_completed"], watch.seen
+        return watch.seen
 
     def cleanup(self) -> None:
         async def go() -> None:
@@ -137,6 +130,39 @@ class Deployment:
         asyncio.run(go())
         for key in self.redis.scan_iter(f"job-*-{self.queue[-8:]}:*"):
             self.redis.delete(key)
+
+
+class Watch(threading.Thread):
+    """As protollm's RedisResultStorage.wait_completeness: on the status key's
+    subscription, the record read at each "set", at once (in a thread of its own, so a
+    status is read before the next one replaces it), until it is completed."""
+
+    def __init__(self, deployment: Deployment, job_id: str) -> None:
+        super().__init__(daemon=True)
+        self.deployment, self.job_id, self.seen = deployment, job_id, list[str]()
+        self.pubsub = deployment.redis.pubsub()
+        self.pubsub.subscribe(f"{deployment.status}:{job_id}")
+        self.pubsub.get_message(timeout=5.0)  # the subscription is confirmed
+        self.stopped = threading.Event()
+        self.start()
+
+    def run(self) -> None:
+        try:
+            while not self.stopped.is_set():
+                message = self.pubsub.get_message(ignore_subscribe_messages=True, timeout=1.0)
+                if message is None:
+                    continue
+                assert message["data"] == b"set"
+                record = self.deployment.record(self.job_id)
+                self.seen.append(record["status"])
+                if record["is_completed"]:
+                    return
+        finally:
+            self.pubsub.close()
+
+    def stop(self) -> None:
+        """Stops watching a job no longer waited for (the thread ends within a second)."""
+        self.stopped.set()
 
 
 @pytest.fixture
@@ -214,7 +240,7 @@ def test_a_worker_killed_mid_job_leaves_it_to_the_next(deployment, tmp_path):
     long = chat("job-long", tokens_limit=1500, temperature=0.0)
     long["messages"] = [{"role": "user", "content": "Count from 1 to 1000, one number a line."}]
     job_id = deployment.send(long)
-    deployment.watching.pop(job_id).close()
+    deployment.watching.pop(job_id).stop()
     deadline = time.monotonic() + 60
     while deployment.record(job_id)["status"] != "in_progress":
         assert time.monotonic() < deadline
@@ -223,8 +249,7 @@ def test_a_worker_killed_mid_job_leaves_it_to_the_next(deployment, tmp_path):
     first.wait()
     assert not deployment.record(job_id)["is_completed"], "it finished before the kill"
     assert deployment.redis.get(f"{deployment.answer}:{job_id}") is None
-    deployment.watching[job_id] = pubsub = deployment.redis.pubsub()
-    pubsub.subscribe(f"{deployment.status}:{job_id}")
+    deployment.watch(job_id)
     second = deployment.worker(log)
     try:
         assert deployment.wait_completed(job_id, seconds=300)[-1] == "completed"
