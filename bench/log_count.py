@@ -30,6 +30,7 @@ from overhead import (
     ROOT,
     VARIANTS,
     Harness,
+    chungus_env,
     fresh_database,
     one_request,
     start_chungus,
@@ -57,10 +58,7 @@ print(json.dumps(out))
 
 
 async def totals(h: Harness, name: str, database_url: str | None) -> dict[str, list[int]]:
-    env = os.environ | {"CHUNGUS_HOME": str(h.tmp / f"{name}-home")}
-    env.pop("DATABASE_URL", None)
-    if database_url:
-        env["DATABASE_URL"] = database_url
+    env = chungus_env(h, name, database_url)
     out = await h.procs.run(f"{name}-totals", [h.args.chungus, "shell", "-c", TOTALS], env, 120)
     return json.loads(out.strip().splitlines()[-1])
 
@@ -78,8 +76,8 @@ async def send(h: Harness, target: Target, count: int, conc: int) -> int:
             outcome = await one_request(h.session, target, mode, h.args.chunks)
             if outcome.error is None or outcome.error.startswith("HTTP "):
                 answered += 1
-            if answered % step == 0:
-                print(f"  {target.name}: {answered}/{count}", file=sys.stderr)
+                if answered % step == 0:
+                    print(f"  {target.name}: {answered}/{count}", file=sys.stderr)
 
     await asyncio.gather(*(worker() for _ in range(conc)))
     wall = time.perf_counter() - started

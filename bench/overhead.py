@@ -275,12 +275,8 @@ async def start_chungus(
 ) -> Target:
     """Register the fake model, create a key and serve CHUNGUS from a fresh CHUNGUS_HOME."""
     chungus, name = str(h.args.chungus), variant.name
-    home = h.tmp / f"{name}-home"
-    home.mkdir()
-    env = os.environ | {"CHUNGUS_HOME": str(home)}
-    env.pop("DATABASE_URL", None)  # SQLite in the home unless this variant is PostgreSQL's
-    if database_url:
-        env["DATABASE_URL"] = database_url
+    (h.tmp / f"{name}-home").mkdir()
+    env = chungus_env(h, name, database_url)
     # `models add` on a fresh home does not migrate by itself (yet); migrating twice is a no-op.
     await h.procs.run(f"{name}-migrate", [chungus, "migrate", "--noinput"], env, 120)
     add = [chungus, "models", "add", "fake", "--url", upstream + "/v1", "--engine", "openai"]
@@ -298,6 +294,16 @@ async def start_chungus(
     await h.wait_until(name, proc, h.chat_ok(target), 60 - (time.monotonic() - started))
     print(f"{name} ready in {time.monotonic() - started:.1f} s", file=sys.stderr)
     return target
+
+
+def chungus_env(h: Harness, name: str, database_url: str | None) -> dict[str, str]:
+    """The environment of the CHUNGUS target `name`: its own home, and SQLite there unless
+    it is given a PostgreSQL database."""
+    env = os.environ | {"CHUNGUS_HOME": str(h.tmp / f"{name}-home")}
+    env.pop("DATABASE_URL", None)
+    if database_url:
+        env["DATABASE_URL"] = database_url
+    return env
 
 
 @contextlib.contextmanager
