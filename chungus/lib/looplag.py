@@ -2,7 +2,9 @@
 
 A late wake-up is time some callback held the loop: a blocking call on it delays every
 request it serves by as much. The probe keeps the last `window` samples (milliseconds
-late), cheap enough to run in every process and show on /readyz.
+late), cheap enough to run in every process and show on /readyz: ten wake-ups a second
+by default (a minute of samples), as each wake-up costs the idle process CPU (at 100 a
+second the probe was most of an idle server's 34 ms of CPU a second).
 """
 
 from __future__ import annotations
@@ -25,7 +27,7 @@ def percentile(samples: list[float], fraction: float) -> float:
 class LoopLag:
     """Sleeps `interval` seconds again and again, recording how late each wake-up is."""
 
-    def __init__(self, interval: float = 0.01, window: int = 2000) -> None:
+    def __init__(self, interval: float = 0.1, window: int = 600) -> None:
         self.interval = interval
         self.samples: deque[float] = deque(maxlen=window)
 

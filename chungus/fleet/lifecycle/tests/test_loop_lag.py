@@ -61,7 +61,7 @@ async def test_no_control_loop_blocks_the_event_loop_while_a_slurm_launch_runs(
             name="lagged", source="fake", engine="fake", launcher="slurm"
         )
         await store.reload()
-        probe = LoopLag(window=100_000)  # the whole run, from submission to serving
+        probe = LoopLag(interval=0.01, window=100_000)  # the whole run, finely
         loops = Loops()
         loops.start([
             Loop("lag", probe.run),
