@@ -28,13 +28,14 @@ class JobSubmit(Strict):
     a form value that reads as JSON (a number, true, a list) is taken as that."""
 
     kind: Annotated[StrictStr, StringConstraints(min_length=1, max_length=30)] = Field(
-        description="the kind of job: md or command (see GET /api/jobs/kinds/)"
+        description="the kind of job: md, ensemble or command (see GET /api/jobs/kinds/)"
     )
     spec: dict[str, Any] = Field(
         default_factory=dict,
         description="the kind's parameters, e.g. md: structure, ns, solvent, forcefield, "
         "temperature_k, timestep_fs, report_every, checkpoint_every, equilibration_ps, "
-        "platform; command: argv, cwd, env, output_dir",
+        "platform; ensemble: the md parameters and replicas, seed, rmsd_threshold_nm, "
+        "max_retries; command: argv, cwd, env, output_dir",
     )
     name: Annotated[StrictStr, StringConstraints(max_length=200), Storable] = Field(
         "", description=f"your label for the job (optional; {help_text('job')})"
@@ -43,7 +44,9 @@ class JobSubmit(Strict):
         "batch", description="batch, or background (below batch: Folding@Home-like work)"
     )
     priority: Rank = Field(0, description="within the tier: higher first")
-    gpus: GpuCount = Field(0, description="GPUs on one node (0: CPU only)")
+    gpus: GpuCount = Field(
+        0, description="GPUs on one node (0: CPU only); for an ensemble, of each replica"
+    )
     cpu_cores: CoreCount = 1
     memory_mb: MegaBytes = Field(0, description="per GPU; 0: the whole GPU")
     launcher: LauncherName = "local"
@@ -70,6 +73,8 @@ class JobOut(Schema):
     progress_summary: str
     attempts: int
     preemptions: int
+    retries: int = Field(description="failed attempts run again from the checkpoint")
+    parent_id: int | None = Field(description="the ensemble it is a replica of")
     gpu_seconds: float
     created_at: datetime
     started_at: datetime | None
@@ -95,6 +100,28 @@ class JobDetailOut(JobOut):
     progress_detail: dict[str, Any] = Field(description="the kind's own figures")
     events: list[dict[str, Any]] = Field(description="[{time, event, detail}], oldest first")
     outputs: list[OutputOut] = Field(description="the files there are now")
+    replicas: list[JobOut] = Field(description="an ensemble's replica jobs ([] otherwise)")
+
+
+class ReplicaCurves(Schema):
+    replica: int = Field(description="its job id")
+    state: str
+    time_ns: list[float]
+    rmsd_nm: list[float] = Field(description="C-alpha RMSD to the reference, per frame")
+    rg_nm: list[float] = Field(description="radius of gyration of the protein's heavy atoms")
+    q: list[float] = Field(description="fraction of native contacts (Best-Hummer-Eaton)")
+    error: str = Field(description="why it could not be analysed, if so")
+
+
+class EnsembleOut(Schema):
+    job_id: int
+    state: str
+    reference: str = Field(description="uploaded, or the starting structure")
+    summary: dict[str, Any] = Field(
+        description="best_replica, lowest_rmsd_nm, below_threshold, fraction_below_threshold, "
+        "mean_final_q, per_replica, not_analysed, failed"
+    )
+    replicas: list[ReplicaCurves]
 
 
 class JobList(Schema):

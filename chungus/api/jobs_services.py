@@ -22,7 +22,7 @@ from ninja.errors import ValidationError
 from chungus.api.jobs_schemas import JobSubmit
 from chungus.api.schemas import storable
 from chungus.core.audit import Actor, actor_of, audit
-from chungus.fleet.jobs import details, submit
+from chungus.fleet.jobs import details, ensembles, submit
 from chungus.fleet.jobs.kinds import registry
 from chungus.fleet.jobs.kinds.base import Upload
 from chungus.fleet.jobs.kinds.md import structures
@@ -40,6 +40,8 @@ from chungus.lib.openai_errors import (
 )
 
 UPLOAD_FIELD = "structure_file"
+REFERENCE_FIELD = "reference_file"  # an ensemble's native structure
+FILE_FIELDS = (UPLOAD_FIELD, REFERENCE_FIELD)
 MAX_UPLOAD_BYTES = 64 * 1024 * 1024  # a large solvated system's PDB is a few MB
 MAX_SPEC_DEPTH = 16
 FORM_TEXT = {"kind", "name", "tier", "launcher"}  # form fields kept as text, never read as JSON
@@ -67,7 +69,7 @@ def refusals() -> Iterator[None]:
 
 def submit_job(user: Any, request: HttpRequest) -> Job:
     """Queue the job the request's body describes, for `user`."""
-    fields, upload = read_body(request)
+    fields, (upload, reference) = read_body(request)
     _check_spec(fields.get("spec"))
     try:
         data = JobSubmit.model_validate(fields)
@@ -75,15 +77,18 @@ def submit_job(user: Any, request: HttpRequest) -> Job:
         raise ValidationError(
             [{"loc": ("body", "data", *e["loc"]), "msg": e["msg"]} for e in exc.errors()]
         ) from None
-    ask = submit.Submission(upload=upload, **data.model_dump())
+    ask = submit.Submission(upload=upload, reference=reference, **data.model_dump())
     with refusals():
         job = submit.submit(user, ask)
     audit(actor_of(request), "job.submit", f"job {job.pk}", {"kind": job.kind, "name": job.name})
     return job
 
 
-def read_body(request: HttpRequest) -> tuple[dict[str, Any], Upload | None]:
-    """The submission's fields and its upload, from JSON or from a form."""
+Uploads = tuple[Upload | None, Upload | None]  # the structure, an ensemble's reference
+
+
+def read_body(request: HttpRequest) -> tuple[dict[str, Any], Uploads]:
+    """The submission's fields and its uploads, from JSON or from a form."""
     if request.content_type in ("multipart/form-data", "application/x-www-form-urlencoded"):
         return _read_form(request)
     try:
@@ -95,10 +100,10 @@ def read_body(request: HttpRequest) -> tuple[dict[str, Any], Upload | None]:
         ) from None
     if not isinstance(fields, dict):
         raise InvalidRequest("The body must be a JSON object.", code="invalid_json")
-    return fields, None
+    return fields, (None, None)
 
 
-def _read_form(request: HttpRequest) -> tuple[dict[str, Any], Upload | None]:
+def _read_form(request: HttpRequest) -> tuple[dict[str, Any], Uploads]:
     try:
         form, files = request.POST, request.FILES
     except RequestDataTooBig:
@@ -125,25 +130,24 @@ def _read_form(request: HttpRequest) -> tuple[dict[str, Any], Upload | None]:
         if twice:
             raise InvalidRequest(f"{twice[0]} is given in spec and as a field.", param=twice[0])
         given.update(spec)
-    return fields, _upload(files)
-
-
-def _upload(files: Any) -> Upload | None:
-    extra = sorted(set(files) - {UPLOAD_FIELD})
+    extra = sorted(set(files) - set(FILE_FIELDS))
     if extra:
         raise InvalidRequest(
-            f"Unexpected file field {extra[0]!r}: send the structure as {UPLOAD_FIELD}.",
+            f"Unexpected file field {extra[0]!r}: send the structure as {UPLOAD_FIELD} (and an "
+            f"ensemble's native structure as {REFERENCE_FIELD}).",
             param=extra[0],
         )
-    sent = files.getlist(UPLOAD_FIELD)
+    return fields, (_upload(files, UPLOAD_FIELD), _upload(files, REFERENCE_FIELD))
+
+
+def _upload(files: Any, field: str) -> Upload | None:
+    sent = files.getlist(field)
     if not sent:
         return None
     if len(sent) > 1:
-        raise InvalidRequest(f"Send one {UPLOAD_FIELD}, not {len(sent)}.", param=UPLOAD_FIELD)
+        raise InvalidRequest(f"Send one {field}, not {len(sent)}.", param=field)
     if sent[0].size > MAX_UPLOAD_BYTES:
-        raise PayloadTooLarge(
-            f"{UPLOAD_FIELD} is larger than {MAX_UPLOAD_BYTES} bytes.", param=UPLOAD_FIELD
-        )
+        raise PayloadTooLarge(f"{field} is larger than {MAX_UPLOAD_BYTES} bytes.", param=field)
     return Upload(filename=str(sent[0].name or ""), data=sent[0].read())
 
 
@@ -240,7 +244,18 @@ def detail(job: Job) -> dict[str, Any]:
         "progress_detail": job.progress_detail,
         "events": job.events,
         "outputs": outputs,
-    }
+        "replicas": [r.summary() for r in job.replicas.select_related("owner").order_by("id")]
+        if job.kind == "ensemble" else [],
+    }  # fmt: skip
+
+
+def ensemble(user: Any, job_id: int) -> dict[str, Any]:
+    """An ensemble's analysis: final once it has succeeded, else of what its replicas wrote
+    so far (partial results while they run)."""
+    job = find(user, job_id)
+    if job.kind != "ensemble":
+        raise NotFound(f"Job {job_id} is not an ensemble.", param="job_id")
+    return {"job_id": job.pk, "state": job.state, **ensembles.partial(job)}
 
 
 def output(user: Any, job_id: int, name: str) -> details.OutputFile:

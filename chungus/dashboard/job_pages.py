@@ -27,6 +27,7 @@ LIST_LIMIT = 200  # newest first; older jobs stay reachable by their page and th
 LOG_TAIL_BYTES = 64 * 1024
 LOG_TAIL_LINES = 200
 MD_KIND = "md"  # the kind with charts and a molecule viewer
+ENSEMBLE_KIND = "ensemble"  # replicas' curves on one chart, the best beside the reference
 MAX_POINTS = 1500  # per energy series: every row of a long run would only slow the page
 
 
@@ -66,6 +67,10 @@ class JobRow:
     @property
     def has_charts(self) -> bool:
         return self.job.kind == MD_KIND
+
+    @property
+    def is_ensemble(self) -> bool:
+        return self.job.kind == ENSEMBLE_KIND
 
 
 def job_rows(user: Any) -> tuple[list[JobRow], int]:

@@ -3,7 +3,7 @@ the playground."""
 
 from django.urls import URLPattern, URLResolver, path
 
-from chungus.dashboard import batches_views, jobs_views, views
+from chungus.dashboard import batches_views, ensemble_views, jobs_views, views
 
 urlpatterns: list[URLPattern | URLResolver] = [
     path("", views.home, name="home"),
@@ -24,6 +24,12 @@ urlpatterns: list[URLPattern | URLResolver] = [
     path("jobs/<int:job_id>/energies.json", jobs_views.job_energies, name="job-energies"),
     path("jobs/<int:job_id>/trajectory.pdb", jobs_views.job_trajectory, name="job-trajectory"),
     path("jobs/<int:job_id>/cancel/", jobs_views.job_cancel, name="job-cancel"),
+    path("jobs/<int:job_id>/ensemble.json", ensemble_views.ensemble_json, name="job-ensemble"),
+    path(
+        "jobs/<int:job_id>/ensemble-structures.json",
+        ensemble_views.ensemble_structures,
+        name="job-ensemble-structures",
+    ),
     path("batches/", batches_views.batches, name="batches"),
     path("batches/partials/table/", batches_views.batches_table, name="batches-table"),
     path("batches/<str:batch_id>/cancel/", batches_views.batch_cancel, name="batch-cancel"),

@@ -14,7 +14,14 @@ from ninja import Query, Router, Status
 
 from chungus.api import jobs_services as services
 from chungus.api.jobs_auth import UserKey, UserSession
-from chungus.api.jobs_schemas import JobList, JobReply, JobSubmit, KindList, LogOut
+from chungus.api.jobs_schemas import (
+    EnsembleOut,
+    JobList,
+    JobReply,
+    JobSubmit,
+    KindList,
+    LogOut,
+)
 from chungus.api.schemas import errors
 from chungus.core.audit import actor_of
 from chungus.fleet.states import JobState
@@ -34,7 +41,13 @@ def _submit_body() -> dict[str, Any]:
             services.UPLOAD_FIELD: {
                 "type": "string",
                 "format": "binary",
-                "description": "md: a structure to simulate (PDB or PDBx/mmCIF)",
+                "description": "md, ensemble: a structure to simulate (PDB or PDBx/mmCIF)",
+            },
+            services.REFERENCE_FIELD: {
+                "type": "string",
+                "format": "binary",
+                "description": "ensemble: the native structure (PDB) for RMSD and native "
+                "contacts (default: the starting structure)",
             },
         },
     }
@@ -86,6 +99,14 @@ def cancel_job(request: HttpRequest, job_id: int) -> Reply:
     A finished job stays as it is."""
     job = services.cancel(services.caller(request), job_id, actor_of(request))
     return {"job": services.detail(job)}
+
+
+@router.get("/{int:job_id}/ensemble/", response={200: EnsembleOut, **errors(404)})
+def ensemble_analysis(request: HttpRequest, job_id: int) -> Reply:
+    """An ensemble's analysis: per replica, RMSD to the reference, radius of gyration and
+    fraction of native contacts per frame, and the pooled summary (best replica, lowest RMSD,
+    fraction below the threshold). Partial while replicas run; 404 for other kinds."""
+    return services.ensemble(services.caller(request), job_id)
 
 
 @router.get("/{int:job_id}/log/", response={200: LogOut, **errors(404, 422)})

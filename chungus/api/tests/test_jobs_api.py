@@ -23,11 +23,11 @@ MD = {"kind": "md", "spec": {"structure": "villin", "ns": 0.01}}
 SUMMARY = {
     "id", "kind", "name", "owner", "state", "reason", "tier", "priority", "gpus", "gpu_indices",
     "node", "progress", "progress_summary", "attempts", "preemptions", "gpu_seconds",
-    "created_at", "started_at", "finished_at",
+    "created_at", "started_at", "finished_at", "retries", "parent_id",
 }  # fmt: skip
 DETAIL = SUMMARY | {
     "spec", "cpu_cores", "memory_mb", "launcher", "grace_seconds", "cancel_requested",
-    "exit_code", "progress_detail", "events", "outputs",
+    "exit_code", "progress_detail", "events", "outputs", "replicas",
 }  # fmt: skip
 
 

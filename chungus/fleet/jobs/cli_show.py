@@ -52,6 +52,11 @@ def describe(job: Job) -> str:
         lines.append(f"Started:    {job.started_at.isoformat(timespec='seconds')}")
     if job.finished_at:
         lines.append(f"Finished:   {job.finished_at.isoformat(timespec='seconds')}")
+    if job.parent_id:
+        lines.append(f"Replica of: ensemble job {job.parent_id}")
+    if job.kind == "ensemble":
+        lines.append("Replicas:")
+        lines += [f"  {_replica(r)}" for r in job.replicas.order_by("id")]
     lines.append("Spec:")
     lines += [f"  {key}: {json.dumps(value)}" for key, value in sorted(job.spec.items())]
     if job.events:
@@ -62,6 +67,12 @@ def describe(job: Job) -> str:
         lines.append("Outputs:")
         lines += [f"  {o.name}  {size(o.size_bytes)}  {o.description}" for o in found]
     return "\n".join(lines)
+
+
+def _replica(job: Job) -> str:
+    retried = f", retried {job.retries}x" if job.retries else ""
+    return (f"{job.pk}  {job.state:<10} {job.progress * 100:3.0f}%  "
+            f"{job.progress_summary or job.reason}{retried}")  # fmt: skip
 
 
 def _event(event: object) -> str:

@@ -1,4 +1,4 @@
-"""`chungus jobs submit md|command`: its options, and the Submission they make.
+"""`chungus jobs submit md|ensemble|command`: their options, and the Submission they make.
 
 The options only carry what was typed: the kind fills in its defaults and refuses what it
 cannot run (submit.submit answers both), so the CLI, the API and the dashboard agree.
@@ -30,13 +30,14 @@ MD_NUMBERS: tuple[tuple[str, str, type, str], ...] = (
 )  # fmt: skip
 MD_CHOICES = (("--forcefield", "forcefield"), ("--solvent", "solvent"), ("--platform", "platform"))
 MD_KEYS = ("structure", *(key for _, key, _, _ in MD_NUMBERS), *(key for _, key in MD_CHOICES))
+ENSEMBLE_KEYS = ("replicas", "seed", "rmsd_threshold_nm", "max_retries")
 
 
 def add_submit(sub: Any, common: OneLineParser) -> None:
-    """Add `submit md` and `submit command` under the `submit` parser."""
-    submit = sub.add_parser("submit", help="queue a job (md or command)")
+    """Add `submit md`, `submit ensemble` and `submit command` under the `submit` parser."""
+    submit = sub.add_parser("submit", help="queue a job (md, ensemble or command)")
     kinds = submit.add_subparsers(
-        dest="kind", required=True, parser_class=OneLineParser, metavar="{md,command}"
+        dest="kind", required=True, parser_class=OneLineParser, metavar="{md,ensemble,command}"
     )
     md = kinds.add_parser(
         "md",
@@ -46,18 +47,33 @@ def add_submit(sub: Any, common: OneLineParser) -> None:
         "(--structure) or your own PDB/mmCIF (--file). Unset options take the md kind's "
         "defaults.",
     )
-    md.add_argument(
-        "--structure", help="a packaged structure, e.g. villin (see: chungus jobs structures)"
+    _md_options(md)
+    ensemble = kinds.add_parser(
+        "ensemble",
+        parents=[common, _resources(per_replica=True)],
+        help="N independent MD replicas of one structure, then their analysis",
+        description="Queue an ensemble: --replicas MD jobs of one structure, each with its own "
+        "seed (initial velocities and thermostat noise), placed, preempted and resumed on its "
+        "own anywhere in the pool. When they end, an analysis step computes each replica's "
+        "RMSD to the reference (--reference, else the starting structure), radius of gyration "
+        "and fraction of native contacts, and the pooled summary.",
     )
-    for option, key, kind, text in MD_NUMBERS:
-        default = md_spec.NUMBERS[key][0] if key in md_spec.NUMBERS else None
-        help_ = text + (f" (default {default:g})" if default else "")
-        metavar = option.removeprefix("--").upper().replace("-", "_")
-        md.add_argument(option, dest=key, type=kind, metavar=metavar, help=help_)
-    for option, key in MD_CHOICES:
-        allowed = md_spec.CHOICES[key]
-        md.add_argument(option, dest=key, choices=allowed, help=f"default {allowed[0]}")
-    md.add_argument("--file", type=Path, help="your own structure, a PDB or PDBx/mmCIF file")
+    _md_options(ensemble)
+    ensemble.add_argument("--replicas", type=int, help="how many replicas (default 4)")
+    ensemble.add_argument(
+        "--reference", type=Path, help="the native structure (PDB) to measure RMSD and Q against"
+    )
+    ensemble.add_argument(
+        "--seed", type=int, help="the first replica's seed; the others count up (default random)"
+    )
+    ensemble.add_argument(
+        "--rmsd-threshold", type=float, dest="rmsd_threshold_nm", metavar="NM",
+        help="RMSD counted as reached in the pooled summary (default 0.3 nm)",
+    )  # fmt: skip
+    ensemble.add_argument(
+        "--max-retries", type=int, dest="max_retries",
+        help="times a failed replica runs again from its checkpoint (default 2)",
+    )  # fmt: skip
     command = kinds.add_parser(
         "command",
         parents=[common, _resources()],
@@ -79,9 +95,30 @@ def add_submit(sub: Any, common: OneLineParser) -> None:
     )
 
 
-def _resources() -> OneLineParser:
+def _md_options(md: OneLineParser) -> None:
+    md.add_argument(
+        "--structure", help="a packaged structure, e.g. villin (see: chungus jobs structures)"
+    )
+    for option, key, kind, text in MD_NUMBERS:
+        default = md_spec.NUMBERS[key][0] if key in md_spec.NUMBERS else None
+        help_ = text + (f" (default {default:g})" if default else "")
+        metavar = option.removeprefix("--").upper().replace("-", "_")
+        md.add_argument(option, dest=key, type=kind, metavar=metavar, help=help_)
+    for option, key in MD_CHOICES:
+        allowed = md_spec.CHOICES[key]
+        md.add_argument(option, dest=key, choices=allowed, help=f"default {allowed[0]}")
+    md.add_argument("--file", type=Path, help="your own structure, a PDB or PDBx/mmCIF file")
+
+
+def _resources(per_replica: bool = False) -> OneLineParser:
     parser = OneLineParser(add_help=False)
-    parser.add_argument("--gpus", type=int, default=0, help="GPUs on one node (default 0: CPU)")
+    if per_replica:
+        parser.add_argument(
+            "--gpus-per-replica", "--gpus", dest="gpus", type=int, default=0,
+            help="GPUs of each replica, on one node (default 0: CPU)",
+        )  # fmt: skip
+    else:
+        parser.add_argument("--gpus", type=int, default=0, help="GPUs on one node (default 0: CPU)")
     parser.add_argument("--cpu-cores", type=int, default=1, help="CPU cores (default 1)")
     parser.add_argument(
         "--memory-mb", type=int, default=0, help="memory per GPU (default 0: the whole GPU)"
@@ -106,9 +143,13 @@ def _resources() -> OneLineParser:
 
 def submission(options: dict[str, Any]) -> Submission:
     """The Submission the parsed options ask for; JobRefused if a file cannot be read."""
-    if options["kind"] == "md":
-        spec = {key: options[key] for key in MD_KEYS if options[key] is not None}
-        upload = _read(options["file"]) if options["file"] else None
+    reference = None
+    if options["kind"] in ("md", "ensemble"):
+        keys = MD_KEYS if options["kind"] == "md" else (*MD_KEYS, *ENSEMBLE_KEYS)
+        spec = {key: options[key] for key in keys if options[key] is not None}
+        upload = _read(options["file"], "file") if options["file"] else None
+        if options.get("reference"):
+            reference = _read(options["reference"], "reference_file")
     else:
         spec = {"argv": _argv(options["argv"]), "env": dict(options["env"])}
         if options["cwd"] is not None:
@@ -120,15 +161,15 @@ def submission(options: dict[str, Any]) -> Submission:
         kind=options["kind"], spec=spec, upload=upload, name=options["name"],
         tier=options["priority"], priority=options["rank"], gpus=options["gpus"],
         memory_mb=options["memory_mb"], cpu_cores=options["cpu_cores"],
-        launcher=options["launcher"], grace_seconds=options["grace"],
+        launcher=options["launcher"], grace_seconds=options["grace"], reference=reference,
     )  # fmt: skip
 
 
-def _read(path: Path) -> Upload:
+def _read(path: Path, param: str) -> Upload:
     try:
         return Upload(filename=path.name, data=path.read_bytes())
     except OSError as exc:
-        raise JobRefused(f"cannot read {path}: {exc.strerror or exc}", 400, "file") from None
+        raise JobRefused(f"cannot read {path}: {exc.strerror or exc}", 400, param) from None
 
 
 def _argv(argv: list[str]) -> list[str]:

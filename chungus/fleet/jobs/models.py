@@ -36,6 +36,14 @@ class Job(models.Model):
     cpu_cores = models.PositiveSmallIntegerField(default=1)
     launcher = models.CharField(max_length=20, default="local")
     grace_seconds = models.PositiveIntegerField(default=30, help_text="SIGTERM to SIGKILL")
+    parent = models.ForeignKey(
+        "self", null=True, blank=True, on_delete=models.CASCADE, related_name="replicas",
+        help_text="the ensemble this job is a replica of",
+    )  # fmt: skip
+    max_retries = models.PositiveSmallIntegerField(
+        default=0, help_text="failed attempts run again from the checkpoint, at most"
+    )
+    retries = models.PositiveSmallIntegerField(default=0, help_text="failed attempts run again")
 
     state = models.CharField(max_length=20, choices=JobState.choices, default=JobState.QUEUED)
     reason = models.CharField(max_length=1000, blank=True)
@@ -89,6 +97,8 @@ class Job(models.Model):
             "progress_summary": self.progress_summary,
             "attempts": self.attempts,
             "preemptions": self.preemptions,
+            "retries": self.retries,
+            "parent_id": self.parent_id,
             "gpu_seconds": round(self.gpu_seconds, 1),
             "created_at": self.created_at.isoformat(),
             "started_at": self.started_at.isoformat() if self.started_at else None,

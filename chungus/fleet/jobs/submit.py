@@ -50,6 +50,7 @@ class Submission:
     cpu_cores: int = 1
     launcher: str = "local"
     grace_seconds: int = 30
+    reference: Upload | None = None  # an ensemble's native structure (kinds/ensemble)
 
 
 def can_run_commands(user: Any) -> bool:
@@ -90,28 +91,48 @@ def submit(user: Any, ask: Submission, gpu_limit: int | None = None) -> Job:
             403, "kind",
         )  # fmt: skip
     _check_resources(ask, largest_node_gpus() if gpu_limit is None else gpu_limit)
+    if ask.kind == "ensemble":
+        from chungus.fleet.jobs import ensembles  # it builds on this module
+
+        return ensembles.submit_ensemble(user, ask)
+    if ask.reference is not None:
+        raise JobRefused("only ensemble jobs take a reference structure", 400, "reference_file")
     try:
         spec = kind.validate(ask.spec, ask.upload)
     except SpecError as exc:
         raise JobRefused(str(exc), 400, exc.param) from None
-    limit = envint("CHUNGUS_JOBS_MAX_QUEUED", 100, minimum=1)
     with transaction.atomic():
-        queued = Job.objects.filter(owner=user, state=JobState.QUEUED).count()
-        if queued >= limit:
-            raise JobRefused(f"you have {queued} queued jobs; the limit is {limit}", 429)
+        check_queue(user, 1)
         job = Job.objects.create(
             owner=user, kind=kind.name, name=ask.name[:200], spec=spec, tier=ask.tier,
             priority=ask.priority, gpus=ask.gpus, memory_mb=ask.memory_mb,
             cpu_cores=ask.cpu_cores, launcher=ask.launcher, grace_seconds=ask.grace_seconds,
             reason="queued: waiting for the scheduler",
         )  # fmt: skip
-        workdir = job_dir(job.pk)
-        if workdir.exists():  # left by a database that was reset: never mix two jobs' files
-            shutil.rmtree(workdir)
-        workdir.mkdir(parents=True)
+        workdir = new_workdir(job.pk)
         kind.save_inputs(spec, ask.upload, workdir)
         write_json(workdir / SPEC_FILE, {**spec, "cpu_cores": ask.cpu_cores})
     return job
+
+
+def check_queue(user: Any, adding: int) -> None:
+    """JobRefused (429) if `adding` more queued jobs would pass the owner's limit (run in
+    the transaction that adds them)."""
+    limit = envint("CHUNGUS_JOBS_MAX_QUEUED", 100, minimum=1)
+    queued = Job.objects.filter(owner=user, state=JobState.QUEUED).count()
+    if queued + adding > limit:
+        more = f"; this adds {adding}" if adding > 1 else ""
+        raise JobRefused(f"you have {queued} queued jobs{more}; the limit is {limit}", 429)
+
+
+def new_workdir(job_id: int) -> Path:
+    """The job's directory, made empty (one left by a database that was reset is removed:
+    never mix two jobs' files)."""
+    workdir = job_dir(job_id)
+    if workdir.exists():
+        shutil.rmtree(workdir)
+    workdir.mkdir(parents=True)
+    return workdir
 
 
 def _check_resources(ask: Submission, gpus_here: int) -> None:
@@ -146,6 +167,8 @@ def cancel(user: Any, job_id: Any) -> Job:
     job = find(user, job_id)
     if job.state in JOB_FINAL:
         return job
+    for replica in job.replicas.exclude(state__in=list(JOB_FINAL)).only("pk"):
+        cancel(user, replica.pk)  # an ensemble's replicas end with it
     if job.state == JobState.QUEUED:
         moved = Job.objects.filter(pk=job.pk).move_state(
             "state", JobState, JobState.CANCELLED, f"job {job.pk}",

@@ -8,7 +8,9 @@
 A job's process runs in its own directory, CHUNGUS_HOME/jobs/<id>/ (shared with Slurm and
 Ray nodes). It gets SIGTERM when it is preempted or cancelled and has a grace period to save
 its work and exit; it is started again in the same directory to resume. Exit codes:
-0 done, RESUMABLE (75) checkpointed after SIGTERM, anything else failed; a kind may write
+0 done, RESUMABLE (75) checkpointed after SIGTERM, PREPARATION_FAILED (2) its input is
+wrong, anything else failed (run again from its checkpoint while the job has retries left:
+a replica killed mid-run); a kind may write
 ERROR_FILE ({"message": ...}) to say why it failed in a user's words.
 """
 
@@ -21,6 +23,7 @@ from pathlib import Path
 from typing import Any
 
 RESUMABLE = 75  # EX_TEMPFAIL: stopped on request with its work saved; run it again to resume
+PREPARATION_FAILED = 2  # its input is at fault: running it again cannot help (never retried)
 SPEC_FILE = "spec.json"  # the validated spec, written before the first start
 PROGRESS_FILE = "progress.json"
 ERROR_FILE = "error.json"

@@ -3,7 +3,8 @@
 preempt(ctx, job_id, by)   a deployment needs its GPU: SIGTERM now, SIGKILL after the
                            grace period; back to queued once its process has ended
 cancel(ctx, run, who)      the same signals; cancelled once it has ended
-finish(ctx, run, status)   its process ended: succeeded, failed, or queued to resume
+finish(ctx, run, status)   its process ended: succeeded, failed, or queued to resume (a
+                           failed attempt, too, while it has retries left: ensemble replicas)
 """
 
 from __future__ import annotations
@@ -13,9 +14,10 @@ import logging
 import time
 
 from asgiref.sync import sync_to_async
+from django.db.models import F
 
 from chungus.fleet.jobs.kinds import registry
-from chungus.fleet.jobs.kinds.base import ERROR_FILE, RESUMABLE, read_json
+from chungus.fleet.jobs.kinds.base import ERROR_FILE, PREPARATION_FAILED, RESUMABLE, read_json
 from chungus.fleet.launchers.base import LaunchState, LaunchStatus
 from chungus.fleet.lifecycle.handlers.context import Context
 from chungus.fleet.lifecycle.jobs import rows
@@ -104,7 +106,8 @@ async def _record_end(run: JobRun, status: LaunchStatus) -> None:
     await sync_to_async(rows.add_event)(run.id, event, **extra)
     logger.info("job %s: %s %s", run.id, state, reason)
     try:
-        await sync_to_async(rows.move)(run.id, state, reason)
+        retried = {"retries": F("retries") + 1} if event == "retried" else {}
+        await sync_to_async(rows.move)(run.id, state, reason, **retried)
         if event == "preempted":
             await sync_to_async(rows.count_preemption)(run.id)
     except Exception:
@@ -135,9 +138,13 @@ def _outcome(
     if code is None:
         reason = f"the process that ran it ended; resumes from its checkpoint{at}"
         return JobState.QUEUED, reason, "requeued"
-    if said:
-        return JobState.FAILED, said, "failed"
-    return JobState.FAILED, f"exit code {code}: {_last_lines(status.detail)}", "failed"
+    why = said or f"exit code {code}: {_last_lines(status.detail)}"
+    if run.retries_left > 0 and code != PREPARATION_FAILED:
+        reason = f"failed ({why[:300]}); runs again from its checkpoint{at}, " + (
+            f"{run.retries_left - 1} more retries left"
+        )
+        return JobState.QUEUED, reason, "retried"
+    return JobState.FAILED, why, "failed"
 
 
 def _last_lines(detail: str) -> str:

@@ -46,6 +46,7 @@ def new_run(row: Row, spec: LaunchSpec, handle: Any, node: str, memory_mb: int) 
         priority=row["priority"], launcher=row["launcher"], spec=spec, handle=handle,
         workdir=job_dir(row["id"]), node=node, gpus=spec.gpus, memory_mb=memory_mb,
         cpu_cores=row["cpu_cores"], grace=float(row["grace_seconds"]),
+        retries_left=max(0, row["max_retries"] - row["retries"]),
     )  # fmt: skip
 
 

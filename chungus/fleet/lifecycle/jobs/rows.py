@@ -15,7 +15,8 @@ from chungus.lib.dbthreads import fresh_connection
 FIELDS = (
     "id", "owner_id", "kind", "spec", "tier", "priority", "gpus", "memory_mb", "cpu_cores",
     "launcher", "grace_seconds", "state", "reason", "cancel_requested", "attempts", "handle",
-    "node", "gpu_indices", "created_at",
+    "node", "gpu_indices", "created_at", "parent_id", "retries", "max_retries", "progress",
+    "progress_summary",
 )  # fmt: skip
 MAX_QUEUED_READ = 5000  # queued jobs offered GPUs per tick, oldest first within a priority
 

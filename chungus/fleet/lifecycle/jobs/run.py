@@ -40,6 +40,7 @@ class JobRun:
     memory_mb: int = 0  # per GPU, as placement counted it (a whole GPU: its memory)
     cpu_cores: int = 1
     grace: float = 30.0
+    retries_left: int = 0  # failed attempts it may still run again from its checkpoint
     started: float = field(default_factory=time.monotonic)
     stopping: asyncio.Task[None] | None = None  # SIGTERM sent; ends when the process has
     preempted_by: str = ""  # what it makes room for, when preempted

@@ -2,6 +2,8 @@
 
 active jobs (placing, running, preempting)  follow.py: poll, progress, end, adopt
 queued jobs                                  dispatch.py: one placement decision
+queued ensembles (parents)                   fleet/jobs/ensembles.py: their replicas' sum;
+                                             dispatched to run their analysis once all end
 cancelled while queued                       written by the canceller (jobs/submit.py)
 """
 
@@ -13,11 +15,14 @@ from typing import Any
 
 from asgiref.sync import sync_to_async
 
+from chungus.fleet.jobs import ensembles
+from chungus.fleet.jobs.kinds.ensemble.kind import KIND as ENSEMBLE_KIND
 from chungus.fleet.lifecycle.handlers.context import Context
 from chungus.fleet.lifecycle.jobs import dispatch, ending, follow, rows
 from chungus.fleet.states import IllegalTransition
 
 logger = logging.getLogger("chungus.fleet")
+ENSEMBLE = ENSEMBLE_KIND.name
 
 
 async def tick(ctx: Context, deployments: list[dict[str, Any]]) -> None:
@@ -37,7 +42,12 @@ async def tick(ctx: Context, deployments: list[dict[str, Any]]) -> None:
         if job_id not in seen and run.stopping is None:  # its row was ended elsewhere
             await ending.cancel(ctx, run, "the database (its row ended)")
     try:
-        await dispatch.dispatch(ctx, await sync_to_async(rows.queued)(), deployments)
+        queued = await sync_to_async(rows.queued)()
+        parents = [row for row in queued if row["kind"] == ENSEMBLE]
+        if parents:
+            ready = await sync_to_async(ensembles.follow)(parents)
+            queued = [row for row in queued if row["kind"] != ENSEMBLE or row["id"] in ready]
+        await dispatch.dispatch(ctx, queued, deployments)
     except asyncio.CancelledError:
         raise
     except Exception:

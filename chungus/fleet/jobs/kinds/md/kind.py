@@ -100,8 +100,8 @@ def upload_suffix(upload: Upload) -> str:
     return suffix
 
 
-def check_structure(data: bytes, suffix: str) -> None:
-    """Refuse a file OpenMM cannot read as a structure with atoms."""
+def check_structure(data: bytes, suffix: str, param: str = "structure_file") -> None:
+    """Refuse a file OpenMM cannot read as a structure with atoms (SpecError for `param`)."""
     from openmm import app  # imported here: only an upload needs it
 
     try:
@@ -109,9 +109,9 @@ def check_structure(data: bytes, suffix: str) -> None:
         reader = app.PDBFile if suffix == ".pdb" else app.PDBxFile
         atoms = reader(io.StringIO(text)).topology.getNumAtoms()
     except Exception as e:  # a malformed file fails in many ways inside the parsers
-        raise SpecError(f"the structure file could not be read: {e}", "structure_file") from e
+        raise SpecError(f"the structure file could not be read: {e}", param) from e
     if atoms == 0:
-        raise SpecError("the structure file has no atoms", "structure_file")
+        raise SpecError("the structure file has no atoms", param)
 
 
 def progress_of(figures: dict[str, Any], error_file: Path) -> Progress:

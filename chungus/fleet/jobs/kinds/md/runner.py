@@ -22,13 +22,19 @@ from typing import Any, TypeVar
 import openmm
 from openmm import app, unit
 
-from chungus.fleet.jobs.kinds.base import PROGRESS_FILE, RESUMABLE, SPEC_FILE, read_json
+from chungus.fleet.jobs.kinds.base import (
+    ERROR_FILE,
+    PREPARATION_FAILED,
+    PROGRESS_FILE,
+    RESUMABLE,
+    SPEC_FILE,
+    read_json,
+)
 from chungus.fleet.jobs.kinds.md import checkpoint, prepare, production
 from chungus.fleet.jobs.kinds.md.files import FINAL_PDB
 from chungus.fleet.jobs.kinds.md.spec import production_steps
 from chungus.fleet.jobs.kinds.md.status import Status, fail, log
 
-PREPARATION_FAILED = 2
 FAILED = 1
 MINIMISE_TOLERANCE = 10.0  # kJ/mol/nm
 MINIMISE_MAX_ITERATIONS = 1_000
@@ -106,6 +112,8 @@ def _simulation(
         spec["friction_per_ps"] / unit.picosecond,
         spec["timestep_fs"] * unit.femtosecond,
     )
+    if spec.get("seed"):  # a replica of an ensemble: its own thermostat noise
+        integrator.setRandomNumberSeed(spec["seed"])
     return app.Simulation(
         prepared.topology,
         prepared.system,
@@ -125,6 +133,7 @@ def steps_lost(
 
 
 def run(workdir: Path, spec: dict[str, Any], stop: StopRequest) -> int:
+    (workdir / ERROR_FILE).unlink(missing_ok=True)  # a failed attempt's, when retried
     previous = read_json(workdir / PROGRESS_FILE)
     if previous.get("phase") == "done" and (workdir / FINAL_PDB).is_file():
         log("already done")
@@ -176,7 +185,11 @@ def settle(
     steps = round(spec["equilibration_ps"] * 1000 / spec["timestep_fs"])
     status.update(phase="equilibrating")
     log(f"equilibrating for {spec['equilibration_ps']:g} ps ({steps} steps)")
-    simulation.context.setVelocitiesToTemperature(spec["temperature_k"] * unit.kelvin)
+    temperature = spec["temperature_k"] * unit.kelvin
+    if spec.get("seed"):  # a replica of an ensemble: its own initial velocities
+        simulation.context.setVelocitiesToTemperature(temperature, spec["seed"])
+    else:
+        simulation.context.setVelocitiesToTemperature(temperature)
     stop.run_or_exit("equilibrating", lambda: simulation.step(steps))
     simulation.currentStep = 0
     simulation.context.setTime(0)

@@ -37,7 +37,8 @@ DEFAULT_CHECKPOINT_EVERY = 10_000
 TARGET_FRAMES = 100
 MIN_REPORT_EVERY = 100
 MAX_CPU_CORES = 1024
-INTEGERS = ("report_every", "checkpoint_every", "cpu_cores")
+INTEGERS = ("report_every", "checkpoint_every", "cpu_cores", "seed")
+MAX_SEED = 2**31 - 1  # OpenMM takes a C int; 0 would mean "pick one at random"
 KEYS = frozenset({"structure", "structure_file", *NUMBERS, *CHOICES, *INTEGERS})
 
 
@@ -81,6 +82,9 @@ def complete(spec: dict[str, Any], uploaded_suffix: str | None) -> dict[str, Any
     cpu_cores = _integer("cpu_cores", spec.get("cpu_cores"), 1, MAX_CPU_CORES)
     if cpu_cores is not None:
         done["cpu_cores"] = cpu_cores
+    seed = _integer("seed", spec.get("seed"), 1, MAX_SEED)
+    if seed is not None:  # initial velocities and the thermostat's noise (ensemble replicas)
+        done["seed"] = seed
     return done
 
 

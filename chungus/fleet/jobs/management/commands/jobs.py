@@ -81,6 +81,9 @@ class Command(ChungusCommand):
         job = submit.submit(user, submission(options))
         audit(cli_actor(), "job.submit", f"job {job.pk}", {"kind": job.kind, "name": job.name})
         self.stdout.write(f"Queued job {job.pk} ({job.kind}); it waits for the scheduler.")
+        if job.kind == "ensemble":
+            ids = job.spec["replica_ids"]
+            self.stdout.write(f"Its {len(ids)} replicas: jobs {', '.join(map(str, ids))}.")
         self.stdout.write(f"Follow it with: chungus jobs show {job.pk} --follow")
 
     def _list(self, user: Any, options: dict[str, Any]) -> None:
