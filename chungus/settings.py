@@ -30,6 +30,7 @@ INSTALLED_APPS = [
     "chungus.accounts",
     "chungus.fleet",
     "chungus.fleet.jobs",
+    "chungus.fleet.fah",
     "chungus.batches",
     "chungus.telemetry",
     "chungus.dashboard",
@@ -213,6 +214,11 @@ CHUNGUS_SLURM_TIME = envstr("CHUNGUS_SLURM_TIME", "")
 CHUNGUS_RAY_ADDRESS = envstr("CHUNGUS_RAY_ADDRESS", "auto")
 # `ollama` for Ollama deployments: a path, or a name looked up on PATH (on the node that runs it).
 CHUNGUS_OLLAMA_BINARY = envstr("CHUNGUS_OLLAMA_BINARY", "ollama")
+# Folding@Home on idle GPUs (chungus fah enable): the v8 client, a path or a name on PATH,
+# and the seconds a preempted client has between SIGTERM and SIGKILL (short: inference
+# waits for it; Folding@Home resumes the work unit from its own checkpoint).
+CHUNGUS_FAH_BINARY = envstr("CHUNGUS_FAH_BINARY", "fah-client")
+CHUNGUS_FAH_GRACE_SECONDS = envint("CHUNGUS_FAH_GRACE_SECONDS", 2, minimum=1)
 
 # Default model: the packaged Gemma 3 270M on a local llama-server.
 CHUNGUS_DEFAULT_MODEL = envbool("CHUNGUS_DEFAULT_MODEL", True)

@@ -3,7 +3,7 @@ the playground."""
 
 from django.urls import URLPattern, URLResolver, path
 
-from chungus.dashboard import batches_views, ensemble_views, jobs_views, views
+from chungus.dashboard import batches_views, ensemble_views, fah_views, jobs_views, views
 
 urlpatterns: list[URLPattern | URLResolver] = [
     path("", views.home, name="home"),
@@ -17,6 +17,7 @@ urlpatterns: list[URLPattern | URLResolver] = [
     ),
     path("dashboard/partials/gpus/", views.gpu_panel, name="dashboard-gpus"),
     path("dashboard/audit/", views.audit_log, name="audit-log"),
+    path("dashboard/folding-at-home/", fah_views.fah, name="fah"),
     path("jobs/", jobs_views.jobs, name="jobs"),
     path("jobs/partials/table/", jobs_views.jobs_table, name="jobs-table"),
     path("jobs/<int:job_id>/", jobs_views.job, name="job"),

@@ -36,6 +36,7 @@ JOB_OPERATIONS = {
     ("post", "/api/jobs/{job_id}/cancel/"),
     ("get", "/api/jobs/{job_id}/outputs/{name}"),
     ("get", "/api/jobs/{job_id}/log/"),
+    ("get", "/api/jobs/{job_id}/ensemble/"),
 }
 
 

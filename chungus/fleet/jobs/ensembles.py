@@ -21,7 +21,7 @@ from chungus.fleet.jobs.kinds.ensemble import kind as ensemble
 from chungus.fleet.jobs.kinds.ensemble.spec import replica_spec
 from chungus.fleet.jobs.kinds.md import kind as md
 from chungus.fleet.jobs.models import Job
-from chungus.fleet.jobs.submit import JobRefused, Submission, check_queue, new_workdir
+from chungus.fleet.jobs.queueing import JobRefused, Submission, check_queue, new_workdir
 from chungus.fleet.states import JOB_FINAL, JobState
 
 Row = dict[str, Any]

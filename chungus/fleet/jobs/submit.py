@@ -6,8 +6,6 @@ JobRefused with an HTTP status and the parameter at fault, so every caller answe
 
 from __future__ import annotations
 
-import shutil
-from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -18,39 +16,21 @@ from django.db.models import QuerySet
 from django.utils import timezone
 
 from chungus.fleet.inventory.hosts import inventory
-from chungus.fleet.jobs.files import job_dir
+from chungus.fleet.jobs import ensembles
 from chungus.fleet.jobs.kinds import registry
-from chungus.fleet.jobs.kinds.base import SPEC_FILE, SpecError, Upload, write_json
+from chungus.fleet.jobs.kinds.base import SPEC_FILE, SpecError, write_json
 from chungus.fleet.jobs.models import Job, Tier
+from chungus.fleet.jobs.queueing import JobRefused, Submission, check_queue, new_workdir
 from chungus.fleet.states import JOB_FINAL, JobState
-from chungus.lib.env import envint
 from chungus.lib.names import InvalidName, check_name
 
+__all__ = [
+    "LAUNCHERS", "SMALL", "JobRefused", "Submission", "can_run_commands", "cancel", "find",
+    "largest_node_gpus", "submit", "visible_jobs",
+]  # fmt: skip
 User = AbstractBaseUser | AnonymousUser
 LAUNCHERS = ("local", "slurm", "ray")
 SMALL = 64  # the most GPUs or CPU cores one job may ask for
-
-
-class JobRefused(Exception):
-    def __init__(self, message: str, status: int = 400, param: str | None = None) -> None:
-        super().__init__(message)
-        self.status, self.param = status, param
-
-
-@dataclass
-class Submission:
-    kind: str
-    spec: dict[str, Any] = field(default_factory=dict)
-    upload: Upload | None = None
-    name: str = ""
-    tier: str = Tier.BATCH
-    priority: int = 0
-    gpus: int = 0
-    memory_mb: int = 0
-    cpu_cores: int = 1
-    launcher: str = "local"
-    grace_seconds: int = 30
-    reference: Upload | None = None  # an ensemble's native structure (kinds/ensemble)
 
 
 def can_run_commands(user: Any) -> bool:
@@ -92,8 +72,6 @@ def submit(user: Any, ask: Submission, gpu_limit: int | None = None) -> Job:
         )  # fmt: skip
     _check_resources(ask, largest_node_gpus() if gpu_limit is None else gpu_limit)
     if ask.kind == "ensemble":
-        from chungus.fleet.jobs import ensembles  # it builds on this module
-
         return ensembles.submit_ensemble(user, ask)
     if ask.reference is not None:
         raise JobRefused("only ensemble jobs take a reference structure", 400, "reference_file")
@@ -113,26 +91,6 @@ def submit(user: Any, ask: Submission, gpu_limit: int | None = None) -> Job:
         kind.save_inputs(spec, ask.upload, workdir)
         write_json(workdir / SPEC_FILE, {**spec, "cpu_cores": ask.cpu_cores})
     return job
-
-
-def check_queue(user: Any, adding: int) -> None:
-    """JobRefused (429) if `adding` more queued jobs would pass the owner's limit (run in
-    the transaction that adds them)."""
-    limit = envint("CHUNGUS_JOBS_MAX_QUEUED", 100, minimum=1)
-    queued = Job.objects.filter(owner=user, state=JobState.QUEUED).count()
-    if queued + adding > limit:
-        more = f"; this adds {adding}" if adding > 1 else ""
-        raise JobRefused(f"you have {queued} queued jobs{more}; the limit is {limit}", 429)
-
-
-def new_workdir(job_id: int) -> Path:
-    """The job's directory, made empty (one left by a database that was reset is removed:
-    never mix two jobs' files)."""
-    workdir = job_dir(job_id)
-    if workdir.exists():
-        shutil.rmtree(workdir)
-    workdir.mkdir(parents=True)
-    return workdir
 
 
 def _check_resources(ask: Submission, gpus_here: int) -> None:

@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
+from chungus.fleet.fah import kind as fah
 from chungus.fleet.jobs.kinds import command
 from chungus.fleet.jobs.kinds.base import JobKind, SpecError
 from chungus.fleet.jobs.kinds.ensemble import kind as ensemble
 from chungus.fleet.jobs.kinds.md import kind as md
 
-KINDS: dict[str, JobKind] = {k.name: k for k in (md.KIND, ensemble.KIND, command.KIND)}
+KINDS: dict[str, JobKind] = {k.name: k for k in (md.KIND, ensemble.KIND, command.KIND, fah.KIND)}
 
 
 def get(name: str) -> JobKind:

@@ -87,6 +87,10 @@ class Context:
     # A warm-up that failed is tried again sooner than warmup_seconds: (failures, when).
     warm_retry: dict[str, tuple[int, float]] = field(default_factory=dict)
     jobs: dict[int, JobRun] = field(default_factory=dict)  # jobs this process runs
+    # GPUs a waiting deployment preempted jobs for, kept for it until it is placed: else a
+    # GPU freed by the first of two preempted jobs goes to a queued job while the second
+    # still checkpoints, and the deployment preempts again, for ever (bench/sharing.py).
+    reserved: dict[str, set[int]] = field(default_factory=dict)
     # When this process last answered a request for a model (Unix time; None: not since it
     # started): idle detection asks it before the database.
     last_request: Callable[[str], float | None] = lambda name: None

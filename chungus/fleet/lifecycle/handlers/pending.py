@@ -147,6 +147,7 @@ async def place(ctx: Context, d: Row) -> dict[int, tuple[int, ...]] | None:
         return None
     jobs = sorted(j for v in decision.evictions if (j := job_of(v)) is not None)
     for job_id in jobs:
+        ctx.reserved.setdefault(d["name"], set()).update(ctx.jobs[job_id].gpus)
         await ending.preempt(ctx, job_id, f"deployment {d['name']}")
     for victim in {v.split("#")[0] for v in decision.evictions if job_of(v) is None}:
         reason = f"idle: swapped out to make room for {d['name']}"
@@ -156,6 +157,7 @@ async def place(ctx: Context, d: Row) -> dict[int, tuple[int, ...]] | None:
         await ctx.set(d["name"], S.PENDING, f"preempting {held}: waiting for its GPU", wake=False)
     if decision.evictions:
         return None  # placed once the swapped-out ones have drained, the jobs checkpointed
+    ctx.reserved.pop(d["name"], None)
     return {int(a.work_id.split("#")[1]): a.gpu_indices for a in decision.assignments}
 
 

@@ -12,6 +12,7 @@ own queue at once.
 from __future__ import annotations
 
 import os
+from collections.abc import Collection
 from typing import Any
 
 from asgiref.sync import sync_to_async
@@ -29,15 +30,25 @@ from chungus.scheduling.fairshare import (
 from chungus.scheduling.placement import Assignment, Cluster, Decision, Node, Work, decide
 
 Row = dict[str, Any]
+RESERVED = 1_000_000_000  # a GPU kept for a deployment: above every job, never evicted
 
 
-def occupied(ctx: Context, nodes: list[Node]) -> Cluster:
+def occupied(ctx: Context, nodes: list[Node], waiting: Collection[str] = ()) -> Cluster:
     """The local node as it is: running deployments' and jobs' GPUs taken (only background
-    jobs preemptible)."""
+    jobs preemptible), and the GPUs kept for `waiting` deployments that preempted jobs for
+    them (ctx.reserved: no job takes a GPU freed for a deployment)."""
     cluster = Cluster(nodes)
     if not nodes:
         return cluster
     node, cards = nodes[0].name, len(nodes[0].gpus)
+    for name in list(ctx.reserved):
+        if name not in waiting:  # placed, stopped or gone: nothing to keep any more
+            del ctx.reserved[name]
+            continue
+        held = [g for g in sorted(ctx.reserved[name]) if g < cards and not _taken(ctx, g)]
+        if held:
+            work = Work(f"{name}#reserved", len(held), whole_gpu_mb(nodes), RESERVED)
+            cluster.add(work, Assignment(work.id, node, tuple(held)))
     for name, running in [*ctx.running.items(), *ctx.draining.items()]:
         if running.launcher != "local":
             continue
@@ -73,6 +84,11 @@ def _work_name(work: str) -> str:
     return f"deployment {work.split('#')[0]}"
 
 
+def _taken(ctx: Context, gpu: int) -> bool:
+    """Whether a job this process runs still holds `gpu` (it is counted as that job's)."""
+    return any(run.holds_gpus and gpu in run.gpus for run in ctx.jobs.values())
+
+
 def whole_gpu_mb(nodes: list[Node]) -> int:
     return max((g.memory_mb for n in nodes for g in n.gpus), default=0)
 
@@ -84,7 +100,11 @@ async def dispatch(ctx: Context, queued: list[Row], deployments: list[Row]) -> N
     nodes = ctx.local_nodes()
     node = nodes[0].name if nodes else ""
     whole = whole_gpu_mb(nodes)
-    cluster = occupied(ctx, nodes)
+    pending = {
+        d["name"] for d in deployments
+        if d["state"] == DeploymentState.PENDING and d["desired"] == "running"
+    }  # fmt: skip
+    cluster = occupied(ctx, nodes, pending)
     holding: dict[int, int] = {}
     for run in ctx.jobs.values():
         holding[run.owner] = holding.get(run.owner, 0) + len(run.gpus)
@@ -102,7 +122,7 @@ async def dispatch(ctx: Context, queued: list[Row], deployments: list[Row]) -> N
         Work(f"{d['name']}#{i}", d["gpus_per_replica"], d["memory_mb"], d["priority"])
         for d in deployments
         if d["state"] == DeploymentState.PENDING and d["desired"] == "running"
-        and d["launcher"] == "local" and d["gpus_per_replica"]
+        and d["launcher"] == "local" and d["gpus_per_replica"] and d["name"] not in ctx.reserved
         for i in range(d["replicas"])
     ]  # fmt: skip
     for job in order:

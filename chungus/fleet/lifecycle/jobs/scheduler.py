@@ -1,5 +1,6 @@
 """The job half of the reconciler's tick (same lease, same context as deployments).
 
+Folding@Home's clients                      fah/keeper.py: created and cancelled
 active jobs (placing, running, preempting)  follow.py: poll, progress, end, adopt
 queued jobs                                  dispatch.py: one placement decision
 queued ensembles (parents)                   fleet/jobs/ensembles.py: their replicas' sum;
@@ -15,6 +16,7 @@ from typing import Any
 
 from asgiref.sync import sync_to_async
 
+from chungus.fleet.fah import keeper as fah
 from chungus.fleet.jobs import ensembles
 from chungus.fleet.jobs.kinds.ensemble.kind import KIND as ENSEMBLE_KIND
 from chungus.fleet.lifecycle.handlers.context import Context
@@ -27,6 +29,11 @@ ENSEMBLE = ENSEMBLE_KIND.name
 
 async def tick(ctx: Context, deployments: list[dict[str, Any]]) -> None:
     """Move every job on by one step."""
+    try:  # Folding@Home's client jobs, created or cancelled as its setting says
+        nodes = ctx.local_nodes()
+        await sync_to_async(fah.keep)(len(nodes[0].gpus) if nodes else 0)
+    except Exception:
+        logger.exception("keeping the Folding@Home clients failed")
     active = await sync_to_async(rows.active)()
     seen = {row["id"] for row in active}
     for row in active:

@@ -205,3 +205,21 @@ async def test_background_jobs_do_not_preempt_each_other(ctx, script):
     await scheduler.tick(ctx, [])
     assert (await get(first)).state == "running"
     assert (await get(second)).reason.startswith("queued: waiting for a GPU")
+
+
+async def test_a_gpu_freed_for_a_waiting_deployment_is_not_given_to_a_queued_job(ctx, script):
+    """The first of two preempted jobs frees its GPU while the second still checkpoints:
+    the GPU stays the deployment's (else a queued job takes it, the deployment preempts
+    again, and so on for ever: the livelock bench/sharing.py found)."""
+    owner = await sync_to_async(user)("cy")
+    queued = await add(owner, script, "work", "1000")
+    big = {"name": "big", "state": "pending", "desired": "running", "launcher": "local",
+           "gpus_per_replica": 2, "replicas": 1, "memory_mb": 900, "priority": 0}  # fmt: skip
+    ctx.reserved["big"] = {0}  # pending.place preempted the job that held GPU 0 for it
+    await scheduler.tick(ctx, [big])
+    row = await get(queued)
+    assert row.state == "queued" and "waiting for a GPU" in row.reason, row.reason
+    assert ctx.reserved == {"big": {0}}
+    await scheduler.tick(ctx, [{**big, "state": "starting"}])  # placed: the GPU is free again
+    assert ctx.reserved == {}
+    assert (await get(queued)).state == "running"
