@@ -7,10 +7,11 @@ same demand, request times and jobs (one --seed):
   shared      CHUNGUS's pool: deployments preempt batch jobs, batch jobs take every GPU
               nothing else holds; a GPU freed by preempting a job is kept for the replica
               that preempted it until it starts (Context.reserved, honoured by dispatch).
-              Run twice: as CHUNGUS decides now, and as it decided before that reservation
-              (dispatch gave such a GPU to a queued job when the replica needed more than
-              one GPU and its other victims still checkpointed; the replica then preempted
-              again, for ever). A run stops when a replica has waited 30 min with 50 jobs
+              A deployment waits only for what it preempted or swapped out itself
+              (Context.awaiting), not for every drain and checkpoint in the pool. Run
+              twice: as CHUNGUS decides now, and without the reservation (dispatch then
+              gives such a GPU to a queued job when the replica needs more than one GPU and
+              its other victims still checkpoint; the replica preempts again, for ever). A run stops when a replica has waited 30 min with 50 jobs
               preempted for it, and says so;
   static      the GPUStack-style layout: K GPUs for inference, the rest for batch, never
               lent across. K is sized with hindsight for the week's peak (the fewest GPUs on
@@ -100,7 +101,7 @@ from chungus.scheduling.placement import GIB, Gpu, Node
 
 DELAY_GOAL_S = 5.0
 AS_IS = "shared pool (CHUNGUS)"
-WHAT_IF = "shared pool before the GPU reservation (2026-12-07 code)"
+WHAT_IF = "shared pool without the GPU reservation"
 ERR = sys.stderr
 
 

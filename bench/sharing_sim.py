@@ -82,6 +82,9 @@ class Simulator:
         self.kill_draws = itertools.count()
         self.stops = random.Random(f"{seed}:stops")
         self.held_for: dict[str, list[tuple[str, int]]] = {}  # --hold-freed: replica -> GPUs
+        # What each pending replica preempted or swapped out: it waits only for those
+        # (pending.py's per-deployment rule, Context.awaiting); job ids and replica ids.
+        self.waiting_on: dict[str, set[str]] = {}
 
     # The event loop
 
@@ -187,6 +190,7 @@ class Simulator:
                 self._record_start(rep, now)
                 rep.phase = Phase.STOPPED
                 self.held_for.pop(rep.work_id, None)
+                self.waiting_on.pop(rep.work_id, None)
             elif rep.phase is Phase.READY:
                 rep.below_since = now if rep.below_since < 0 else rep.below_since
                 if now - rep.below_since >= self.knobs.scale_down_s:
@@ -210,6 +214,7 @@ class Simulator:
     def _start(self, rep: Replica, placed: Assignment, now: float) -> None:
         self._record_start(rep, now)
         self.held_for.pop(rep.work_id, None)
+        self.waiting_on.pop(rep.work_id, None)
         rep.phase, rep.node, rep.gpus = Phase.STARTING, placed.node, placed.gpu_indices
         rep.epoch += 1
         epoch = rep.epoch
@@ -377,7 +382,7 @@ class Simulator:
         """handlers/pending.py place() for a one-replica deployment."""
         cluster = self._replica_works(self.inference, now, swappable=True)
         self._job_works(cluster, by_deployment=True)
-        leaving = self._leaving(cluster)
+        leaving = self._leaving(cluster, rep)
         self._block_held(cluster, but=rep.work_id)
         ask = rep.ask()
         fewest = None if cluster.fit(ask, Policy.BINPACK) else fewest_job_evictions(cluster, ask)
@@ -394,6 +399,9 @@ class Simulator:
         if jobs and fewest is not None:
             self.tally.extra_preemptions += max(0, len(jobs) - fewest)
         rep.preempted_for += len(jobs)
+        self.waiting_on[rep.work_id] = {f"job:{j}" for j in jobs} | {
+            v for v in decision.evictions if job_of(v) is None
+        }
         self._check_livelock(rep, now)
         for victim in decision.evictions:
             if job_of(victim) is None:
@@ -409,13 +417,15 @@ class Simulator:
                 f"{rep.preempted_for} jobs preempted for it"
             )
 
-    def _leaving(self, cluster: Cluster) -> bool:
-        """Something in this pool drains or checkpoints: pending.py then evicts nothing more."""
+    def _leaving(self, cluster: Cluster, asker: Replica) -> bool:
+        """What `asker` preempted or swapped out still checkpoints or drains: pending.py then
+        evicts nothing more for it (what others wait for does not hold it back)."""
+        waiting = self.waiting_on.get(asker.work_id, set())
         for rep in self._all_replicas():
-            if rep.phase is Phase.DRAINING and rep.node in cluster.cards:
+            if rep.phase is Phase.DRAINING and rep.work_id in waiting:
                 return True
         return any(
-            j.phase is JobPhase.STOPPING and j.run is not None and j.run.node in cluster.cards
+            j.phase is JobPhase.STOPPING and f"job:{j.spec.id}" in waiting
             for j in self.live.values()
         )
 

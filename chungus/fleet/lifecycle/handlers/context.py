@@ -91,6 +91,9 @@ class Context:
     # GPU freed by the first of two preempted jobs goes to a queued job while the second
     # still checkpoints, and the deployment preempts again, for ever (bench/sharing.py).
     reserved: dict[str, set[int]] = field(default_factory=dict)
+    # What each waiting deployment preempted ("job 7") or swapped out (a deployment's name):
+    # it waits for those to leave before evicting more, not for what others wait for.
+    awaiting: dict[str, set[str]] = field(default_factory=dict)
     # When this process last answered a request for a model (Unix time; None: not since it
     # started): idle detection asks it before the database.
     last_request: Callable[[str], float | None] = lambda name: None

@@ -133,9 +133,11 @@ async def place(ctx: Context, d: Row) -> dict[int, tuple[int, ...]] | None:
         Work(f"{d['name']}#{i}", d["gpus_per_replica"], d["memory_mb"], d["priority"])
         for i in range(d["replicas"])
     ]
-    # While swapped-out deployments drain (or preempted jobs checkpoint), wait for them
-    # rather than evict more.
-    leaving = sorted(ctx.draining) + [f"job {j.id}" for j in ctx.jobs.values() if j.stopping]
+    # While what this deployment swapped out drains (or the jobs it preempted checkpoint),
+    # wait for them rather than evict more; what leaves for others does not hold it back.
+    mine = ctx.awaiting.get(d["name"], set())
+    stopping = {f"job {j.id}" for j in ctx.jobs.values() if j.stopping}
+    leaving = sorted(n for n in mine if n in ctx.draining or n in stopping)
     decision = decide(cluster, asks, allow_eviction=not leaving)
     if decision.pending:
         reason = next(iter(decision.pending.values()))
@@ -149,15 +151,19 @@ async def place(ctx: Context, d: Row) -> dict[int, tuple[int, ...]] | None:
     for job_id in jobs:
         ctx.reserved.setdefault(d["name"], set()).update(ctx.jobs[job_id].gpus)
         await ending.preempt(ctx, job_id, f"deployment {d['name']}")
-    for victim in {v.split("#")[0] for v in decision.evictions if job_of(v) is None}:
+    swapped = {v.split("#")[0] for v in decision.evictions if job_of(v) is None}
+    for victim in swapped:
         reason = f"idle: swapped out to make room for {d['name']}"
         await draining.stop(ctx, victim, S.STOPPED, reason, drain=True)
+    if decision.evictions:
+        ctx.awaiting[d["name"]] = {f"job {j}" for j in jobs} | swapped
     if jobs:
         held = ", ".join(f"job {j}" for j in jobs)
         await ctx.set(d["name"], S.PENDING, f"preempting {held}: waiting for its GPU", wake=False)
     if decision.evictions:
         return None  # placed once the swapped-out ones have drained, the jobs checkpointed
     ctx.reserved.pop(d["name"], None)
+    ctx.awaiting.pop(d["name"], None)
     return {int(a.work_id.split("#")[1]): a.gpu_indices for a in decision.assignments}
 
 

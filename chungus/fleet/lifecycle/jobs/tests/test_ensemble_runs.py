@@ -111,9 +111,11 @@ def test_on_slurm_a_deployment_preempts_a_replica_that_resumes(tmp_path, slurm):
     instance = chungus_instance(tmp_path / "home", CHUNGUS_RECONCILE_SECONDS="0.3", **slurm.env)
     instance.start("--no-default-model")
     try:
+        # Long enough (20,000 steps) that both still run when the deployment asks.
         parent, replicas = submit_ensemble(
-            instance, "--replicas", "2", "--gpus-per-replica", "1", "--launcher", "slurm"
-        )
+            instance, "--replicas", "2", "--gpus-per-replica", "1", "--launcher", "slurm",
+            "--ns", "0.04",
+        )  # fmt: skip
         for replica in replicas:
             wait_job(instance, replica, "running", 90)
         for replica in replicas:
@@ -131,7 +133,7 @@ def test_on_slurm_a_deployment_preempts_a_replica_that_resumes(tmp_path, slurm):
         resumed = job(instance, victim)
         assert resumed["state"] == "succeeded" and resumed["preemptions"] == 1
         assert resumed["progress_detail"]["steps_recomputed"] <= CHECKPOINT
-        check_trajectory(instance.home / "jobs" / str(victim), STEPS, REPORT)
+        check_trajectory(instance.home / "jobs" / str(victim), 4 * STEPS, REPORT)
         assert done["progress_summary"].startswith("Done: 2 replicas")
     finally:
         instance.stop()
