@@ -11,8 +11,9 @@ same demand, request times and jobs (one --seed):
               (Context.awaiting), not for every drain and checkpoint in the pool. Run
               twice: as CHUNGUS decides now, and without the reservation (dispatch then
               gives such a GPU to a queued job when the replica needs more than one GPU and
-              its other victims still checkpoint; the replica preempts again, for ever). A run stops when a replica has waited 30 min with 50 jobs
-              preempted for it, and says so;
+              its other victims still checkpoint; the replica preempts again, for ever).
+              A run stops when a replica has waited 30 min with 50 jobs preempted for it,
+              and says so;
   static      the GPUStack-style layout: K GPUs for inference, the rest for batch, never
               lent across. K is sized with hindsight for the week's peak (the fewest GPUs on
               which inference alone waits no longer than on all of them); a second static
