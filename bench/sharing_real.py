@@ -23,10 +23,8 @@ from __future__ import annotations
 
 import argparse
 import contextlib
-import json
 import os
 import shutil
-import socket
 import sqlite3
 import statistics
 import sys
@@ -42,15 +40,15 @@ sys.path.insert(0, str(ROOT))
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "chungus.settings")
 
 from chungus.fleet.lifecycle.tests.test_deployments import wait_state  # noqa: E402
+from chungus.lib.looplag import percentile  # noqa: E402
 from chungus.testing.jobs import job, wait_job  # noqa: E402
-from chungus.testing.processes import ChungusProcess, chungus_instance  # noqa: E402
+from chungus.testing.processes import (  # noqa: E402
+    ChungusProcess,
+    chungus_instance,
+    one_simulated_gpu,
+)
 
 MODEL = "chat"
-
-
-def percentile(values: list[float], fraction: float) -> float:
-    ordered = sorted(values)
-    return ordered[min(len(ordered) - 1, max(0, round(fraction * (len(ordered) - 1))))]
 
 
 def busy_seconds(holds: list[tuple[int, int, int | None]], start: float, end: float) -> float:
@@ -91,9 +89,7 @@ def chat(instance: ChungusProcess, key: str) -> float:
 
 
 def run(args: argparse.Namespace, home: Path) -> dict[str, Any]:
-    inventory = home / "inventory.json"
-    gpu = {"name": "Simulated 1000 MB", "memory_mb": 1000}
-    inventory.write_text(json.dumps({"nodes": [{"name": socket.gethostname(), "gpus": [gpu] * 2}]}))
+    inventory = one_simulated_gpu(home, count=2)
     instance = chungus_instance(
         home, CHUNGUS_INVENTORY=str(inventory), CHUNGUS_RECONCILE_SECONDS=str(args.reconcile),
         CHUNGUS_REFRESH_SECONDS="1.0", CHUNGUS_LOG_FLUSH_SECONDS="1.0",

@@ -142,11 +142,12 @@ class ChungusProcess:
         return stop_process(self.process) if self.process is not None else 0
 
 
-def one_simulated_gpu(home: Path, memory_mb: int = 1000) -> Path:
-    """A declared inventory giving this host one GPU (CHUNGUS_INVENTORY's file)."""
+def one_simulated_gpu(home: Path, memory_mb: int = 1000, count: int = 1) -> Path:
+    """A declared inventory giving this host one GPU, or `count` (CHUNGUS_INVENTORY's file)."""
     inventory = home / "inventory.json"
     gpu = {"name": f"Simulated {memory_mb} MB", "memory_mb": memory_mb}
-    inventory.write_text(json.dumps({"nodes": [{"name": socket.gethostname(), "gpus": [gpu]}]}))
+    nodes = [{"name": socket.gethostname(), "gpus": [gpu] * count}]
+    inventory.write_text(json.dumps({"nodes": nodes}))
     return inventory
 
 

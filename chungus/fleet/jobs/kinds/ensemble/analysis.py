@@ -22,6 +22,7 @@ import numpy as np
 from chungus.fleet.jobs.kinds.ensemble.pooled import Curves
 from chungus.fleet.jobs.kinds.md import dcd
 from chungus.fleet.jobs.kinds.md.files import PREPARED_PDB, TRAJECTORY_FILE
+from chungus.fleet.jobs.kinds.md.results import pdb_text
 
 BETA_PER_NM = 50.0
 LAMBDA = 1.8
@@ -207,13 +208,4 @@ def structure_pair(workdir: Path, reference: Path | None, frame: int) -> tuple[s
         atom_indices=np.searchsorted(protein, matched.replica[matched.ca]),
         ref_atom_indices=np.searchsorted(ref_protein, matched.reference[matched.ca]),
     )
-    return _pdb_text(shown), _pdb_text(native)
-
-
-def _pdb_text(trajectory: Any) -> str:
-    import tempfile
-
-    with tempfile.TemporaryDirectory() as tmp:
-        out = Path(tmp) / "structure.pdb"
-        trajectory.save_pdb(str(out))
-        return out.read_text()
+    return pdb_text(shown), pdb_text(native)

@@ -9,6 +9,7 @@ import contextlib
 import csv
 import tempfile
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 
@@ -58,8 +59,13 @@ def trajectory_pdb(workdir: Path, max_frames: int = 60) -> str:
     trajectory = trajectory.remove_solvent()
     backbone = trajectory.topology.select("backbone")
     trajectory.superpose(trajectory, 0, atom_indices=backbone if len(backbone) else None)
+    return pdb_text(trajectory)
+
+
+def pdb_text(trajectory: Any) -> str:
+    """An mdtraj trajectory as PDB text (mdtraj writes PDB files only to a path)."""
     with tempfile.TemporaryDirectory() as tmp:
-        out = Path(tmp) / "trajectory.pdb"
+        out = Path(tmp) / "structure.pdb"
         trajectory.save_pdb(str(out))
         return out.read_text()
 

@@ -8,7 +8,6 @@ from __future__ import annotations
 import json
 import os
 import signal
-import socket
 import subprocess
 import time
 
@@ -17,7 +16,7 @@ import pytest
 
 from chungus.fleet.lifecycle.tests.test_deployments import wait_state
 from chungus.testing.jobs import check_trajectory, job, runners, wait_event, wait_job, wait_steps
-from chungus.testing.processes import ChungusProcess, chungus_instance
+from chungus.testing.processes import ChungusProcess, chungus_instance, one_simulated_gpu
 
 STEPS, REPORT, CHECKPOINT = 5000, 50, 500  # 0.01 ns of 2 fs steps, 100 frames a replica
 ENSEMBLE = ("--structure", "villin", "--ns", "0.01", "--solvent", "vacuum", "--platform", "cpu",
@@ -31,18 +30,13 @@ def submit_ensemble(instance: ChungusProcess, *options: str) -> tuple[int, list[
     return parent, job(instance, parent)["spec"]["replica_ids"]
 
 
-def two_gpus(home) -> str:
-    inventory = home / "inventory.json"
-    gpu = {"name": "Simulated 1000 MB", "memory_mb": 1000}
-    inventory.write_text(json.dumps({"nodes": [{"name": socket.gethostname(), "gpus": [gpu] * 2}]}))
-    return str(inventory)
-
-
 @pytest.fixture(scope="module")
 def local(tmp_path_factory):
     home = tmp_path_factory.mktemp("ensembles")
     instance = chungus_instance(
-        home, CHUNGUS_INVENTORY=two_gpus(home), CHUNGUS_RECONCILE_SECONDS="0.3"
+        home,
+        CHUNGUS_INVENTORY=str(one_simulated_gpu(home, count=2)),
+        CHUNGUS_RECONCILE_SECONDS="0.3",
     )
     instance.start("--no-default-model")
     yield instance
